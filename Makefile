@@ -1,0 +1,80 @@
+# skillforge — every target installs what it needs (pinned) into .venv, idempotently.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+REQS := requirements-lambda.txt requirements-detect.txt requirements-training.txt requirements-dev.txt constraints.txt pyproject.toml
+STAMP := $(VENV)/.installed-$(shell cat $(REQS) 2>/dev/null | sha256sum | cut -c1-16)
+NODE_STAMP := node_modules/.installed-$(shell cat package-lock.json 2>/dev/null | sha256sum | cut -c1-16)
+
+# Offline model weights and real photos: ../shared when it is there, overridable.
+SHARED ?= $(abspath ../shared)
+export SKILLFORGE_MODELS_DIR ?= $(if $(wildcard $(SHARED)/models),$(SHARED)/models,)
+export SKILLFORGE_SHARED_DATA ?= $(if $(wildcard $(SHARED)/data),$(SHARED)/data,)
+export YOLO_OFFLINE := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help setup node browser demo test lint typecheck unit integration infra e2e bench synth clean
+
+help:
+	@echo "make demo   - run the local end-to-end pipeline on the bundled sample photos (out/)"
+	@echo "make test   - lint, type-check and run every test suite"
+	@echo "make bench  - speed / memory benchmarks"
+	@echo "make synth  - synthesize the CDK app (no AWS account needed)"
+
+$(STAMP): $(REQS)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
+	@# openvino sends a telemetry event on import unless this package is absent
+	$(BIN)/pip uninstall -q -y openvino-telemetry || true
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+setup: $(STAMP)
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@rm -f node_modules/.installed-*
+	@touch $@
+
+node: $(NODE_STAMP)
+
+browser:
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; }
+
+demo: setup
+	$(BIN)/skillforge demo --out out
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy
+
+test: setup node browser lint typecheck
+	$(BIN)/python -m pytest -n 2 --timeout=600 tests
+
+unit: setup
+	$(BIN)/python -m pytest tests/unit
+
+integration: setup
+	$(BIN)/python -m pytest tests/integration
+
+infra: setup node
+	$(BIN)/python -m pytest tests/infra
+
+e2e: setup browser
+	$(BIN)/python -m pytest tests/e2e
+
+bench: setup
+	$(BIN)/python -m scripts.bench
+
+synth: setup node
+	PATH=$(abspath $(BIN)):$$PATH npx cdk synth --quiet
+
+clean:
+	rm -rf out cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,152 @@
+"""Typed records that cross every boundary: S3 uploads, detections, catalog items."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ImageStatus(StrEnum):
+    """Terminal states of an uploaded image: exactly one per upload."""
+
+    CARS_FOUND = "cars_found"
+    NO_CAR = "no_car"
+    QUARANTINED = "quarantined"
+
+
+class CropStatus(StrEnum):
+    """Life of one crop from detection to a verified training example."""
+
+    NEW = "new"  # detected, not yet sent to people
+    LABELLING = "labelling"  # in a crowd labelling job
+    LABELLED = "labelled"  # crowd answered, not eligible for review (wrong view or quality)
+    BACKGROUND = "background"  # crowd unsure / tie: kept for a later relabel
+    IN_REVIEW = "in_review"  # waiting for the expert
+    VERIFIED = "verified"  # expert confirmed or corrected the class
+    REJECTED = "rejected"  # expert said: not a usable example of any class
+
+
+class QuarantineReason(StrEnum):
+    EMPTY_FILE = "empty_file"
+    FILE_TOO_LARGE = "file_too_large"
+    NOT_AN_IMAGE = "not_an_image"
+    UNSUPPORTED_FORMAT = "unsupported_format"
+    DECOMPRESSION_BOMB = "decompression_bomb"
+    TRUNCATED_OR_CORRUPT = "truncated_or_corrupt"
+    TOO_SMALL = "too_small"
+    OBJECT_MISSING = "object_missing"
+
+
+class Upload(BaseModel):
+    """One object that landed in the raw bucket (from an S3 event), key already URL-decoded."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bucket: str
+    key: str
+    size: int | None = None
+    etag: str | None = None
+    version_id: str | None = None
+    event_time: datetime | None = None
+
+
+class Box(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+    def as_list(self) -> list[float]:
+        return [round(self.x1, 1), round(self.y1, 1), round(self.x2, 1), round(self.y2, 1)]
+
+    @property
+    def area(self) -> float:
+        return max(0.0, self.x2 - self.x1) * max(0.0, self.y2 - self.y1)
+
+
+class Detection(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    box: Box
+    confidence: float = Field(ge=0.0, le=1.0)
+    label: str
+
+
+class SkillRef(BaseModel):
+    """Which skill produced an answer: travels with every detection/classification result."""
+
+    model_config = ConfigDict(frozen=True)
+
+    skill: str
+    skill_version: int = Field(ge=1)
+    code_version: str
+
+
+class ImageRecord(BaseModel):
+    """Catalog item for one uploaded image."""
+
+    image_id: str
+    bucket: str
+    key: str
+    source: str = "upload"
+    group_id: str
+    variant_hint: str | None = None
+    uploaded_at: datetime = Field(default_factory=utc_now)
+    processed_at: datetime = Field(default_factory=utc_now)
+    status: ImageStatus
+    reason: QuarantineReason | None = None
+    reason_detail: str | None = None
+    width: int | None = None
+    height: int | None = None
+    content_sha256: str | None = None
+    etag: str | None = None
+    cars: list[Detection] = Field(default_factory=list)
+    crop_ids: list[str] = Field(default_factory=list)
+    skill: str
+    skill_version: int
+    code_version: str
+    split: str | None = None
+
+
+class CropRecord(BaseModel):
+    """Catalog item for one crop of one car: what people label and experts verify."""
+
+    crop_id: str
+    image_id: str
+    crop_bucket: str
+    crop_key: str
+    index: int = Field(ge=0)
+    box: Box
+    confidence: float
+    label: str
+    group_id: str
+    variant_hint: str | None = None
+    status: CropStatus = CropStatus.NEW
+    created_at: datetime = Field(default_factory=utc_now)
+    skill: str
+    skill_version: int
+    code_version: str
+    # filled by labelling / review / dataset extraction
+    view: str | None = None
+    quality: str | None = None
+    agreement: float | None = None
+    labelling_job: str | None = None
+    final_class: str | None = None
+    reviewer: str | None = None
+    reviewed_at: datetime | None = None
+    split: str | None = None
+
+    @field_validator("crop_id")
+    @classmethod
+    def _crop_id_not_empty(cls, value: str) -> str:
+        if not value:
+            raise ValueError("crop_id must not be empty")
+        return value

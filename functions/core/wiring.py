@@ -1,0 +1,38 @@
+"""Builds the adapters of each use case from validated settings (once per cold start)."""
+
+from __future__ import annotations
+
+from functions.core.aws import client, resource
+from functions.core.catalog import DynamoCatalog
+from functions.core.detection import DetectDeps
+from functions.core.detector import Detector, UltralyticsDetector
+from functions.core.models import SkillRef
+from functions.core.settings import DetectorSettings, PipelineSettings
+from functions.core.storage import BlobStore
+from functions.core.versions import code_version
+
+
+def build_detector(settings: DetectorSettings) -> Detector:
+    return UltralyticsDetector(settings)
+
+
+def build_detect_deps(
+    pipeline: PipelineSettings | None = None,
+    detector_settings: DetectorSettings | None = None,
+    detector: Detector | None = None,
+) -> DetectDeps:
+    pipeline = pipeline or PipelineSettings()  # type: ignore[call-arg]
+    detector_settings = detector_settings or DetectorSettings()
+    return DetectDeps(
+        store=BlobStore(client("s3", pipeline)),
+        catalog=DynamoCatalog(resource("dynamodb", pipeline).Table(pipeline.catalog_table)),
+        detector=detector or build_detector(detector_settings),
+        settings=detector_settings,
+        skill=SkillRef(
+            skill=detector_settings.detector_skill,
+            skill_version=detector_settings.detector_version,
+            code_version=code_version(),
+        ),
+        crops_bucket=pipeline.crops_bucket,
+        quarantine_bucket=pipeline.quarantine_bucket,
+    )

@@ -1,0 +1,24 @@
+"""`skillforge demo`: the local end-to-end pipeline against the embedded AWS emulator."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("demo", help="run the whole pipeline locally (no AWS account needed)")
+    parser.add_argument(
+        "--images", type=Path, default=None, help="folder of photos (subfolder = variant hint)"
+    )
+    parser.add_argument("--out", type=Path, default=Path("out"), help="output folder (default: out/)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from scripts.local.demo import DEFAULT_IMAGES, DemoOptions, run_demo
+
+    summary = run_demo(DemoOptions(images_dir=args.images or DEFAULT_IMAGES, out_dir=args.out))
+    print(f"summary written to {args.out / 'summary.json'} ({summary['total_seconds']} s)")
+    return 0
