@@ -17,7 +17,6 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -29,7 +28,6 @@ NO_HINT = "(no hint)"
 MAX_CROPS_PER_DECISION = 90  # a DynamoDB transaction holds at most 100 writes
 KNOWN_CLASSES_PK = "classes#known"
 _CLASS_NAME = re.compile(r"^[^\x00-\x1f<>]{1,80}$")
-_serializer = TypeSerializer()
 
 
 class ReviewError(Exception):
@@ -107,12 +105,11 @@ def _variant(crop: CropRecord) -> str:
     return crop.variant_hint or NO_HINT
 
 
-def _av(item: dict[str, Any]) -> dict[str, Any]:
-    return {key: _serializer.serialize(value) for key, value in item.items()}
-
-
 class ReviewStore:
-    """Review queries and transactional decisions on the catalog table."""
+    """Review queries and transactional decisions on the catalog table.
+
+    Transactions go through the table resource's client, which serializes plain Python values itself.
+    """
 
     def __init__(self, catalog: DynamoCatalog, crop_padding: float = 0.05) -> None:
         self.catalog = catalog
@@ -236,13 +233,15 @@ class ReviewStore:
             {
                 "Update": {
                     "TableName": self.table.name,
-                    "Key": _av({"pk": f"reviewer#{reviewer}"}),
+                    "Key": {"pk": f"reviewer#{reviewer}"},
                     "UpdateExpression": "SET #stack = list_append(if_not_exists(#stack, :empty), :id), "
                     "#kind = :kind",
                     "ExpressionAttributeNames": {"#stack": "stack", "#kind": "kind"},
-                    "ExpressionAttributeValues": _av(
-                        {":empty": [], ":id": [decision.decision_id], ":kind": "reviewer"}
-                    ),
+                    "ExpressionAttributeValues": {
+                        ":empty": [],
+                        ":id": [decision.decision_id],
+                        ":kind": "reviewer",
+                    },
                 }
             }
         )
@@ -279,11 +278,11 @@ class ReviewStore:
             {
                 "Update": {
                     "TableName": self.table.name,
-                    "Key": _av({"pk": f"reviewer#{reviewer}"}),
+                    "Key": {"pk": f"reviewer#{reviewer}"},
                     "UpdateExpression": f"REMOVE #stack[{len(stack) - 1}]",
                     "ConditionExpression": "size(#stack) = :n",
                     "ExpressionAttributeNames": {"#stack": "stack"},
-                    "ExpressionAttributeValues": _av({":n": len(stack)}),
+                    "ExpressionAttributeValues": {":n": len(stack)},
                 }
             }
         )
@@ -301,17 +300,17 @@ class ReviewStore:
         return {
             "Put": {
                 "TableName": self.table.name,
-                "Item": _av(_crop_item(crop)),
+                "Item": _crop_item(crop),
                 "ConditionExpression": condition,
                 "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": _av(values),
+                "ExpressionAttributeValues": values,
             }
         }
 
     def _put_decision(self, decision: ReviewDecision) -> dict[str, Any]:
         item = to_item(decision.model_dump(mode="json"))
         item.update(pk=f"decision#{decision.decision_id}", kind="decision")
-        return {"Put": {"TableName": self.table.name, "Item": _av(item)}}
+        return {"Put": {"TableName": self.table.name, "Item": item}}
 
     def _transact(self, writes: list[dict[str, Any]], what: str) -> None:
         try:

@@ -140,7 +140,7 @@ def test_reimporting_the_same_job_changes_nothing(moto_aws: dict[str, Any]) -> N
 
 
 def test_bad_lines_are_reported_and_good_lines_still_imported(moto_aws: dict[str, Any]) -> None:
-    # GIVEN a manifest with a malformed line, a line for a deleted crop, a line with a wrong job and one good line
+    # GIVEN a malformed line, a line for a deleted crop, a line of another job, one good line
     crops = three_crops(moto_aws)
     moto_aws["table"].delete_item(Key={"pk": f"crop#{crops[1].crop_id}"})
     other_job = json.loads(gt_line(crops[2], [("w1", *GOOD)]))
