@@ -6,6 +6,7 @@ from functions.core.aws import client, resource
 from functions.core.catalog import DynamoCatalog
 from functions.core.labelling import HandoffDeps, LabelingJobs, LabellingSettings
 from functions.core.labelling_import import ImportDeps
+from functions.core.labelling_local import LocalLabelingJobs
 from functions.core.review_api import Authenticator, CognitoClaimsAuthenticator, ReviewApi
 from functions.core.settings import AwsSettings, DetectorSettings
 from functions.core.storage import BlobStore
@@ -18,6 +19,14 @@ class LabellingResources(AwsSettings):
     catalog_table: str
     artifacts_bucket: str
     review_login_url: str | None = None
+    local_labelling_jobs: bool = False  # local mode: jobs kept in the artifacts bucket, simulated crowd
+
+
+def _jobs(res: LabellingResources) -> LabelingJobs:
+    if res.local_labelling_jobs:
+        return LocalLabelingJobs(BlobStore(client("s3", res)), res.artifacts_bucket, res.aws_region)
+    jobs: LabelingJobs = client("sagemaker", res)
+    return jobs
 
 
 def _catalog(res: LabellingResources) -> DynamoCatalog:
@@ -33,7 +42,7 @@ def build_handoff_deps(
     return HandoffDeps(
         catalog=_catalog(res),
         store=BlobStore(client("s3", res)),
-        jobs=jobs or client("sagemaker", res),
+        jobs=jobs or _jobs(res),
         settings=settings or LabellingSettings(),
         artifacts_bucket=res.artifacts_bucket,
         region=res.aws_region,
@@ -42,9 +51,7 @@ def build_handoff_deps(
 
 def build_import_deps(res: LabellingResources | None = None, jobs: LabelingJobs | None = None) -> ImportDeps:
     res = res or LabellingResources()  # type: ignore[call-arg]
-    return ImportDeps(
-        catalog=_catalog(res), store=BlobStore(client("s3", res)), jobs=jobs or client("sagemaker", res)
-    )
+    return ImportDeps(catalog=_catalog(res), store=BlobStore(client("s3", res)), jobs=jobs or _jobs(res))
 
 
 def build_review_api(res: LabellingResources | None = None, auth: Authenticator | None = None) -> ReviewApi:

@@ -54,9 +54,9 @@ Stage = Callable[[DemoRun], None]
 
 
 def stages() -> list[tuple[str, Stage]]:
-    from scripts.local.stages import detection
+    from scripts.local.stages import detection, labelling
 
-    return [("detection", detection.run)]
+    return [("detection", detection.run), ("labelling", labelling.run)]
 
 
 def run_demo(options: DemoOptions) -> dict[str, Any]:
