@@ -128,7 +128,7 @@ async function renderGrid() {
     frame.append(img, box);
     const meta = document.createElement("div");
     meta.className = "meta";
-    meta.textContent = `${item.view || "?"} · ${item.quality || "?"} · agreement ${item.agreement ?? "?"} · conf ${item.confidence.toFixed(2)}`;
+    meta.textContent = `${item.view || "?"} · ${item.quality || "?"} · crowd agreement ${item.agreement ?? "?"} · detector ${item.confidence.toFixed(2)}`;
     card.append(frame, meta);
     card.addEventListener("click", () => { state.focus = index; toggle(index); });
     grid.append(card);
