@@ -75,8 +75,11 @@ def drain_queue(
             empty += 1
             continue
         empty = 0
-        result = handler(_sqs_event(messages, arn), FakeLambdaContext())
-        failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
+        try:
+            result = handler(_sqs_event(messages, arn), FakeLambdaContext())
+            failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
+        except Exception:  # the whole invocation failed: Lambda retries every message
+            failed = {m["MessageId"] for m in messages}
         done = [m for m in messages if m["MessageId"] not in failed]
         for message in messages:
             if message["MessageId"] in failed:
