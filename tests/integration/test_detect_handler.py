@@ -13,8 +13,8 @@ from functions.core.resources import ResourceNames
 from functions.core.settings import DetectorSettings, PipelineSettings
 from functions.core.wiring import build_detect_deps
 from functions.detect import handler as detect_handler
+from scripts.local import corpus as images
 from scripts.local.delivery import FakeLambdaContext, _sqs_event
-from tests import images
 from tests.fakes import FakeDetector
 
 

@@ -7,7 +7,7 @@ from PIL import Image
 
 from functions.core.images import BadImageError, ImageLimits, decode_image, encode_jpeg
 from functions.core.models import QuarantineReason
-from tests import images
+from scripts.local import corpus as images
 
 
 @pytest.mark.parametrize(

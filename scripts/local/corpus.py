@@ -1,4 +1,4 @@
-"""Synthetic test images, including the bad-input corpus (built in memory, no real content needed)."""
+"""Synthetic images, including the bad-input corpus (built in memory; used by tests and `make soak`)."""
 
 from __future__ import annotations
 
@@ -87,3 +87,21 @@ ODD_BUT_GOOD: dict[str, bytes] = {
     "palette.png": png("P"),
     "rotated.jpg": exif_rotated_jpeg(),
 }
+
+
+def scene(seed: int, width: int = 320, height: int = 240) -> bytes:
+    """A random synthetic scene (coloured boxes on a gradient): decodes fine, mostly no car."""
+    import random
+
+    from PIL import ImageDraw
+
+    rng = random.Random(seed)
+    image = Image.new("RGB", (width, height), (rng.randrange(256), rng.randrange(256), rng.randrange(256)))
+    draw = ImageDraw.Draw(image)
+    for _ in range(rng.randint(1, 6)):
+        x1, y1 = rng.randrange(width - 10), rng.randrange(height - 10)
+        x2, y2 = rng.randint(x1 + 5, width), rng.randint(y1 + 5, height)
+        draw.rectangle((x1, y1, x2, y2), fill=(rng.randrange(256), rng.randrange(256), rng.randrange(256)))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()
