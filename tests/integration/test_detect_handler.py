@@ -6,11 +6,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from functions.core.catalog import DynamoCatalog
 from functions.core.models import ImageStatus, QuarantineReason
 from functions.core.resources import ResourceNames
 from functions.core.settings import DetectorSettings, PipelineSettings
+from functions.core.upload_keys import upload_context
 from functions.core.wiring import build_detect_deps
 from functions.detect import handler as detect_handler
 from scripts.local import corpus as images
@@ -186,3 +189,23 @@ def test_malformed_message_is_reported_as_a_failure(pipeline: dict[str, Any]) ->
     # THEN only the garbage goes back for retry (and to the DLQ after maxReceiveCount)
     assert result["batchItemFailures"] == [{"itemIdentifier": "m1"}]
     assert [r.key for r in _catalog(pipeline).iter_images()] == ["fine.jpg"]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    garbage=st.lists(
+        st.text(max_size=80) | st.binary(max_size=40).map(lambda b: b.decode("latin-1")), max_size=4
+    )
+)
+def test_fuzzed_message_bodies_only_fail_themselves(pipeline: dict[str, Any], garbage: list[str]) -> None:
+    # GIVEN a batch with one real upload event and random garbage bodies
+    _upload(pipeline, "fuzz/real.jpg", images.jpeg())
+    real = _queued_messages(pipeline)
+    junk = [{"MessageId": f"junk-{i}", "ReceiptHandle": "r", "Body": body} for i, body in enumerate(garbage)]
+    # WHEN handled
+    result = _invoke([*real, *junk])
+    # THEN every garbage message that is not a valid S3 event is failed alone; the upload is catalogued
+    failed = {item["itemIdentifier"] for item in result["batchItemFailures"]}
+    assert failed <= {m["MessageId"] for m in junk}
+    assert not {m["MessageId"] for m in real} & failed
+    assert _catalog(pipeline).get_image(upload_context("fuzz/real.jpg").image_id) is not None
