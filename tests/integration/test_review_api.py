@@ -11,6 +11,7 @@ from functions.core.catalog import DynamoCatalog
 from functions.core.models import CropStatus
 from functions.core.review_api import (
     ApiRequest,
+    ApiResponse,
     CognitoClaimsAuthenticator,
     ReviewApi,
     TokenAuthenticator,
@@ -39,7 +40,7 @@ def call(
     body: Any = None,
     headers: dict[str, str] | None = None,
     **query: str,
-):
+) -> ApiResponse:
     raw = json.dumps(body).encode() if body is not None else b""
     return api.handle(ApiRequest(method, path, AUTH if headers is None else headers, query, raw))
 
