@@ -16,7 +16,7 @@ from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ValidationError
 
 from functions.core.catalog import DynamoCatalog, from_item
-from functions.core.consolidation import Consolidated, WorkerTally, worker_tallies
+from functions.core.consolidation import Consolidated, WorkerTally, consolidate, worker_tallies
 from functions.core.labelling import LABEL_ATTRIBUTE, LabelingJobs, split_s3_uri
 from functions.core.models import CropStatus
 from functions.core.review import ReviewStore
@@ -111,7 +111,11 @@ def import_job(job_name: str, deps: ImportDeps) -> ImportResult:
         except (ValueError, ValidationError) as exc:
             result.problems.append(f"line {number}: {exc}")
             continue
-        consolidated.append(labels)
+        if isinstance(labels, FailedObject):
+            result.problems.append(f"line {number}: crop {crop_id} was not labelled: {labels.reason}")
+            labels = consolidate([])  # kept as background, eligible for a later relabel
+        else:
+            consolidated.append(labels)
         outcome = _apply(crop_id, labels, job_name, deps.catalog)
         if outcome is None:
             result.unchanged += 1
@@ -133,7 +137,13 @@ def import_job(job_name: str, deps: ImportDeps) -> ImportResult:
     return result
 
 
-def _parse_line(line: str, job_name: str) -> tuple[str, Consolidated]:
+class FailedObject(BaseModel):
+    """A data object Ground Truth could not label (its metadata has a failure-reason)."""
+
+    reason: str
+
+
+def _parse_line(line: str, job_name: str) -> tuple[str, Consolidated | FailedObject]:
     try:
         data = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -147,8 +157,7 @@ def _parse_line(line: str, job_name: str) -> tuple[str, Consolidated]:
     if str(metadata.get("job-name", "")).rsplit("/", 1)[-1] != job_name:
         raise ValueError(f"crop {crop_id}: {LABEL_ATTRIBUTE}-metadata job-name is not {job_name}")
     if "failure-reason" in metadata or LABEL_ATTRIBUTE not in data:
-        reason = metadata.get("failure-reason", f"no {LABEL_ATTRIBUTE} attribute")
-        raise ValueError(f"crop {crop_id} was not labelled: {reason}")
+        return str(crop_id), FailedObject(reason=metadata.get("failure-reason", f"no {LABEL_ATTRIBUTE}"))
     return str(crop_id), Consolidated.model_validate(data[LABEL_ATTRIBUTE])
 
 

@@ -171,7 +171,10 @@ class SimulatedCrowd:
         payload: list[dict[str, Any]] = []
         for index, line in enumerate(lines):
             task = pre_annotation({"dataObject": line}, self.crops_bucket)["taskInput"]
-            look = look_at(self.store.get(*split_s3_uri(task["taskObject"])).data)
+            try:
+                look = look_at(self.store.get(*split_s3_uri(task["taskObject"])).data)
+            except ObjectMissingError:
+                continue  # like Ground Truth: the object fails, the rest of the job goes on
             rng = random.Random(f"{self.settings.seed}:assign:{task['cropId']}")
             chosen = rng.sample(range(len(self.worker_ids)), k=min(per_object, len(self.worker_ids)))
             payload.append(
@@ -196,22 +199,18 @@ class SimulatedCrowd:
         created = (now or utc_now()).strftime("%Y-%m-%dT%H:%M:%S.%f")
         out_lines = []
         for index, line in enumerate(lines):
-            content = consolidated[str(index)]["consolidatedAnnotation"]["content"]
-            out_lines.append(
-                json.dumps(
-                    {
-                        **line,
-                        label: content,
-                        f"{label}-metadata": {
-                            "job-name": f"labeling-job/{name}",
-                            "type": "groundtruth/custom",
-                            "human-annotated": "yes",
-                            "creation-date": created,
-                        },
-                    },
-                    sort_keys=True,
-                )
-            )
+            metadata = {
+                "job-name": f"labeling-job/{name}",
+                "type": "groundtruth/custom",
+                "creation-date": created,
+            }
+            if str(index) in consolidated:
+                answer = consolidated[str(index)]["consolidatedAnnotation"]["content"]
+                entry = {**line, label: answer, f"{label}-metadata": {**metadata, "human-annotated": "yes"}}
+            else:
+                failure = {"failure-reason": "ClientError: the crop image could not be read"}
+                entry = {**line, f"{label}-metadata": {**metadata, **failure}}
+            out_lines.append(json.dumps(entry, sort_keys=True))
         key = f"{prefix}/manifests/output/output.manifest"
         self.store.put(bucket, key, ("\n".join(out_lines) + "\n").encode("utf-8"))
         output_uri = f"s3://{bucket}/{key}"
