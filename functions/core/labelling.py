@@ -116,6 +116,7 @@ class LabellingSettings(BaseSettings):
     hourly_rate_usd: float = Field(default=15.0, gt=0.0, le=200.0)
     batch_size: int = Field(default=1000, ge=1, le=100_000)
     max_age_minutes: float = Field(default=60.0, ge=0.0)
+    jobs_per_run: int = Field(default=10, ge=1, le=100, description="jobs one scheduled hand-off may create")
     task_time_limit_s: int = Field(default=120, ge=30, le=28_800)
     task_availability_s: int = Field(default=6 * 3600, ge=60, le=864_000)
     max_concurrent_tasks: int = Field(default=1000, ge=1, le=5000)
@@ -281,6 +282,10 @@ def hand_off(deps: HandoffDeps, now: datetime | None = None, force: bool = False
     """
     now = now or utc_now()
     batch = select_batch(deps.catalog.crops_by_status(CropStatus.NEW), deps.settings, now, force)
+    # The status index is eventually consistent: re-read each crop so none goes to two jobs.
+    batch = [
+        c for c in batch if (fresh := deps.catalog.get_crop(c.crop_id)) and fresh.status is CropStatus.NEW
+    ]
     if not batch:
         return None
     name = job_name(deps.settings, batch, now)

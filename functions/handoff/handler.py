@@ -1,4 +1,4 @@
-"""Hand-off Lambda (scheduled): the next batch of new crops → a Ground Truth labelling job."""
+"""Hand-off Lambda (scheduled): due batches of new crops → Ground Truth labelling jobs."""
 
 from __future__ import annotations
 
@@ -23,8 +23,12 @@ def deps() -> HandoffDeps:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    result = hand_off(deps(), force=bool(event.get("force")))
-    if result is None:
-        return {"job": None, "crops": 0}
-    metrics.add_metric(name="crops_sent_to_labelling", unit=MetricUnit.Count, value=result.crops)
-    return {"job": result.job_name, "crops": result.crops, "reward_usd": result.reward_usd}
+    """Up to SKILLFORGE_LABELLING_JOBS_PER_RUN jobs per run (each at most batch_size crops)."""
+    jobs: list[dict[str, Any]] = []
+    for _ in range(deps().settings.jobs_per_run):
+        result = hand_off(deps(), force=bool(event.get("force")))
+        if result is None or result.crops == 0:
+            break
+        metrics.add_metric(name="crops_sent_to_labelling", unit=MetricUnit.Count, value=result.crops)
+        jobs.append({"job": result.job_name, "crops": result.crops, "reward_usd": result.reward_usd})
+    return {"jobs": jobs}

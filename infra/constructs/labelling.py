@@ -156,6 +156,7 @@ class LabellingConfig:
     hourly_rate_usd: float = 15.0
     batch_size: int = 1000
     max_age_minutes: float = 60.0
+    jobs_per_run: int = 10
     handoff_every_minutes: int = 15
     task_time_limit_s: int = 120
     task_availability_s: int = 6 * 3600
@@ -248,6 +249,7 @@ class Labelling(Construct):
             "SKILLFORGE_LABELLING_HOURLY_RATE_USD": str(config.hourly_rate_usd),
             "SKILLFORGE_LABELLING_BATCH_SIZE": str(config.batch_size),
             "SKILLFORGE_LABELLING_MAX_AGE_MINUTES": str(config.max_age_minutes),
+            "SKILLFORGE_LABELLING_JOBS_PER_RUN": str(config.jobs_per_run),
             "SKILLFORGE_LABELLING_TASK_TIME_LIMIT_S": str(config.task_time_limit_s),
             "SKILLFORGE_LABELLING_TASK_AVAILABILITY_S": str(config.task_availability_s),
             "SKILLFORGE_LABELLING_JOB_PREFIX": job_prefix,

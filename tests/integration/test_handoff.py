@@ -154,3 +154,48 @@ def test_failed_job_creation_leaves_crops_new(moto_aws: dict[str, Any]) -> None:
     with stubber, pytest.raises(Exception, match="ResourceLimitExceeded"):
         hand_off(deps(moto_aws, sagemaker, settings()), now=NOW)
     assert [c.status for c in DynamoCatalog(moto_aws["table"]).iter_crops()] == [CropStatus.NEW]
+
+
+class StaleIndexCatalog(DynamoCatalog):
+    """The status index lags: it still lists crops as new after they moved on."""
+
+    def __init__(self, table: Any, stale: list[Any]) -> None:
+        super().__init__(table)
+        self.stale = stale
+
+    def crops_by_status(self, status: CropStatus) -> Any:
+        return iter(self.stale) if status is CropStatus.NEW else super().crops_by_status(status)
+
+
+def test_a_crop_already_in_a_job_is_not_sent_twice(moto_aws: dict[str, Any]) -> None:
+    # GIVEN the index still says "new" for a crop that is already labelling, plus one really new crop
+    busy = add_crop(moto_aws, 1, status=CropStatus.LABELLING, job="earlier-job")
+    fresh = add_crop(moto_aws, 2)
+    sagemaker = boto3.client("sagemaker", region_name="us-east-1")
+    stubber = Stubber(sagemaker)
+    stubber.add_response(
+        "create_labeling_job", {"LabelingJobArn": "arn:aws:sagemaker:us-east-1:1:labeling-job/x"}
+    )
+    handoff = deps(moto_aws, sagemaker, settings())
+    stale_deps = HandoffDeps(
+        StaleIndexCatalog(moto_aws["table"], [busy.model_copy(update={"status": CropStatus.NEW}), fresh]),
+        handoff.store,
+        sagemaker,
+        handoff.settings,
+        handoff.artifacts_bucket,
+        handoff.region,
+    )
+    # WHEN handed off
+    with stubber:
+        result = hand_off(stale_deps, now=NOW)
+    # THEN only the really new crop is in the manifest; the busy one keeps its job
+    assert result is not None and result.crops == 1
+    body = (
+        moto_aws["s3"]
+        .get_object(
+            Bucket=moto_aws["names"].artifacts_bucket, Key=f"labelling/jobs/{result.job_name}/input.manifest"
+        )["Body"]
+        .read()
+    )
+    assert [json.loads(line)["crop-id"] for line in body.decode().splitlines()] == [fresh.crop_id]
+    assert DynamoCatalog(moto_aws["table"]).get_crop(busy.crop_id).labelling_job == "earlier-job"  # type: ignore[union-attr]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -22,7 +23,7 @@ NOW = datetime(2030, 1, 1, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def local(moto_aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+def local(moto_aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     names = moto_aws["names"]
     for key, value in {
         "SKILLFORGE_CROPS_BUCKET": names.crops_bucket,
@@ -157,7 +158,7 @@ def test_post_annotation_handler_reads_the_payload_from_s3(local: dict[str, Any]
         "payload": {"s3Uri": f"s3://{bucket}/labelling/output/j/payload.json"},
     }
     # WHEN the consolidation Lambda handles it / THEN one consolidated object under the label attribute
-    out = post_handler.handler(event, FakeLambdaContext())
+    out = post_handler.handler(event, cast(Any, FakeLambdaContext()))
     assert out[0]["datasetObjectId"] == "7"
     assert out[0]["consolidatedAnnotation"]["content"]["crop-labels"]["view"] == "interior"
     post_handler.store.cache_clear()
