@@ -25,6 +25,7 @@ from scripts.local.demo import DemoRun
 from scripts.local.review_server import new_token, serving
 
 LOCAL_ACCOUNT = "000000000000"
+LOCAL_JOBS_ENV = "SKILLFORGE_LOCAL_LABELLING_JOBS"
 
 
 def local_labelling_settings(region: str, stage: str) -> LabellingSettings:
@@ -40,7 +41,6 @@ def local_labelling_settings(region: str, stage: str) -> LabellingSettings:
 def run(demo: DemoRun) -> None:
     names = demo.emulator.names
     region = os.environ.get("SKILLFORGE_AWS_REGION", "us-east-1")
-    os.environ["SKILLFORGE_LOCAL_LABELLING_JOBS"] = "true"
     store = BlobStore(demo.emulator.client("s3"))
     catalog = DynamoCatalog(demo.emulator.resource("dynamodb").Table(names.catalog_table))
     jobs = LocalLabelingJobs(store, names.artifacts_bucket, region)
@@ -68,8 +68,6 @@ def run(demo: DemoRun) -> None:
         f"simulated crowd answered ({crowd_settings.workers} workers, error rate {crowd_settings.error_rate})"
     )
 
-    from functions.label_import import handler as import_handler
-
     event = {
         "version": "0",
         "source": "aws.sagemaker",
@@ -77,7 +75,7 @@ def run(demo: DemoRun) -> None:
         "resources": [f"arn:aws:sagemaker:{region}:{LOCAL_ACCOUNT}:labeling-job/{result.job_name}"],
         "detail": {"LabelingJobStatus": "Completed"},
     }
-    imported = import_handler.handler(event, FakeLambdaContext())
+    imported = _deliver_import_event(event)
     updated = Counter(imported["updated"])
     review = ReviewStore(catalog)
     entered_review = updated.get(CropStatus.IN_REVIEW.value, 0)
@@ -103,6 +101,24 @@ def run(demo: DemoRun) -> None:
         crowd=crowd_settings.model_dump(),
     )
     _print_table(figures)
+
+
+def _deliver_import_event(event: dict[str, Any]) -> dict[str, Any]:
+    """EventBridge → the import Lambda, in-process, with local mode's job API (SageMaker's stand-in)."""
+    from functions.label_import import handler as import_handler
+
+    previous = os.environ.get(LOCAL_JOBS_ENV)
+    os.environ[LOCAL_JOBS_ENV] = "true"
+    import_handler.deps.cache_clear()
+    try:
+        answer: dict[str, Any] = import_handler.handler(event, FakeLambdaContext())
+        return answer
+    finally:
+        import_handler.deps.cache_clear()
+        if previous is None:
+            os.environ.pop(LOCAL_JOBS_ENV, None)
+        else:
+            os.environ[LOCAL_JOBS_ENV] = previous
 
 
 def _serve_until_done(demo: DemoRun, catalog: DynamoCatalog, store: BlobStore) -> int:
