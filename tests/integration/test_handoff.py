@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from functions.core.catalog import DynamoCatalog
-from functions.core.labelling import HandoffDeps, LabellingSettings, hand_off
+from functions.core.labelling import HandoffDeps, LabellingSettings, hand_off, job_name, task_template
 from functions.core.models import CropStatus
 from functions.core.storage import BlobStore
 from tests.integration.labelling_helpers import add_crop
@@ -40,14 +41,16 @@ def deps(aws: dict[str, Any], sagemaker: Any, labelling: LabellingSettings) -> H
 
 
 def expected_request(
-    aws: dict[str, Any], human_extra: dict[str, Any], workteam: str, workers: int
+    aws: dict[str, Any], human_extra: dict[str, Any], workteam: str, workers: int, name: Any = ANY
 ) -> dict[str, Any]:
     artifacts = aws["names"].artifacts_bucket
+    digest = hashlib.sha256(task_template().encode()).hexdigest()[:12]
+    manifest = f"s3://{artifacts}/labelling/jobs/{name}/input.manifest" if isinstance(name, str) else ANY
     return {
-        "LabelingJobName": ANY,
+        "LabelingJobName": name,
         "LabelAttributeName": "crop-labels",
         "InputConfig": {
-            "DataSource": {"S3DataSource": {"ManifestS3Uri": ANY}},
+            "DataSource": {"S3DataSource": {"ManifestS3Uri": manifest}},
             "DataAttributes": {
                 "ContentClassifiers": ["FreeOfPersonallyIdentifiableInformation", "FreeOfAdultContent"]
             },
@@ -56,7 +59,9 @@ def expected_request(
         "RoleArn": ROLE,
         "HumanTaskConfig": {
             "WorkteamArn": workteam,
-            "UiConfig": {"UiTemplateS3Uri": ANY},
+            "UiConfig": {
+                "UiTemplateS3Uri": f"s3://{artifacts}/labelling/templates/crop-task-{digest}.liquid.html"
+            },
             "PreHumanTaskLambdaArn": PRE,
             "TaskKeywords": ["Image", "Classification", "Car"],
             "TaskTitle": ANY,
@@ -74,8 +79,8 @@ def expected_request(
 
 def test_public_workforce_job_request(moto_aws: dict[str, Any]) -> None:
     # GIVEN three new crops and a public (Mechanical Turk) workforce at 3 s/task, $15/h, 3 workers
-    for n in range(3):
-        add_crop(moto_aws, n)
+    crops = [add_crop(moto_aws, n) for n in range(3)]
+    name = job_name(settings(), crops, NOW)
     sagemaker = boto3.client("sagemaker", region_name="us-east-1")
     stubber = Stubber(sagemaker)
     price = {
@@ -85,7 +90,7 @@ def test_public_workforce_job_request(moto_aws: dict[str, Any]) -> None:
     stubber.add_response(
         "create_labeling_job",
         {"LabelingJobArn": "arn:aws:sagemaker:us-east-1:123456789012:labeling-job/x"},
-        expected_request(moto_aws, price, public, workers=3),
+        expected_request(moto_aws, price, public, workers=3, name=name),
     )
     # WHEN the hand-off runs (Stubber validates the request against the SageMaker API model)
     with stubber:
