@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,8 +18,11 @@ def build_app(context: Mapping[str, Any] | None = None, outdir: str | None = Non
     """The app with cdk.json's context (or `context`), CLI context (`-c`) taking precedence.
 
     Stacks are environment-agnostic unless a stage names its account and region, so synthesis
-    needs no AWS account. `-c stage=NAME` builds only that stage.
+    needs no AWS account. `-c stage=NAME` builds only that stage. Run without the CDK CLI
+    (`python app.py`), the cloud assembly goes to cdk.out/ as with `cdk synth`.
     """
+    if outdir is None and "CDK_OUTDIR" not in os.environ:
+        outdir = str(REPO_ROOT / "cdk.out")
     app = App(context=dict(context if context is not None else cdk_json_context()), outdir=outdir)
     config = parse_deploy_config(app.node.try_get_context(CONTEXT_KEY))
     version = code_version()
@@ -39,5 +43,10 @@ def build_app(context: Mapping[str, Any] | None = None, outdir: str | None = Non
             env=env,
             description=f"skillforge {stage}: photos → car detection → crops + catalog (code {version})",
         )
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    apply_checks(app)
     return app
+
+
+def apply_checks(app: App) -> None:
+    """cdk-nag AwsSolutions as a validation plugin: any unacknowledged finding fails synthesis."""
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
