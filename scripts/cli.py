@@ -11,6 +11,7 @@ from collections.abc import Sequence
 COMMAND_MODULES: tuple[str, ...] = (
     "scripts.commands.detect",
     "scripts.commands.demo",
+    "scripts.commands.audit",
 )
 
 

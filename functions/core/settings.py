@@ -70,3 +70,5 @@ class PipelineSettings(AwsSettings):
     quarantine_bucket: str
     catalog_table: str
     artifacts_bucket: str | None = None
+    detect_queue: str | None = None
+    detect_dlq: str | None = None
