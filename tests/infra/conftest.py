@@ -56,6 +56,7 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesize
 
     from infra.application import build_app
     from infra.config import STAGE_CONTEXT_KEY, cdk_json_context
+    from infra.stacks.skillforge_stack import SkillforgeStack
 
     outdir = tmp_path_factory.mktemp("cdk.out")
     app = build_app(context={**cdk_json_context(), STAGE_CONTEXT_KEY: STAGE}, outdir=str(outdir))
@@ -65,6 +66,7 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesize
     except RuntimeError as exc:  # cdk-nag findings fail synthesis; the nag test reports them
         error = str(exc)
     stack = app.node.find_child(f"skillforge-{STAGE}")
+    assert isinstance(stack, SkillforgeStack)
     template_json = json.loads((outdir / f"{stack.stack_name}.template.json").read_text())
     yield Synthesized(
         app=app,
