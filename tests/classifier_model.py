@@ -19,14 +19,14 @@ IMGSZ = 96
 def build_test_classifier(folder: Path, calibration_images: list[Path]) -> tuple[Path, Path]:
     """Write `cls.pt` (Ultralytics checkpoint) and `cls.onnx` (its export) into folder."""
     import torch
-    from ultralytics import YOLO
+    from ultralytics import YOLO  # type: ignore[attr-defined]
     from ultralytics.nn.tasks import ClassificationModel
 
     from functions.core.offline import configure_offline
 
     configure_offline()
     torch.manual_seed(0)
-    model = ClassificationModel("yolo11n-cls.yaml", nc=len(NAMES), verbose=False)
+    model = ClassificationModel("yolo11n-cls.yaml", nc=len(NAMES), verbose=False)  # type: ignore[no-untyped-call]
     model.names = dict(NAMES)
     batch = torch.stack(
         [
@@ -44,7 +44,7 @@ def build_test_classifier(folder: Path, calibration_images: list[Path]) -> tuple
     with torch.no_grad():
         model(batch)
     model.eval()
-    model.args = {"imgsz": IMGSZ, "task": "classify"}
+    model.args = {"imgsz": IMGSZ, "task": "classify"}  # type: ignore[assignment]
     weights = folder / "cls.pt"
     torch.save({"model": model, "train_args": {"imgsz": IMGSZ, "task": "classify"}}, weights)
     onnx = YOLO(str(weights), task="classify").export(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -108,6 +109,26 @@ def resize_bilinear(image: UInt8Array, width: int, height: int) -> UInt8Array:
     return np.clip(out, 0, 255).astype(np.uint8).reshape((height, width, *image.shape[2:]))
 
 
+def _opencv_resize() -> Any:
+    """cv2.resize when OpenCV is installed (the light image ships opencv-python-headless), else None."""
+    try:
+        import cv2
+    except ImportError:
+        return None
+    return cv2.resize
+
+
+def resize_linear(image: UInt8Array, width: int, height: int) -> UInt8Array:
+    """INTER_LINEAR resize: OpenCV's SIMD code when present (~1 ms), the bit-exact numpy twin otherwise."""
+    if _CV2_RESIZE is None:
+        return resize_bilinear(image, width, height)
+    resized: UInt8Array = _CV2_RESIZE(image, (width, height), interpolation=1)  # 1 = cv2.INTER_LINEAR
+    return resized
+
+
+_CV2_RESIZE = _opencv_resize()
+
+
 def letterbox(image: Image.Image, size: int) -> tuple[FloatArray, Letterbox]:
     """An RGB PIL image → a 1 × 3 × size × size float32 tensor in 0–1, and its placement."""
     rgb = np.asarray(image.convert("RGB") if image.mode != "RGB" else image)
@@ -117,7 +138,7 @@ def letterbox(image: Image.Image, size: int) -> tuple[FloatArray, Letterbox]:
     pad_w, pad_h = (size - new_w) / 2, (size - new_h) / 2
     top, left = round(pad_h - 0.1), round(pad_w - 0.1)
     canvas = np.full((size, size, 3), PAD_VALUE, dtype=np.uint8)
-    canvas[top : top + new_h, left : left + new_w] = resize_bilinear(rgb, new_w, new_h)
+    canvas[top : top + new_h, left : left + new_w] = resize_linear(rgb, new_w, new_h)
     tensor = canvas.transpose(2, 0, 1)[None].astype(np.float32) / np.float32(255.0)
     geometry = Letterbox(
         gain_x=new_w / width, gain_y=new_h / height, pad_x=left, pad_y=top, width=width, height=height

@@ -141,7 +141,7 @@ image = Image.open({str(photo)!r}).convert("RGB")
 settings = DetectorSettings()
 cars = build_detector(settings).detect(image)
 label = OnnxClassifier({str(onnx)!r}).classify(image).label
-heavy = sorted(m for m in ("torch", "torchvision", "ultralytics", "cv2") if m in sys.modules)
+heavy = sorted(m for m in ("torch", "torchvision", "ultralytics") if m in sys.modules)
 print(json.dumps({{"backend": settings.detector_backend, "cars": len(cars), "label": label, "heavy": heavy}}))
 """
     env = {**os.environ, "PYTHONPATH": str(REPO), "SKILLFORGE_MODELS_DIR": str(shared_models())}

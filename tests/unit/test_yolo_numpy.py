@@ -120,3 +120,17 @@ def test_classify_input_matches_torchvision_resize_and_centre_crop() -> None:
     # THEN they agree
     assert ours.shape == (1, 3, 64, 64)
     assert np.allclose(ours, theirs, atol=1e-6)
+
+
+def test_letterbox_is_the_same_with_and_without_opencv(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("cv2")
+    from functions.core import yolo_numpy
+
+    # GIVEN a random photo-sized image
+    image = Image.fromarray(RNG.integers(0, 256, size=(541, 1488, 3), dtype=np.uint8))
+    # WHEN letterboxed with OpenCV's resize and with the numpy twin
+    with_cv2, _ = letterbox(image, 640)
+    monkeypatch.setattr(yolo_numpy, "_CV2_RESIZE", None)
+    without, _ = letterbox(image, 640)
+    # THEN the model input is identical
+    assert np.array_equal(with_cv2, without)
