@@ -13,6 +13,7 @@ export SKILLFORGE_MODELS_DIR ?= $(if $(wildcard $(SHARED)/models),$(SHARED)/mode
 export SKILLFORGE_SHARED_DATA ?= $(if $(wildcard $(SHARED)/data),$(SHARED)/data,)
 export YOLO_OFFLINE := 1
 export PYTHONDONTWRITEBYTECODE := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: help setup node browser demo test lint typecheck unit integration infra e2e bench soak synth clean
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
-os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # before the functions' loggers exist
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")  # before the functions' loggers exist
 
 from functions.core.auditing import run_audit
 from functions.core.catalog import DynamoCatalog

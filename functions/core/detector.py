@@ -60,6 +60,8 @@ class UltralyticsDetector:
             conf=self.settings.confidence,
             classes=self._class_ids,
             imgsz=self.settings.imgsz,
+            iou=self.settings.nms_iou,
+            max_det=self.settings.max_detections,
             verbose=False,
         )
         found: list[Detection] = []
