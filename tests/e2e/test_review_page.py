@@ -1,11 +1,13 @@
 """The review page in a real headless browser (Debian chromium via Playwright) against moto.
 
-Writes docs/review-page.png (a screenshot of the grid with its green boxes).
+Writes a screenshot of the grid with its green boxes to out/review-page.png, and to the committed
+docs/review-page.png when SKILLFORGE_UPDATE_DOCS=1 (so a test run leaves the checkout clean).
 """
 
 from __future__ import annotations
 
 import io
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +26,10 @@ from scripts.local.review_server import serving
 from tests.integration.labelling_helpers import add_crop
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "review-page.png"
+_REPO = Path(__file__).resolve().parents[2]
+SCREENSHOT = (
+    _REPO / ("docs" if os.environ.get("SKILLFORGE_UPDATE_DOCS") == "1" else "out") / "review-page.png"
+)
 TOKEN = "e2e-review-token-0123456789"
 COLOURS = [(180, 30, 40), (30, 60, 150), (200, 200, 205), (40, 40, 45), (20, 120, 70)]
 
