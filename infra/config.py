@@ -38,6 +38,8 @@ LOG_RETENTION_DAYS: dict[int, str] = {
 # with the longest role (quarantine), a 12-digit account and a 14-character region this leaves 13.
 MAX_STAGE_LENGTH = 13
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+_WORKTEAM_ARN = r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:workteam/private-crowd/[a-zA-Z0-9-]+$"
+_DOMAIN_PREFIX = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"  # Cognito hosted-UI domain prefix
 
 
 class ConfigError(ValueError):
@@ -76,6 +78,18 @@ class StageConfig(_Model):
     detector_version: int = Field(default=1, ge=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    # Crowd labelling (Ground Truth) and expert review; bounds as in functions/core/labelling.py.
+    labelling_workforce: Literal["public", "private"] = "public"
+    labelling_workteam_arn: str | None = Field(default=None, pattern=_WORKTEAM_ARN)
+    labelling_workers_per_crop: int = Field(default=3, ge=1, le=9)
+    labelling_seconds_per_task: float = Field(default=3.0, gt=0.0, le=3600.0)
+    labelling_hourly_rate_usd: float = Field(default=15.0, gt=0.0, le=200.0)
+    labelling_batch_size: int = Field(default=1000, ge=1, le=100_000)
+    labelling_max_age_minutes: float = Field(default=60.0, ge=0.0)
+    labelling_jobs_per_run: int = Field(default=10, ge=1, le=100)
+    labelling_handoff_every_minutes: int = Field(default=15, ge=1, le=1440)
+    review_domain_prefix: str | None = Field(default=None, pattern=_DOMAIN_PREFIX)
+
     @field_validator("log_retention_days")
     @classmethod
     def _known_retention(cls, value: int) -> int:
@@ -83,6 +97,13 @@ class StageConfig(_Model):
             raise ValueError(
                 f"must be one of CloudWatch's retention periods (days): {sorted(LOG_RETENTION_DAYS)}"
             )
+        return value
+
+    @field_validator("review_domain_prefix")
+    @classmethod
+    def _cognito_allows_prefix(cls, value: str | None) -> str | None:
+        if value is not None and any(word in value for word in ("aws", "amazon", "cognito")):
+            raise ValueError("Cognito refuses domain prefixes containing 'aws', 'amazon' or 'cognito'")
         return value
 
     @field_validator("vehicle_classes")
@@ -106,6 +127,17 @@ class StageConfig(_Model):
             raise ValueError(
                 f"detectReservedConcurrency ({reserved}) must be at least detectMaxConcurrency "
                 f"({self.detect_max_concurrency}), or SQS pollers get throttled and messages reach the DLQ"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _workforce_has_its_team(self) -> StageConfig:
+        if self.labelling_workforce == "private" and not self.labelling_workteam_arn:
+            raise ValueError("labellingWorkforce 'private' needs labellingWorkteamArn (a private work team)")
+        if self.labelling_workforce == "public" and self.labelling_workteam_arn:
+            raise ValueError(
+                "labellingWorkteamArn is only for labellingWorkforce 'private' (the public workforce is "
+                "Mechanical Turk's team); remove it or set the workforce to 'private'"
             )
         return self
 

@@ -6,26 +6,27 @@ synthesized alone. Functions are thin zip Lambdas running functions/<name>/handl
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Acknowledgment, ArnFormat, Aws, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, ArnFormat, Duration, Stack, Validations
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 
+from functions.core.catalog import STATUS_INDEX
 from functions.core.labelling import JOBS_PREFIX, OUTPUT_PREFIX, TEMPLATES_PREFIX
 from functions.core.labelling_import import JOB_STATE_CHANGE
+from infra.constructs.python_code import FunctionDefaults, zip_function
 
-RUNTIME = lambda_.Runtime.PYTHON_3_11  # the project's Python (pyproject: >=3.11,<3.12)
+__all__ = ["FunctionDefaults", "Labelling", "LabellingConfig", "zip_function"]
 
 
 def acknowledge(construct: IConstruct, rule: str, reason: str, findings: Sequence[str] = ()) -> None:
@@ -54,8 +55,27 @@ def nag_resource(scope: IConstruct, value: str) -> str:
 
 
 BASIC_EXECUTION_ROLE = "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
-S3_READ_ACTIONS = ("s3:GetObject*", "s3:GetBucket*", "s3:List*")
-S3_GRANT_ACTIONS = (*S3_READ_ACTIONS, "s3:DeleteObject*", "s3:Abort*")
+
+
+def allow(grantee: iam.IGrantable, actions: Sequence[str], resources: Sequence[str]) -> None:
+    """One identity-policy statement: the named actions (no wildcards) on the given resources."""
+    grantee.grant_principal.add_to_principal_policy(
+        iam.PolicyStatement(actions=list(actions), resources=list(resources))
+    )
+
+
+def allow_objects(grantee: iam.IGrantable, actions: Sequence[str], bucket: s3.IBucket, prefix: str) -> None:
+    """`actions` on the objects under `prefix` of `bucket` (`""`: every key)."""
+    allow(grantee, actions, [bucket.arn_for_objects(f"{prefix}/*" if prefix else "*")])
+
+
+def allow_items(grantee: iam.IGrantable, actions: Sequence[str], table: dynamodb.ITable) -> None:
+    """Item `actions` on the catalog table, plus Query on its status index when asked for."""
+    item_actions = [a for a in actions if a != "dynamodb:Query"]
+    if item_actions:
+        allow(grantee, item_actions, [table.table_arn])
+    if "dynamodb:Query" in actions:
+        allow(grantee, ["dynamodb:Query"], [f"{table.table_arn}/index/{STATUS_INDEX}"])
 
 
 def acknowledge_function_basics(scope: IConstruct, functions: Sequence[lambda_.Function]) -> None:
@@ -81,68 +101,10 @@ def acknowledge_function_basics(scope: IConstruct, functions: Sequence[lambda_.F
         )
 
 
-def acknowledge_grants(
-    scope: IConstruct, reason: str, resources: Sequence[str], actions: Sequence[str] = S3_GRANT_ACTIONS
-) -> None:
-    """CDK's bucket grant actions and the given (prefix-scoped) resources, acknowledged with `reason`."""
-    findings = [f"Action::{a}" for a in actions]
-    findings += [f"Resource::{nag_resource(scope, r)}" for r in resources]
+def acknowledge_resources(scope: IConstruct, reason: str, resources: Sequence[str]) -> None:
+    """Wildcard resources (object keys under a prefix, an index, ...) acknowledged with `reason`."""
+    findings = [f"Resource::{nag_resource(scope, r)}" for r in resources]
     acknowledge(scope, "AwsSolutions-IAM5", reason, findings=findings)
-
-
-@dataclass(frozen=True)
-class FunctionDefaults:
-    """What every zip function of a capability shares: code package, layers, logs, environment."""
-
-    code: lambda_.Code
-    stage: str
-    layers: Sequence[lambda_.ILayerVersion] = ()
-    log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
-    removal_policy: RemovalPolicy = RemovalPolicy.DESTROY
-    log_level: str = "INFO"
-    environment: Mapping[str, str] = field(default_factory=dict)
-
-
-def zip_function(
-    scope: Construct,
-    construct_id: str,
-    *,
-    module: str,
-    description: str,
-    defaults: FunctionDefaults,
-    environment: Mapping[str, str],
-    timeout: Duration = Duration.seconds(60),
-    memory_mb: int = 512,
-    function_name: str | None = None,
-) -> lambda_.Function:
-    """A thin Python Lambda running `functions.<module>.handler.handler`, its own log group and role."""
-    log_group = logs.LogGroup(
-        scope, f"{construct_id}Logs", retention=defaults.log_retention, removal_policy=defaults.removal_policy
-    )
-    return lambda_.Function(
-        scope,
-        construct_id,
-        function_name=function_name,
-        description=f"skillforge {defaults.stage}: {description}",
-        runtime=RUNTIME,
-        architecture=lambda_.Architecture.ARM_64,
-        handler=f"functions.{module}.handler.handler",
-        code=defaults.code,
-        layers=list(defaults.layers),
-        memory_size=memory_mb,
-        timeout=timeout,
-        log_group=log_group,
-        tracing=lambda_.Tracing.ACTIVE,
-        environment={
-            "SKILLFORGE_STAGE": defaults.stage,
-            "SKILLFORGE_AWS_REGION": Aws.REGION,
-            "POWERTOOLS_SERVICE_NAME": f"skillforge-{module}",
-            "POWERTOOLS_METRICS_NAMESPACE": "skillforge",
-            "POWERTOOLS_LOG_LEVEL": defaults.log_level,
-            **defaults.environment,
-            **environment,
-        },
-    )
 
 
 @dataclass(frozen=True)
@@ -209,7 +171,8 @@ class Labelling(Construct):
             environment=common,
             timeout=Duration.seconds(300),
         )
-        artifacts_bucket.grant_read(self.post_function, f"{OUTPUT_PREFIX}/*")
+        # The consolidation request Ground Truth writes under the job's output path.
+        allow_objects(self.post_function, ["s3:GetObject"], artifacts_bucket, OUTPUT_PREFIX)
 
         # The role Ground Truth assumes: read the manifest and crops (it presigns crop URLs for
         # workers with grant_read_access), write the output, invoke the two Lambdas.
@@ -219,10 +182,17 @@ class Labelling(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description=f"skillforge {stage}: Ground Truth labelling jobs",
         )
-        crops_bucket.grant_read(self.ground_truth_role)
-        artifacts_bucket.grant_read(self.ground_truth_role, f"{JOBS_PREFIX}/*")
-        artifacts_bucket.grant_read(self.ground_truth_role, f"{TEMPLATES_PREFIX}/*")
-        artifacts_bucket.grant_read_write(self.ground_truth_role, f"{OUTPUT_PREFIX}/*")
+        allow_objects(self.ground_truth_role, ["s3:GetObject"], crops_bucket, "")
+        allow_objects(self.ground_truth_role, ["s3:GetObject"], artifacts_bucket, JOBS_PREFIX)
+        allow_objects(self.ground_truth_role, ["s3:GetObject"], artifacts_bucket, TEMPLATES_PREFIX)
+        allow_objects(
+            self.ground_truth_role, ["s3:GetObject", "s3:PutObject"], artifacts_bucket, OUTPUT_PREFIX
+        )
+        allow(
+            self.ground_truth_role,
+            ["s3:ListBucket", "s3:GetBucketLocation"],
+            [crops_bucket.bucket_arn, artifacts_bucket.bucket_arn],
+        )
         self.pre_function.grant_invoke(self.ground_truth_role)
         self.post_function.grant_invoke(self.ground_truth_role)
         self.ground_truth_logs = Stack.of(self).format_arn(
@@ -280,9 +250,15 @@ class Labelling(Construct):
             environment=labelling_env,
             timeout=Duration.seconds(300),
         )
-        table.grant_read_write_data(self.handoff_function)
-        artifacts_bucket.grant_read_write(self.handoff_function, f"{JOBS_PREFIX}/*")
-        artifacts_bucket.grant_read_write(self.handoff_function, f"{TEMPLATES_PREFIX}/*")
+        # New crops from the status index, a consistent re-read, then new → labelling (conditional put).
+        allow_items(self.handoff_function, ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem"], table)
+        allow_objects(self.handoff_function, ["s3:PutObject"], artifacts_bucket, JOBS_PREFIX)
+        # The template is uploaded once per version: HEAD (GetObject; ListBucket makes a missing key a
+        # 404, not a 403), then PutObject.
+        allow_objects(
+            self.handoff_function, ["s3:GetObject", "s3:PutObject"], artifacts_bucket, TEMPLATES_PREFIX
+        )
+        allow(self.handoff_function, ["s3:ListBucket"], [artifacts_bucket.bucket_arn])
         labeling_jobs = Stack.of(self).format_arn(
             service="sagemaker", resource="labeling-job", resource_name=f"{job_prefix}-*"
         )
@@ -323,8 +299,13 @@ class Labelling(Construct):
             timeout=Duration.seconds(900),
             memory_mb=1024,
         )
-        table.grant_read_write_data(self.import_function)
-        artifacts_bucket.grant_read(self.import_function, f"{OUTPUT_PREFIX}/*")
+        # Crops of the job (status index), their records (conditional put), per-worker tallies (update).
+        allow_items(
+            self.import_function,
+            ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            table,
+        )
+        allow_objects(self.import_function, ["s3:GetObject"], artifacts_bucket, OUTPUT_PREFIX)
         self.import_function.add_to_role_policy(
             iam.PolicyStatement(actions=["sagemaker:DescribeLabelingJob"], resources=[labeling_jobs])
         )
@@ -353,23 +334,27 @@ class Labelling(Construct):
                 max_event_age=Duration.hours(6),
                 on_failure=destinations.SqsDestination(self.dead_letter_queue),
             )
-        self._acknowledge(crops_bucket, artifacts_bucket, labeling_jobs)
+        self._acknowledge(crops_bucket, artifacts_bucket, table, labeling_jobs)
 
     def functions(self) -> list[lambda_.Function]:
         return [self.pre_function, self.post_function, self.handoff_function, self.import_function]
 
-    def _acknowledge(self, crops_bucket: s3.IBucket, artifacts_bucket: s3.IBucket, jobs_arn: str) -> None:
+    def _acknowledge(
+        self, crops_bucket: s3.IBucket, artifacts_bucket: s3.IBucket, table: dynamodb.ITable, jobs_arn: str
+    ) -> None:
         acknowledge_function_basics(self, self.functions())
-        acknowledge_grants(
+        acknowledge_resources(
             self,
-            "CDK bucket grants, scoped to the crops bucket and this capability's artifacts prefixes "
-            "(labelling/jobs, labelling/templates, labelling/output); Ground Truth presigns crop URLs.",
+            "Object-level access with named actions, scoped to the crops bucket (Ground Truth presigns crop "
+            "URLs) and this capability's artifacts prefixes (labelling/jobs, /templates, /output); the "
+            "catalog's status index.",
             [
-                f"{crops_bucket.bucket_arn}/*",
+                crops_bucket.arn_for_objects("*"),
                 *(
-                    f"{artifacts_bucket.bucket_arn}/{p}/*"
-                    for p in (JOBS_PREFIX, TEMPLATES_PREFIX, OUTPUT_PREFIX)
+                    artifacts_bucket.arn_for_objects(f"{prefix}/*")
+                    for prefix in (JOBS_PREFIX, TEMPLATES_PREFIX, OUTPUT_PREFIX)
                 ),
+                f"{table.table_arn}/index/{STATUS_INDEX}",
             ],
         )
         acknowledge(

@@ -16,14 +16,15 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from functions.core.catalog import STATUS_INDEX
 from infra.constructs.labelling import (
-    S3_READ_ACTIONS,
-    FunctionDefaults,
     acknowledge,
     acknowledge_function_basics,
-    acknowledge_grants,
-    zip_function,
+    acknowledge_resources,
+    allow_items,
+    allow_objects,
 )
+from infra.constructs.python_code import FunctionDefaults, zip_function
 
 API_STAGE = "review"
 PUBLIC_FILES = ("review.js", "review.css", "config.json", "index.html")
@@ -146,8 +147,15 @@ class Review(Construct):
             timeout=Duration.seconds(29),
             memory_mb=512,
         )
-        table.grant_read_write_data(self.function)
-        crops_bucket.grant_read(self.function)
+        # Review queue (status index), crop/image/decision/reviewer items, transactional decisions
+        # (Put/Update inside TransactWriteItems), known classes (update); crop images to signed-in experts.
+        self.table = table
+        allow_items(
+            self.function,
+            ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            table,
+        )
+        allow_objects(self.function, ["s3:GetObject"], crops_bucket, "")
 
         integration = apigw.LambdaIntegration(self.function)
         self.authorizer = apigw.CognitoUserPoolsAuthorizer(
@@ -187,9 +195,9 @@ class Review(Construct):
             "web ACL per deployment if the page is exposed more widely.",
         )
         acknowledge_function_basics(self, [self.function])
-        acknowledge_grants(
+        acknowledge_resources(
             self,
-            "CDK read grant on the crops bucket: the API serves crop images to signed-in experts.",
-            [f"{self.crops_bucket.bucket_arn}/*"],
-            actions=S3_READ_ACTIONS,
+            "s3:GetObject on the crops bucket's keys (the API serves crop images to signed-in experts) "
+            "and Query on the catalog's status index (the review queue).",
+            [self.crops_bucket.arn_for_objects("*"), f"{self.table.table_arn}/index/{STATUS_INDEX}"],
         )

@@ -1,8 +1,9 @@
-"""One skillforge stage: storage, catalog, ingest → detection, monitoring.
+"""One skillforge stage: storage, catalog, ingest → detection, crowd labelling, expert review, monitoring.
 
 Later capabilities (labelling, review, training, notifications) are constructs that take the
 resources they need from this stack's attributes: `raw_bucket`, `crops_bucket`, `quarantine_bucket`,
-`artifacts_bucket`, `catalog_table`, `alarm_topic`, and `monitoring` to add their own alarms.
+`artifacts_bucket`, `catalog_table`, `alarm_topic`, and `monitoring` to add their own alarms; zip
+functions reuse `function_defaults(...)` (the shared code asset and dependencies layer).
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ from infra.config import LOG_RETENTION_DAYS, StageConfig
 from infra.constructs.catalog import Catalog
 from infra.constructs.detection import DetectImage, Detection, DetectorKnobs, DetectSizing
 from infra.constructs.ingest import Ingest, QueueSettings
+from infra.constructs.labelling import Labelling, LabellingConfig
 from infra.constructs.monitoring import Monitoring
+from infra.constructs.python_code import DependenciesLayer, FunctionDefaults, function_code
+from infra.constructs.review import Review, ReviewConfig
 from infra.constructs.storage import Storage, StorageRetention
 from infra.nag import suppress
 
@@ -59,6 +63,9 @@ class SkillforgeStack(Stack):
         self.config = config
         self.names = cloud_names(stage)
         removal = RemovalPolicy.DESTROY if config.removal_policy == "destroy" else RemovalPolicy.RETAIN
+        self.removal_policy = removal
+        self.log_retention = logs.RetentionDays[LOG_RETENTION_DAYS[config.log_retention_days]]
+        self.code_version = code_version
 
         self.storage = Storage(
             self,
@@ -103,7 +110,7 @@ class SkillforgeStack(Stack):
                 max_batching_window_seconds=config.detect_max_batching_window_seconds,
                 max_concurrency=config.detect_max_concurrency,
                 reserved_concurrency=config.detect_reserved_concurrency,
-                log_retention=logs.RetentionDays[LOG_RETENTION_DAYS[config.log_retention_days]],
+                log_retention=self.log_retention,
                 removal_policy=removal,
             ),
             knobs=DetectorKnobs(
@@ -120,6 +127,9 @@ class SkillforgeStack(Stack):
             artifacts_bucket=self.artifacts_bucket,
             table=self.catalog_table,
         )
+        self.function_code = function_code(repo_root)
+        self.zip_dependencies = DependenciesLayer(self, "ZipDependencies", repo_root=repo_root)
+        self._compose_labelling_and_review(config)
         self.monitoring.watch_dead_letter_queue("DetectDlqAlarm", self.ingest.dlq, "detect")
         self.monitoring.watch_function_errors("DetectErrorsAlarm", self.detection.function, "detect")
         self.monitoring.watch_queue_age(
@@ -129,6 +139,69 @@ class SkillforgeStack(Stack):
             max_age=Duration.seconds(2 * config.queue_visibility_timeout_seconds),
         )
         self._acknowledge_cdk_internals()
+
+    def function_defaults(self) -> FunctionDefaults:
+        """What every zip function of this stage shares: code, dependencies layer, logs, code version."""
+        return FunctionDefaults(
+            code=self.function_code,
+            stage=self.stage_name,
+            layers=[self.zip_dependencies.layer],
+            log_retention=self.log_retention,
+            removal_policy=self.removal_policy,
+            log_level=self.config.log_level,
+            environment={"SKILLFORGE_CODE_VERSION": self.code_version},
+        )
+
+    def _compose_labelling_and_review(self, config: StageConfig) -> None:
+        defaults = self.function_defaults()
+        # Ground Truth's worker UI loads crops through presigned URLs from the browser, so S3 must answer
+        # cross-origin GETs. CORS grants no access: every object still needs a URL signed by the job's role.
+        self.crops_bucket.add_cors_rule(
+            id="ground-truth-workers",
+            allowed_methods=[s3.HttpMethods.GET],
+            allowed_origins=["*"],
+            exposed_headers=["Access-Control-Allow-Origin"],
+            max_age=3600,
+        )
+        self.labelling = Labelling(
+            self,
+            "Labelling",
+            defaults=defaults,
+            config=LabellingConfig(
+                workforce=config.labelling_workforce,
+                workteam_arn=config.labelling_workteam_arn,
+                workers_per_crop=config.labelling_workers_per_crop,
+                seconds_per_task=config.labelling_seconds_per_task,
+                hourly_rate_usd=config.labelling_hourly_rate_usd,
+                batch_size=config.labelling_batch_size,
+                max_age_minutes=config.labelling_max_age_minutes,
+                jobs_per_run=config.labelling_jobs_per_run,
+                handoff_every_minutes=config.labelling_handoff_every_minutes,
+            ),
+            crops_bucket=self.crops_bucket,
+            artifacts_bucket=self.artifacts_bucket,
+            table=self.catalog_table,
+        )
+        self.review = Review(
+            self,
+            "Review",
+            defaults=defaults,
+            config=ReviewConfig(
+                domain_prefix=config.review_domain_prefix or f"skillforge-{self.stage_name}-{Aws.ACCOUNT_ID}"
+            ),
+            crops_bucket=self.crops_bucket,
+            artifacts_bucket=self.artifacts_bucket,
+            table=self.catalog_table,
+        )
+        self.monitoring.watch_dead_letter_queue(
+            "LabellingDlqAlarm", self.labelling.dead_letter_queue, "labelling"
+        )
+        for function in [*self.labelling.functions(), self.review.function]:
+            capability = function.node.scope.node.id  # type: ignore[union-attr]
+            name = f"{capability}{function.node.id}"
+            self.monitoring.watch_function_errors(
+                f"{name}ErrorsAlarm", function, f"{capability.lower()} {function.node.id}"
+            )
 
     @property
     def raw_bucket(self) -> s3.Bucket:

@@ -15,6 +15,7 @@ import pytest
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 STAGE = "dev"
+BUNDLING_STACKS = "aws:cdk:bundling-stacks"  # cx-api BUNDLING_STACKS: stacks whose assets are bundled
 
 
 @dataclass
@@ -45,6 +46,28 @@ class Synthesized:
         logical: str = self.stack.get_logical_id(construct.node.default_child)
         return logical
 
+    def granted(self, role: Any) -> dict[str, set[str]]:
+        """The actions `role`'s identity policies allow, keyed by resource (JSON of its CloudFormation)."""
+        role_ref = {"Ref": self.logical_id(role)}
+        granted: dict[str, set[str]] = {}
+        for policy in self.of_type("AWS::IAM::Policy").values():
+            if role_ref not in policy["Properties"]["Roles"]:
+                continue
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                assert statement["Effect"] == "Allow", statement
+                resources = statement["Resource"]
+                actions = statement["Action"]
+                for resource in resources if isinstance(resources, list) else [resources]:
+                    granted.setdefault(json.dumps(resource, sort_keys=True), set()).update(
+                        [actions] if isinstance(actions, str) else actions
+                    )
+        return granted
+
+    def arn(self, construct: Any, suffix: str = "") -> str:
+        """A granted() key: the construct's `Arn` attribute, optionally with a suffix (`/*`, `/index/x`)."""
+        arn = {"Fn::GetAtt": [self.logical_id(construct), "Arn"]}
+        return json.dumps({"Fn::Join": ["", [arn, suffix]]} if suffix else arn, sort_keys=True)
+
     def resolve(self, value: Any) -> Any:
         return self.stack.resolve(value)
 
@@ -59,7 +82,9 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesize
     from infra.stacks.skillforge_stack import SkillforgeStack
 
     outdir = tmp_path_factory.mktemp("cdk.out")
-    app = build_app(context={**cdk_json_context(), STAGE_CONTEXT_KEY: STAGE}, outdir=str(outdir))
+    # No asset bundling (the dependencies layer's pip install): synthesis stays fast and offline.
+    context = {**cdk_json_context(), STAGE_CONTEXT_KEY: STAGE, BUNDLING_STACKS: []}
+    app = build_app(context=context, outdir=str(outdir))
     error: str | None = None
     try:
         app.synth()

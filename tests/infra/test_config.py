@@ -49,6 +49,17 @@ def test_every_stage_field_of_cdk_json_is_spelled_out() -> None:
         ({"vehicleClasses": []}, "skillforge.stages.dev.vehicleClasses"),
         ({"detectorModel": "../etc/passwd"}, "skillforge.stages.dev.detectorModel"),
         ({"detectMemroyMb": 3008}, "skillforge.stages.dev.detectMemroyMb"),
+        ({"labellingWorkforce": "mturk"}, "skillforge.stages.dev.labellingWorkforce"),
+        ({"labellingWorkersPerCrop": 10}, "skillforge.stages.dev.labellingWorkersPerCrop"),
+        ({"labellingSecondsPerTask": 0}, "skillforge.stages.dev.labellingSecondsPerTask"),
+        ({"labellingHourlyRateUsd": -15}, "skillforge.stages.dev.labellingHourlyRateUsd"),
+        ({"labellingBatchSize": 0}, "skillforge.stages.dev.labellingBatchSize"),
+        ({"labellingMaxAgeMinutes": -1}, "skillforge.stages.dev.labellingMaxAgeMinutes"),
+        ({"labellingJobsPerRun": 0}, "skillforge.stages.dev.labellingJobsPerRun"),
+        ({"labellingHandoffEveryMinutes": 0}, "skillforge.stages.dev.labellingHandoffEveryMinutes"),
+        ({"labellingWorkteamArn": "team-a"}, "skillforge.stages.dev.labellingWorkteamArn"),
+        ({"reviewDomainPrefix": "Bad_Prefix"}, "skillforge.stages.dev.reviewDomainPrefix"),
+        ({"reviewDomainPrefix": "my-cognito-login"}, "skillforge.stages.dev.reviewDomainPrefix"),
     ],
 )
 def test_a_bad_value_fails_naming_the_field(overrides: dict[str, Any], field: str) -> None:
@@ -58,6 +69,30 @@ def test_a_bad_value_fails_naming_the_field(overrides: dict[str, Any], field: st
     # THEN the error names the field as written in cdk.json
     with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
         parse_deploy_config(raw)
+
+
+WORKTEAM = "arn:aws:sagemaker:eu-west-1:123456789012:workteam/private-crowd/experts"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "problem"),
+    [
+        ({"labellingWorkforce": "private"}, "needs labellingWorkteamArn"),
+        ({"labellingWorkforce": "public", "labellingWorkteamArn": WORKTEAM}, "only for labellingWorkforce"),
+    ],
+)
+def test_workforce_and_work_team_must_agree(overrides: dict[str, Any], problem: str) -> None:
+    # GIVEN a private workforce without a team, or a public one with a private team
+    # THEN the config is refused, naming the keys
+    with pytest.raises(ConfigError, match=problem):
+        parse_deploy_config(_with_stage(**overrides))
+
+
+def test_private_workforce_with_its_team_is_accepted() -> None:
+    # GIVEN a private workforce and its work team ARN
+    config = parse_deploy_config(_with_stage(labellingWorkforce="private", labellingWorkteamArn=WORKTEAM))
+    # THEN both are kept
+    assert config.stage("dev").labelling_workteam_arn == WORKTEAM
 
 
 def test_reserved_concurrency_below_the_poller_limit_is_refused() -> None:

@@ -76,7 +76,7 @@ def test_detect_queue_has_a_dead_letter_queue_and_outlasts_the_function(synthesi
         assert synthesized.resources[queue_id]["Properties"]["SqsManagedSseEnabled"] is True
 
 
-def test_both_queues_refuse_requests_without_tls(synthesized: Synthesized) -> None:
+def test_every_queue_refuses_requests_without_tls(synthesized: Synthesized) -> None:
     # GIVEN the queue policies
     denied: set[str] = set()
     for policy in synthesized.of_type("AWS::SQS::QueuePolicy").values():
@@ -86,9 +86,10 @@ def test_both_queues_refuse_requests_without_tls(synthesized: Synthesized) -> No
                 and statement["Condition"]["Bool"]["aws:SecureTransport"] == "false"
             ):
                 denied.update(queue["Ref"] for queue in policy["Properties"]["Queues"])
-    # THEN both the detect queue and its DLQ deny plain-HTTP requests
+    # THEN every queue of the stage (detect queue, its DLQ, the labelling DLQ) denies plain-HTTP requests
     ingest = synthesized.stack.ingest
-    assert denied == {synthesized.logical_id(ingest.queue), synthesized.logical_id(ingest.dlq)}
+    assert denied == set(synthesized.of_type("AWS::SQS::Queue"))
+    assert {synthesized.logical_id(ingest.queue), synthesized.logical_id(ingest.dlq)} <= denied
 
 
 def test_detect_is_fed_in_batches_with_partial_batch_failure_reporting(synthesized: Synthesized) -> None:

@@ -63,21 +63,13 @@ def test_data_buckets_are_reached_only_through_named_actions(synthesized: Synthe
 def test_detect_role_gets_exactly_what_detection_does(synthesized: Synthesized) -> None:
     # GIVEN the statements of the policies attached to the detect role, keyed by resource
     stack = synthesized.stack
-    role_ref = {"Ref": synthesized.logical_id(stack.detection.role)}
-    granted: dict[str, set[str]] = {}
-    for policy in synthesized.of_type("AWS::IAM::Policy").values():
-        if role_ref not in policy["Properties"]["Roles"]:
-            continue
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-            key = json.dumps(statement["Resource"], sort_keys=True)
-            granted.setdefault(key, set()).update(_actions(statement))
+    granted = synthesized.granted(stack.detection.role)
 
     def objects(bucket: Any) -> str:
-        arn = {"Fn::GetAtt": [synthesized.logical_id(bucket), "Arn"]}
-        return json.dumps({"Fn::Join": ["", [arn, "/*"]]}, sort_keys=True)
+        return synthesized.arn(bucket, "/*")
 
     def arn(construct: Any) -> str:
-        return json.dumps({"Fn::GetAtt": [synthesized.logical_id(construct), "Arn"]}, sort_keys=True)
+        return synthesized.arn(construct)
 
     # THEN it reads raw images, writes crops and quarantine copies, and gets/puts catalog items
     assert granted[objects(stack.raw_bucket)] == {"s3:GetObject", "s3:GetObjectTagging"}
