@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Acknowledgment, ArnFormat, Duration, Stack, Validations
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -25,14 +25,14 @@ from functions.core.catalog import STATUS_INDEX
 from functions.core.labelling import JOBS_PREFIX, OUTPUT_PREFIX, TEMPLATES_PREFIX
 from functions.core.labelling_import import JOB_STATE_CHANGE
 from infra.constructs.python_code import FunctionDefaults, zip_function
+from infra.nag import suppress
 
 __all__ = ["FunctionDefaults", "Labelling", "LabellingConfig", "zip_function"]
 
 
 def acknowledge(construct: IConstruct, rule: str, reason: str, findings: Sequence[str] = ()) -> None:
-    """cdk-nag v3 acknowledgment with its written reason (one per finding for IAM4/IAM5)."""
-    ids = [f"{rule}[{finding}]" for finding in findings] if findings else [rule]
-    Validations.of(construct).acknowledge(*(Acknowledgment(id=i, reason=reason) for i in ids))
+    """cdk-nag acknowledgment with its written reason (infra.nag.suppress: listed in the report)."""
+    suppress(construct, rule, reason, findings=findings)
 
 
 def nag_resource(scope: IConstruct, value: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Aws, Duration, RemovalPolicy, Stack, Tags
+from aws_cdk import Aws, CfnOutput, Duration, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -192,6 +192,13 @@ class SkillforgeStack(Stack):
             crops_bucket=self.crops_bucket,
             artifacts_bucket=self.artifacts_bucket,
             table=self.catalog_table,
+        )
+        CfnOutput(self, "ReviewPageUrl", value=self.review.page_url, description="expert review page")
+        CfnOutput(
+            self,
+            "ReviewUserPoolId",
+            value=self.review.user_pool.user_pool_id,
+            description="Cognito user pool of the experts (create users with admin-create-user)",
         )
         self.monitoring.watch_dead_letter_queue(
             "LabellingDlqAlarm", self.labelling.dead_letter_queue, "labelling"

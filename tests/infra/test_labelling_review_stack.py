@@ -243,3 +243,29 @@ def test_no_labelling_or_review_role_can_touch_raw_uploads_or_quarantine(synthes
     for role in roles:
         for resource in s.granted(role):
             assert not any(bucket in resource for bucket in forbidden), (role.node.path, resource)
+
+
+def test_labelling_and_review_acknowledgments_are_in_the_report_with_reasons(
+    synthesized: Synthesized,
+) -> None:
+    # GIVEN the acknowledged findings of the synthesis, by construct path
+    suppressed = [
+        (construct["constructPath"], violation["reason"])
+        for plugin in synthesized.validation_report()["pluginReports"]
+        for violation in plugin["suppressedViolations"]
+        for construct in violation["violatingConstructs"]
+    ]
+    # THEN findings of both capabilities are listed (not silently dropped), each with its reason
+    for capability in ("Labelling", "Review"):
+        reasons = [reason for path, reason in suppressed if f"/{capability}/" in path]
+        assert reasons and all(len(reason.split()) >= 6 for reason in reasons), capability
+
+
+def test_the_review_page_url_and_user_pool_are_stack_outputs(synthesized: Synthesized) -> None:
+    # GIVEN the stage's outputs
+    outputs = synthesized.template.to_json()["Outputs"]
+    # THEN the operator finds the page and the pool to create expert users in
+    assert outputs["ReviewUserPoolId"]["Value"] == {
+        "Ref": synthesized.logical_id(synthesized.stack.review.user_pool)
+    }
+    assert "ReviewPageUrl" in outputs
