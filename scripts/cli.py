@@ -11,6 +11,8 @@ from collections.abc import Sequence
 COMMAND_MODULES: tuple[str, ...] = (
     "scripts.commands.detect",
     "scripts.commands.demo",
+    "scripts.commands.extract",
+    "scripts.commands.make_skill",
 )
 
 
