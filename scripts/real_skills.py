@@ -21,9 +21,15 @@ REPO = Path(__file__).resolve().parents[1]
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--subset", type=Path, default=Path(os.environ.get("SKILLFORGE_SHARED_DATA", REPO.parent / "shared" / "data")) / "stanford-cars-subset")
+    parser.add_argument(
+        "--subset",
+        type=Path,
+        default=Path(os.environ.get("SKILLFORGE_SHARED_DATA", REPO.parent / "shared" / "data"))
+        / "stanford-cars-subset",
+    )
     parser.add_argument("--configs", nargs="+", type=Path, required=True)
     parser.add_argument("--compare-scratch", nargs="*", default=[], help="skills also trained from scratch")
+    parser.add_argument("--per-class", type=int, default=None, help="at most N photos per variant class")
     parser.add_argument("--runs", type=Path, default=REPO / "runs" / "real")
     parser.add_argument("--results", type=Path, default=REPO / "docs" / "training-results")
     args = parser.parse_args()
@@ -37,12 +43,14 @@ def main() -> int:
     from training.skill_maker import LocalMakerDeps, make_skill_local
 
     args.results.mkdir(parents=True, exist_ok=True)
-    models_dir = Path(os.environ["SKILLFORGE_MODELS_DIR"]) if os.environ.get("SKILLFORGE_MODELS_DIR") else None
+    models_dir = (
+        Path(os.environ["SKILLFORGE_MODELS_DIR"]) if os.environ.get("SKILLFORGE_MODELS_DIR") else None
+    )
     results: list[dict[str, Any]] = []
     with running_emulator() as emulator:
         table = emulator.resource("dynamodb").Table(emulator.names.catalog_table)
         catalog = DynamoCatalog(table)
-        photos = stanford_photos(args.subset)
+        photos = stanford_photos(args.subset, per_class=args.per_class)
         started = time.perf_counter()
         failures = upload_and_detect(emulator, photos)
         review = accept_hints(catalog)

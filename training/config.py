@@ -106,7 +106,7 @@ class NetworkConfig(BaseModel):
 
     model: str = Field(
         default="yolov5n-cls.yaml",
-        description="Ultralytics classification model: a yaml (in training/networks or Ultralytics') or weights",
+        description="Ultralytics classification model: a yaml (training/networks or Ultralytics') or weights",
     )
     pretrained: str | None = Field(
         default="yolov5n-coco-state-dict.pt",
@@ -171,7 +171,9 @@ class SkillConfig(BaseModel):
     @model_validator(mode="after")
     def _default_profile_exists(self) -> SkillConfig:
         if self.default_profile not in self.profiles:
-            raise ValueError(f"default_profile {self.default_profile!r} is not one of {sorted(self.profiles)}")
+            raise ValueError(
+                f"default_profile {self.default_profile!r} is not one of {sorted(self.profiles)}"
+            )
         return self
 
     def profile(self, name: str | None = None) -> tuple[str, HardwareProfile]:

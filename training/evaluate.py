@@ -29,7 +29,9 @@ class Evaluation(BaseModel):
     classes: list[str]
 
 
-def score(true: npt.NDArray[np.intp], probs: npt.NDArray[np.float32], classes: Sequence[str], split: str) -> Evaluation:
+def score(
+    true: npt.NDArray[np.intp], probs: npt.NDArray[np.float32], classes: Sequence[str], split: str
+) -> Evaluation:
     """Metrics from true class indices and per-class scores (one row per image)."""
     n = len(classes)
     if len(true) == 0:
@@ -59,7 +61,9 @@ def score(true: npt.NDArray[np.intp], probs: npt.NDArray[np.float32], classes: S
     )
 
 
-def evaluate_folder(weights: Path, split_dir: Path, imgsz: int, device: str = "cpu", batch: int = 32) -> Evaluation:
+def evaluate_folder(
+    weights: Path, split_dir: Path, imgsz: int, device: str = "cpu", batch: int = 32
+) -> Evaluation:
     """Predict every image of an Ultralytics split folder (<split>/<class>/<file>) with the weights."""
     from ultralytics import YOLO  # type: ignore[attr-defined]
 

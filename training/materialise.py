@@ -47,7 +47,8 @@ def materialise(data: DataFile, crops_root: Path, work: Path) -> Materialised:
             folder = work / split.value / name
             folder.mkdir(parents=True, exist_ok=True)
             n = 0
-            for entry in data.splits.get(split.value, {}).get(name, []):
+            class_list = data.splits.get(split.value, {}).get(name)
+            for entry in class_list.entries() if class_list else ():
                 source = crop_path(crops_root, entry.uri)
                 if not source.is_file():
                     raise FileNotFoundError(f"crop {entry.uri} is not in {crops_root} (expected {source})")

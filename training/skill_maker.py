@@ -16,6 +16,7 @@ from functions.core.dataset import DataFile
 from functions.core.dataset_io import DatasetManifest, ExtractDeps, extract_from_catalog, lineage_record
 from functions.core.registry import RegisteredSkill, SkillRegistry
 from functions.core.skill_registration import RegisterDeps, register_candidate, split_uri
+from functions.core.split import SPLIT_ORDER
 from functions.core.storage import BlobStore
 from functions.core.versions import code_version
 from training.config import ProfileKind, SkillConfig
@@ -45,16 +46,15 @@ def load_data_file(uri: str, store: BlobStore) -> DataFile:
 def download_crops(data: DataFile, store: BlobStore, cache: Path) -> int:
     """Fetch every crop the data file names into `cache/<key>` (kept between runs); returns how many new."""
     fetched = 0
-    for per_class in data.splits.values():
-        for entries in per_class.values():
-            for entry in entries:
-                bucket, key = split_uri(entry.uri)
-                target = cache / key
-                if target.is_file():
-                    continue
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(store.get(bucket, key).data)
-                fetched += 1
+    for split in SPLIT_ORDER:
+        for _, entry in data.entries(split):
+            bucket, key = split_uri(entry.uri)
+            target = cache / key
+            if target.is_file():
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(store.get(bucket, key).data)
+            fetched += 1
     return fetched
 
 
@@ -63,7 +63,9 @@ def make_skill_local(config: SkillConfig, profile: str | None, deps: LocalMakerD
 
     profile_name, hardware = config.profile(profile)
     if hardware.kind is not ProfileKind.LOCAL:
-        raise ValueError(f"profile {profile_name!r} is a {hardware.kind.value} profile; --local needs a local one")
+        raise ValueError(
+            f"profile {profile_name!r} is a {hardware.kind.value} profile; --local needs a local one"
+        )
     store = deps.extract.store
     manifest: DatasetManifest | None = None
     if config.dataset_file:

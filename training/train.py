@@ -58,7 +58,7 @@ class TrainRequest(BaseModel):
 
 
 def _trainer_class(augmenter: Any) -> type:
-    import torchvision.transforms as T
+    from torchvision import transforms
     from ultralytics.models.yolo.classify import ClassificationTrainer
 
     class SkillTrainer(ClassificationTrainer):  # type: ignore[misc]
@@ -67,7 +67,9 @@ def _trainer_class(augmenter: Any) -> type:
         def build_dataset(self, img_path: str, mode: str = "train", batch: Any = None) -> Any:
             dataset = super().build_dataset(img_path, mode, batch)
             if mode == "train" and augmenter is not None:
-                dataset.torch_transforms = T.Compose([augmenter, *dataset.torch_transforms.transforms])
+                dataset.torch_transforms = transforms.Compose(
+                    [augmenter, *dataset.torch_transforms.transforms]
+                )
             return dataset
 
     return SkillTrainer
@@ -93,17 +95,23 @@ def train_skill(request: TrainRequest) -> SkillManifest:
 
     train_dir = data_root / Split.TRAIN.value
     occluders = (
-        occluder_files(Path(cfg.augment.occluders_dir)) if cfg.augment.occluders_dir else occluder_files(train_dir)
+        occluder_files(Path(cfg.augment.occluders_dir))
+        if cfg.augment.occluders_dir
+        else occluder_files(train_dir)
     )
     augmenter = Augmenter(cfg.augment, occluders=occluders, seed=cfg.training.seed)
     samples = [next(iter(sorted(d.iterdir()))) for d in sorted(train_dir.iterdir()) if any(d.iterdir())][:4]
-    write_contact_sheet(samples, Augmenter(cfg.augment, occluders, seed=1), model_dir / "augmentations.png", 5, 96)
+    write_contact_sheet(
+        samples, Augmenter(cfg.augment, occluders, seed=1), model_dir / "augmentations.png", 5, 96
+    )
 
     start_from: str
     transfer: dict[str, Any] = {"source": None, "tensors_loaded": 0}
     if cfg.network.model.endswith((".yaml", ".yml")):
         init = request.work_dir / "init.pt"
-        report = build_initial_checkpoint(cfg.network, sorted(request.dataset.classes), request.models_dir, init)
+        report = build_initial_checkpoint(
+            cfg.network, sorted(request.dataset.classes), request.models_dir, init
+        )
         transfer = report.model_dump()
         start_from = str(init)
     else:
@@ -126,13 +134,13 @@ def train_skill(request: TrainRequest) -> SkillManifest:
         clock["epoch"] = time.perf_counter()
 
     def on_fit_epoch_end(trainer: Any) -> None:
-        if history and history[-1]["epoch"] == trainer.epoch + 1:
-            return  # Ultralytics' final validation of best.pt repeats this callback
-        seconds = time.perf_counter() - clock.get("epoch", time.perf_counter())
+        if "epoch" not in clock:
+            return  # Ultralytics' final validation of best.pt repeats this callback after the last epoch
+        seconds = time.perf_counter() - clock.pop("epoch")
         epoch_times.append(seconds)
         metrics = trainer.metrics or {}
         row = {
-            "epoch": trainer.epoch + 1,
+            "epoch": len(history) + 1,
             "seconds": round(seconds, 2),
             "train_loss": _loss(trainer.tloss),
             "val_top1": float(metrics.get("metrics/accuracy_top1", 0.0)),
@@ -245,7 +253,9 @@ def _sm_dir(channel: str) -> Path | None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="train one skill version (locally or in SageMaker)")
     config_dir, dataset_dir = _sm_dir("config"), _sm_dir("dataset")
-    parser.add_argument("--config", type=Path, default=config_dir / "skill-config.json" if config_dir else None)
+    parser.add_argument(
+        "--config", type=Path, default=config_dir / "skill-config.json" if config_dir else None
+    )
     parser.add_argument("--data", type=Path, default=dataset_dir / "data.json" if dataset_dir else None)
     parser.add_argument("--crops", type=Path, default=_sm_dir("crops"))
     parser.add_argument("--model-dir", "--model_dir", type=Path, default=os.environ.get("SM_MODEL_DIR"))

@@ -36,9 +36,10 @@ def resolve_weights(name: str, models_dir: Path | None) -> Path:
     for candidate in ([models_dir / name] if models_dir else []) + [Path(name)]:
         if candidate.is_file():
             return candidate
+    looked = f"{models_dir} and the working folder" if models_dir else "the working folder"
     raise FileNotFoundError(
-        f"pretrained weights {name!r} not found (looked in {models_dir or 'no models folder'} and the working "
-        "folder); set SKILLFORGE_MODELS_DIR or network.pretrained to a path, or null to start from scratch"
+        f"pretrained weights {name!r} not found (looked in {looked}); set SKILLFORGE_MODELS_DIR or "
+        "network.pretrained to a path, or null to start from scratch"
     )
 
 
@@ -64,9 +65,10 @@ def build_initial_checkpoint(
     """Save an Ultralytics checkpoint of the network for `classes`, pretrained layers copied in."""
     import torch
     from ultralytics import __version__ as ultralytics_version
-    from ultralytics.nn.tasks import ClassificationModel
+    from ultralytics.nn import tasks
 
-    model = ClassificationModel(resolve_network(network.model), nc=len(classes), verbose=False)
+    classification_model: Any = tasks.ClassificationModel
+    model = classification_model(resolve_network(network.model), nc=len(classes), verbose=False)
     model.names = dict(enumerate(classes))
     report = TransferReport(source=None, tensors_loaded=0, layers=0)
     if network.pretrained is not None and network.pretrained_layers > 0:
@@ -78,9 +80,13 @@ def build_initial_checkpoint(
             if 0 <= _layer(k) < network.pretrained_layers and k in own and own[k].shape == v.shape
         }
         if not wanted:
-            raise ValueError(f"no tensor of {source} fits layers 0..{network.pretrained_layers - 1} of {network.model}")
+            raise ValueError(
+                f"no tensor of {source} fits layers 0..{network.pretrained_layers - 1} of {network.model}"
+            )
         model.load_state_dict({k: v.float() for k, v in wanted.items()}, strict=False)
-        probe = next((k for k in wanted if k.startswith(PROBE_PREFIX) and k.endswith("weight")), next(iter(wanted)))
+        probe = next(
+            (k for k in wanted if k.startswith(PROBE_PREFIX) and k.endswith("weight")), next(iter(wanted))
+        )
         report = TransferReport(
             source=str(source),
             tensors_loaded=len(wanted),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,16 +71,38 @@ class Entry(BaseModel):
     copies: int = Field(default=1, ge=1, description="times the example is used (oversampling)")
 
 
+class ClassList(BaseModel):
+    """The examples of one class in one split, as columns (compact JSON, fast to build), sorted by crop id."""
+
+    crop_ids: list[str] = Field(default_factory=list)
+    image_ids: list[str] = Field(default_factory=list)
+    group_ids: list[str] = Field(default_factory=list)
+    uris: list[str] = Field(default_factory=list)
+    copies: list[int] = Field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.crop_ids)
+
+    def entries(self) -> Iterator[Entry]:
+        for crop, image, group, uri, n in zip(
+            self.crop_ids, self.image_ids, self.group_ids, self.uris, self.copies, strict=True
+        ):
+            yield Entry.model_construct(crop_id=crop, image_id=image, group_id=group, uri=uri, copies=n)
+
+    def examples(self) -> int:
+        return sum(self.copies)
+
+
 class DataFile(BaseModel):
     """train/val/test lists per class; the training job reads only this (and the crops it names)."""
 
     dataset_version: str
     classes: list[str]
-    splits: dict[str, dict[str, list[Entry]]]
+    splits: dict[str, dict[str, ClassList]]
 
-    def entries(self, split: Split) -> Iterable[tuple[str, Entry]]:
-        for name, entries in self.splits.get(split.value, {}).items():
-            for entry in entries:
+    def entries(self, split: Split) -> Iterator[tuple[str, Entry]]:
+        for name, class_list in self.splits.get(split.value, {}).items():
+            for entry in class_list.entries():
                 yield name, entry
 
 
@@ -124,15 +146,25 @@ class Extraction(BaseModel):
 
 
 def content_hash(data: DataFile) -> str:
-    """sha256 of the data set's content: classes and every (split, class, crop, uri, copies) row."""
+    """sha256 of the data set's content: classes and, per split and class, every crop, URI and copy count."""
     digest = hashlib.sha256()
-    digest.update(("classes\t" + "\t".join(data.classes) + "\n").encode("utf-8"))
+    digest.update(("classes\x00" + "\x00".join(data.classes) + "\n").encode("utf-8"))
     for split in SPLIT_ORDER:
-        rows = sorted(
-            f"{split.value}\t{name}\t{e.crop_id}\t{e.uri}\t{e.copies}\n" for name, e in data.entries(split)
-        )
-        digest.update("".join(rows).encode("utf-8"))
+        for name in data.classes:
+            rows = data.splits.get(split.value, {}).get(name) or ClassList()
+            digest.update(f"{split.value}\x00{name}\x00{len(rows)}\n".encode())
+            digest.update("\x00".join(rows.crop_ids).encode("utf-8"))
+            digest.update("\x00".join(rows.uris).encode("utf-8"))
+            digest.update(np.asarray(rows.copies, dtype="<i4").tobytes())
     return digest.hexdigest()
+
+
+def factorize(values: Sequence[str]) -> tuple[list[str], npt.NDArray[np.intp]]:
+    """(distinct values in first-seen order, code of each value): a dict pass, no sort."""
+    distinct = list(dict.fromkeys(values))
+    index = {v: i for i, v in enumerate(distinct)}
+    codes = np.fromiter(map(index.__getitem__, values), dtype=np.intp, count=len(values))
+    return distinct, codes
 
 
 def extract(
@@ -140,33 +172,36 @@ def extract(
 ) -> tuple[Extraction, dict[str, Split]]:
     """The data set of `spec` from the verified crops, and the new group assignments to persist."""
     policy = SplitPolicy(test_fraction=spec.test_fraction, val_fraction=spec.val_fraction, salt=salt)
-    label_to_class = {label: spec.class_of(label) for label in set(table.labels)}
-    matched = np.fromiter(
-        (label_to_class[label] is not None for label in table.labels), dtype=bool, count=len(table)
-    )
-    idx = np.flatnonzero(matched)
-    class_per_row = [label_to_class[table.labels[i]] or "" for i in idx]
-    totals = Counter(class_per_row)
+    labels, label_codes = factorize(table.labels)
+    label_class = [spec.class_of(label) for label in labels]
+    totals_by_label = np.bincount(label_codes, minlength=len(labels))
+    totals: Counter[str] = Counter()
+    for name, count in zip(label_class, totals_by_label.tolist(), strict=True):
+        if name is not None:
+            totals[name] += count
     wanted = [c.name for c in spec.classes] if spec.classes else sorted(totals)
-    excluded = {name: totals.get(name, 0) for name in wanted if totals.get(name, 0) < spec.min_images_per_class}
+    excluded = {
+        name: totals.get(name, 0) for name in wanted if totals.get(name, 0) < spec.min_images_per_class
+    }
     classes = [name for name in wanted if name not in excluded]
     code_of = {name: i for i, name in enumerate(classes)}
-    keep = np.fromiter((c in code_of for c in class_per_row), dtype=bool, count=len(idx))
-    idx = idx[keep]
-    codes = np.fromiter(
-        (code_of[c] for c, k in zip(class_per_row, keep, strict=True) if k), dtype=np.intp, count=len(idx)
-    )
+    class_of_label = np.asarray([code_of.get(name or "", -1) for name in label_class] or [-1], dtype=np.intp)
+    row_class = class_of_label[label_codes] if len(table) else np.zeros(0, dtype=np.intp)
+    matched = int(sum(c for name, c in zip(label_class, totals_by_label.tolist(), strict=True) if name))
+    idx = np.flatnonzero(row_class >= 0)
+    codes = row_class[idx]
 
-    group_ids = [table.group_ids[i] for i in idx]
-    resolved, new = resolve_group_splits(group_ids, existing_splits, policy)
+    groups, group_codes = factorize(_column(table.group_ids)[idx].tolist())
+    resolved, new = resolve_group_splits(groups, existing_splits, policy)
     split_code = {s: i for i, s in enumerate(SPLIT_ORDER)}
-    splits = np.fromiter((split_code[resolved[g]] for g in group_ids), dtype=np.int8, count=len(idx))
+    group_split = np.asarray([split_code[resolved[g]] for g in groups], dtype=np.int8)
+    splits = group_split[group_codes] if len(groups) else np.zeros(0, dtype=np.int8)
 
     train = splits == 0
-    crop_ids = table.crop_ids
     copies = np.ones(len(idx), dtype=np.int32)
+    train_rows = idx[train]
     train_copies, balance = balance_copies(
-        codes[train], [crop_ids[i] for i in idx[train]], classes, spec.balance
+        codes[train], _column(table.crop_ids)[train_rows].tolist(), classes, spec.balance
     )
     copies[train] = train_copies
 
@@ -176,15 +211,15 @@ def extract(
     split_counts = {
         split.value: {name: len(data.splits[split.value][name]) for name in classes} for split in SPLIT_ORDER
     }
-    groups_per_split = Counter(resolved[g].value for g in set(group_ids))
+    groups_per_split = np.bincount(group_split, minlength=len(SPLIT_ORDER)).tolist()
     report = ExtractionReport(
         records_read=len(table),
-        records_matched=int(matched.sum()),
+        records_matched=matched,
         min_images_per_class=spec.min_images_per_class,
         images_per_class={name: totals.get(name, 0) for name in wanted},
         excluded_classes=excluded,
         split_counts=split_counts,
-        groups={split.value: groups_per_split.get(split.value, 0) for split in SPLIT_ORDER},
+        groups={split.value: groups_per_split[i] for i, split in enumerate(SPLIT_ORDER)},
         new_group_assignments=len(new),
         balance=balance,
     )
@@ -192,6 +227,12 @@ def extract(
         dataset_version=data.dataset_version, content_sha256=sha, data=data, report=report, policy=policy
     )
     return extraction, new
+
+
+def _column(values: Sequence[str]) -> npt.NDArray[np.object_]:
+    column = np.empty(len(values), dtype=object)
+    column[:] = values
+    return column
 
 
 def _data_file(
@@ -202,20 +243,32 @@ def _data_file(
     copies: npt.NDArray[np.int32],
     classes: list[str],
 ) -> DataFile:
-    lists: dict[str, dict[str, list[Entry]]] = {s.value: {c: [] for c in classes} for s in SPLIT_ORDER}
-    for row, code, split, n in zip(idx.tolist(), codes.tolist(), splits.tolist(), copies.tolist(), strict=True):
-        if n == 0:
-            continue
-        lists[SPLIT_ORDER[split].value][classes[code]].append(
-            Entry.model_construct(
-                crop_id=table.crop_ids[row],
-                image_id=table.image_ids[row],
-                group_id=table.group_ids[row],
-                uri=f"s3://{table.buckets[row]}/{table.keys[row]}",
-                copies=n,
-            )
+    used = copies > 0
+    rows, codes, splits, copies = idx[used], codes[used], splits[used], copies[used]
+    crop_ids, image_ids, group_ids = (
+        _column(table.crop_ids),
+        _column(table.image_ids),
+        _column(table.group_ids),
+    )
+    uris = "s3://" + _column(table.buckets) + "/" + _column(table.keys) if len(table) else _column([])
+    by_crop = np.argsort(crop_ids[rows], kind="stable")
+    order = by_crop[np.lexsort((codes[by_crop], splits[by_crop]))]  # split, class, then crop id
+    rows, codes, splits, copies = rows[order], codes[order], splits[order], copies[order]
+    lists: dict[str, dict[str, ClassList]] = {s.value: {c: ClassList() for c in classes} for s in SPLIT_ORDER}
+    keys = splits.astype(np.int64) * max(1, len(classes)) + codes
+    bounds = np.flatnonzero(np.diff(keys)) + 1
+    for chunk_rows, chunk_copies, key in zip(
+        np.split(rows, bounds),
+        np.split(copies, bounds),
+        keys[np.r_[0, bounds]] if len(keys) else [],
+        strict=False,
+    ):
+        split, code = divmod(int(key), max(1, len(classes)))
+        lists[SPLIT_ORDER[split].value][classes[code]] = ClassList.model_construct(
+            crop_ids=crop_ids[chunk_rows].tolist(),
+            image_ids=image_ids[chunk_rows].tolist(),
+            group_ids=group_ids[chunk_rows].tolist(),
+            uris=uris[chunk_rows].tolist(),
+            copies=chunk_copies.tolist(),
         )
-    for per_class in lists.values():
-        for entries in per_class.values():
-            entries.sort(key=lambda e: e.crop_id)
     return DataFile.model_construct(dataset_version="", classes=classes, splits=lists)

@@ -76,7 +76,9 @@ def verified_table(catalog: Catalog) -> RecordTable:
     return RecordTable.from_crops(catalog.crops_by_status(CropStatus.VERIFIED))
 
 
-def extract_from_catalog(skill: str, spec: DatasetSpec, deps: ExtractDeps) -> tuple[Extraction, DatasetManifest]:
+def extract_from_catalog(
+    skill: str, spec: DatasetSpec, deps: ExtractDeps
+) -> tuple[Extraction, DatasetManifest]:
     """Extract the data set of one skill, persist new group splits, write the four files to S3."""
     table = verified_table(deps.catalog)
     extraction, new = extract(table, spec, deps.catalog.group_splits(), deps.salt)
@@ -125,7 +127,7 @@ def write_dataset(skill: str, extraction: Extraction, deps: ExtractDeps) -> Data
 
 def example_counts(data: DataFile) -> dict[str, dict[str, int]]:
     return {
-        split.value: {name: sum(e.copies for e in data.splits[split.value][name]) for name in data.classes}
+        split.value: {name: data.splits[split.value][name].examples() for name in data.classes}
         for split in SPLIT_ORDER
     }
 

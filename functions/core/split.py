@@ -73,7 +73,7 @@ def resolve_group_splits(
     group_ids: Iterable[str], existing: Mapping[str, str], policy: SplitPolicy
 ) -> tuple[dict[str, Split], dict[str, Split]]:
     """(split of every group, the new assignments among them): persisted assignments always win."""
-    unique = sorted(set(group_ids))
+    unique = list(dict.fromkeys(group_ids))
     new_ids = [gid for gid in unique if gid not in existing]
     codes = hashed_split_codes(new_ids, policy)
     new = {gid: SPLIT_ORDER[int(code)] for gid, code in zip(new_ids, codes, strict=True)}

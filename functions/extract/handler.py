@@ -38,8 +38,12 @@ def deps() -> ExtractDeps:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = ExtractRequest.model_validate(event)
     extraction, manifest = extract_from_catalog(request.skill, request.dataset, deps())
-    metrics.add_metric(name="records_extracted", unit=MetricUnit.Count, value=extraction.report.records_matched)
-    logger.info("dataset extracted", extra={"skill": request.skill, "dataset_version": manifest.dataset_version})
+    metrics.add_metric(
+        name="records_extracted", unit=MetricUnit.Count, value=extraction.report.records_matched
+    )
+    logger.info(
+        "dataset extracted", extra={"skill": request.skill, "dataset_version": manifest.dataset_version}
+    )
     prefix = manifest.files["data"].rsplit("/", 1)[0] + "/"
     return {
         "dataset_version": manifest.dataset_version,

@@ -27,7 +27,9 @@ from infra.nag import suppress
 from training.launcher import metric_definitions
 
 SAGEMAKER_EVENTS_RULE = "StepFunctionsGetEventsForSageMakerTrainingJobsRule"
-_IMAGE = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?/(?P<repo>[^:@]+)")
+_IMAGE = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?/(?P<repo>[^:@]+)"
+)
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,9 @@ def image_repository_arn(image_uri: str) -> str:
     """ECR repository ARN of a training image URI (the role may pull that repository only)."""
     match = _IMAGE.match(image_uri)
     if not match:
-        raise ValueError(f"training image {image_uri!r} is not an ECR image URI (<account>.dkr.ecr.<region>…)")
+        raise ValueError(
+            f"training image {image_uri!r} is not an ECR image URI (<account>.dkr.ecr.<region>…)"
+        )
     return f"arn:aws:ecr:{match['region']}:{match['account']}:repository/{match['repo']}"
 
 
@@ -162,13 +166,18 @@ class Training(Construct):
             "AwsSolutions-IAM5",
             "Query on the catalog's status index (index/* of this one table) and data-driven dataset keys "
             "under datasets/ of the artifacts bucket; the actions are listed one by one.",
-            findings=[f"Resource::<{_ref(table)}.Arn>/index/*", f"Resource::<{_ref(artifacts)}.Arn>/datasets/*"],
+            findings=[
+                f"Resource::<{_ref(table)}.Arn>/index/*",
+                f"Resource::<{_ref(artifacts)}.Arn>/datasets/*",
+            ],
         )
 
     def _grant_register(self, table: dynamodb.ITable, artifacts: s3.IBucket) -> None:
         role = self.register_fn.role
         assert role is not None
-        role.add_to_principal_policy(iam.PolicyStatement(actions=["dynamodb:PutItem"], resources=[table.table_arn]))
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["dynamodb:PutItem"], resources=[table.table_arn])
+        )
         role.add_to_principal_policy(
             iam.PolicyStatement(actions=["s3:GetObject"], resources=[artifacts.arn_for_objects("skills/*")])
         )
@@ -192,8 +201,12 @@ class Training(Construct):
         suppress(
             role,
             "AwsSolutions-IAM5",
-            "Model archives (skills/) and lineage files (lineage/) have data-driven keys; actions listed one by one.",
-            findings=[f"Resource::<{_ref(artifacts)}.Arn>/skills/*", f"Resource::<{_ref(artifacts)}.Arn>/lineage/*"],
+            "Model archives (skills/) and lineage files (lineage/) have data-driven keys; "
+            "actions listed one by one.",
+            findings=[
+                f"Resource::<{_ref(artifacts)}.Arn>/skills/*",
+                f"Resource::<{_ref(artifacts)}.Arn>/lineage/*",
+            ],
         )
 
     # --- SageMaker training role ------------------------------------------------------------------
@@ -217,10 +230,13 @@ class Training(Construct):
                 conditions={"StringLike": {"s3:prefix": [*read_prefixes, "skills/*"]}},
             )
         )
-        role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[crops.arn_for_objects("crops/*")]))
+        role.add_to_policy(
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[crops.arn_for_objects("crops/*")])
+        )
         role.add_to_policy(
             iam.PolicyStatement(
-                actions=["s3:PutObject", "s3:AbortMultipartUpload"], resources=[artifacts.arn_for_objects("skills/*")]
+                actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                resources=[artifacts.arn_for_objects("skills/*")],
             )
         )
         for bucket in (artifacts, crops):
@@ -228,10 +244,17 @@ class Training(Construct):
                 bucket.encryption_key.grant_decrypt(role)
         if artifacts.encryption_key is not None:
             artifacts.encryption_key.grant_encrypt(role)
-        log_arn = f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:/aws/sagemaker/TrainingJobs"
+        log_arn = (
+            f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:/aws/sagemaker/TrainingJobs"
+        )
         role.add_to_policy(
             iam.PolicyStatement(
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                actions=[
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:PutLogEvents",
+                    "logs:DescribeLogStreams",
+                ],
                 resources=[log_arn, f"{log_arn}:*"],
             )
         )
@@ -245,7 +268,11 @@ class Training(Construct):
         role.add_to_policy(iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]))
         role.add_to_policy(
             iam.PolicyStatement(
-                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                actions=[
+                    "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer",
+                    "ecr:BatchCheckLayerAvailability",
+                ],
                 resources=[image_repository_arn(image_uri)],
             )
         )
@@ -269,16 +296,6 @@ class Training(Construct):
 
     # --- state machine ----------------------------------------------------------------------------
     def _training_state(self, name: str, artifacts: s3.IBucket, spot: bool) -> sfn.CustomState:
-        channel = lambda channel_name, uri_path, data_type="S3Prefix": {  # noqa: E731
-            "ChannelName": channel_name,
-            "DataSource": {
-                "S3DataSource": {
-                    "S3DataType": data_type,
-                    "S3Uri.$": uri_path,
-                    "S3DataDistributionType": "FullyReplicated",
-                }
-            },
-        }
         stopping: dict[str, Any] = {"MaxRuntimeInSeconds.$": "$.training.max_runtime_s"}
         parameters: dict[str, Any] = {
             "TrainingJobName.$": "$.job_name",
@@ -290,10 +307,10 @@ class Training(Construct):
             },
             "HyperParameters.$": "$.hyperparameters",
             "InputDataConfig": [
-                channel("config", "$.config_uri"),
-                channel("dataset", "$.extracted.dataset_uri"),
-                channel("crops", "$.extracted.crops_manifest_uri", "ManifestFile"),
-                channel("models", "$.models_uri"),
+                _channel("config", "$.config_uri"),
+                _channel("dataset", "$.extracted.dataset_uri"),
+                _channel("crops", "$.extracted.crops_manifest_uri", "ManifestFile"),
+                _channel("models", "$.models_uri"),
             ],
             "OutputDataConfig": {
                 "S3OutputPath.$": f"States.Format('s3://{artifacts.bucket_name}/skills/{{}}/', $.skill)"
@@ -346,7 +363,9 @@ class Training(Construct):
             result_path="$.extracted_raw",
             retry_on_service_exceptions=True,
         )
-        unwrap = sfn.Pass(self, "DatasetReady", input_path="$.extracted_raw.Payload", result_path="$.extracted")
+        unwrap = sfn.Pass(
+            self, "DatasetReady", input_path="$.extracted_raw.Payload", result_path="$.extracted"
+        )
         spot_choice = sfn.Choice(self, "ManagedSpot")
         train_spot = self._training_state("TrainOnSpot", artifacts, spot=True)
         train_on_demand = self._training_state("TrainOnDemand", artifacts, spot=False)
@@ -364,17 +383,17 @@ class Training(Construct):
         done = sfn.Succeed(self, "CandidateRegistered")
         for state in (extract, register):
             state.add_catch(failed, result_path="$.error")
-        for state in (train_spot, train_on_demand):
-            state.add_catch(failed, errors=["States.ALL"], result_path="$.error")
-            state.next(register)
+        for training_state in (train_spot, train_on_demand):
+            training_state.add_catch(failed, errors=["States.ALL"], result_path="$.error")
+            training_state.next(register)
         register.next(done)
         definition = check.when(
             sfn.Condition.number_greater_than("$.training.max_runtime_s", sizing.max_runtime_cap_s), too_long
         ).otherwise(
             extract.next(unwrap).next(
-                spot_choice.when(sfn.Condition.boolean_equals("$.training.use_spot", True), train_spot).otherwise(
-                    train_on_demand
-                )
+                spot_choice.when(
+                    sfn.Condition.boolean_equals("$.training.use_spot", True), train_spot
+                ).otherwise(train_on_demand)
             )
         )
         log_group = logs.LogGroup(
@@ -392,7 +411,11 @@ class Training(Construct):
         training_job_arn = f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}:training-job/*"
         machine.add_to_role_policy(
             iam.PolicyStatement(
-                actions=["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob"],
+                actions=[
+                    "sagemaker:CreateTrainingJob",
+                    "sagemaker:DescribeTrainingJob",
+                    "sagemaker:StopTrainingJob",
+                ],
                 resources=[training_job_arn],
             )
         )
@@ -406,7 +429,9 @@ class Training(Construct):
         machine.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-                resources=[f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:rule/{SAGEMAKER_EVENTS_RULE}"],
+                resources=[
+                    f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:rule/{SAGEMAKER_EVENTS_RULE}"
+                ],
             )
         )
         suppress(
@@ -422,6 +447,12 @@ class Training(Construct):
             ],
         )
         return machine
+
+
+def _channel(name: str, uri_path: str, data_type: str = "S3Prefix") -> dict[str, Any]:
+    """A training job input channel whose S3 URI comes from the execution state."""
+    source = {"S3DataType": data_type, "S3Uri.$": uri_path, "S3DataDistributionType": "FullyReplicated"}
+    return {"ChannelName": name, "DataSource": {"S3DataSource": source}}
 
 
 def _ref(construct: Any) -> str:

@@ -16,7 +16,9 @@ from typing import Any
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("make-skill", help="extract, train and register a candidate skill version")
     parser.add_argument("config", type=Path, help="skill config JSON (training/configs/*.json)")
-    parser.add_argument("--profile", default=None, help="hardware profile of the config (default: its default)")
+    parser.add_argument(
+        "--profile", default=None, help="hardware profile of the config (default: its default)"
+    )
     parser.add_argument("--local", action="store_true", help="train on this machine instead of SageMaker")
     parser.add_argument("--runs", type=Path, default=Path("runs"), help="local work folder (default: runs/)")
     parser.set_defaults(func=run)
@@ -32,7 +34,9 @@ def run(args: argparse.Namespace) -> int:
     settings = ExtractSettings()  # type: ignore[call-arg]
     extract_deps = build_extract_deps(settings)
     registry = SkillRegistry(resource("dynamodb", settings).Table(settings.catalog_table))
-    models_dir = Path(os.environ["SKILLFORGE_MODELS_DIR"]) if os.environ.get("SKILLFORGE_MODELS_DIR") else None
+    models_dir = (
+        Path(os.environ["SKILLFORGE_MODELS_DIR"]) if os.environ.get("SKILLFORGE_MODELS_DIR") else None
+    )
     if args.local:
         from training.skill_maker import LocalMakerDeps, make_skill_local
 

@@ -54,9 +54,9 @@ Stage = Callable[[DemoRun], None]
 
 
 def stages() -> list[tuple[str, Stage]]:
-    from scripts.local.stages import detection
+    from scripts.local.stages import detection, training
 
-    return [("detection", detection.run)]
+    return [("detection", detection.run), ("training", training.run)]
 
 
 def run_demo(options: DemoOptions) -> dict[str, Any]:

@@ -15,7 +15,8 @@ from cdk_nag import AwsSolutionsChecks
 
 from infra.constructs.training import Training, image_repository_arn
 
-IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.5.1-gpu-py311-cu124-ubuntu22.04-sagemaker"
+REGISTRY = "763104351884.dkr.ecr.us-east-1.amazonaws.com"
+IMAGE = f"{REGISTRY}/pytorch-training:2.5.1-gpu-py311-cu124-ubuntu22.04-sagemaker"
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +76,15 @@ def test_training_step_takes_instance_runtime_and_spot_from_the_profile(synthesi
         params = state["Parameters"]
         assert params["ResourceConfig"]["InstanceType.$"] == "$.training.instance_type"
         assert params["StoppingCondition"]["MaxRuntimeInSeconds.$"] == "$.training.max_runtime_s"
-        channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3DataType"] for c in params["InputDataConfig"]}
-        assert channels == {"config": "S3Prefix", "dataset": "S3Prefix", "crops": "ManifestFile", "models": "S3Prefix"}
+        channels = {
+            c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3DataType"] for c in params["InputDataConfig"]
+        }
+        assert channels == {
+            "config": "S3Prefix",
+            "dataset": "S3Prefix",
+            "crops": "ManifestFile",
+            "models": "S3Prefix",
+        }
     # AND only the spot branch enables managed spot, with a max wait
     assert spot["Parameters"]["EnableManagedSpotTraining"] is True
     assert spot["Parameters"]["StoppingCondition"]["MaxWaitTimeInSeconds.$"] == "$.training.max_wait_s"
@@ -108,8 +116,12 @@ def test_state_machine_may_only_pass_the_training_role_to_sagemaker(synthesized)
                         Match.object_like(
                             {
                                 "Action": "iam:PassRole",
-                                "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-                                "Resource": {"Fn::GetAtt": [Match.string_like_regexp(".*TrainingJobRole.*"), "Arn"]},
+                                "Condition": {
+                                    "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
+                                },
+                                "Resource": {
+                                    "Fn::GetAtt": [Match.string_like_regexp(".*TrainingJobRole.*"), "Arn"]
+                                },
                             }
                         ),
                         Match.object_like(
@@ -135,11 +147,17 @@ def test_training_role_writes_only_under_skills(synthesized):
     training = [p for name, p in policies.items() if "TrainingJobRole" in name]
     statements = [s for p in training for s in p["Properties"]["PolicyDocument"]["Statement"]]
     # WHEN the statements that write to S3 are collected
-    writes = [s for s in statements if "s3:PutObject" in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])]
+    writes = [
+        s
+        for s in statements
+        if "s3:PutObject" in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    ]
     # THEN there is one, on skills/* of the artifacts bucket, and no wildcard action anywhere
     assert len(writes) == 1
     assert json.dumps(writes[0]["Resource"]).endswith('"/skills/*"]]}')
-    actions = [a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])]
+    actions = [
+        a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    ]
     assert not [a for a in actions if a.endswith(":*") or a == "*"]
 
 
