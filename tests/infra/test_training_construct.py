@@ -115,6 +115,15 @@ def test_state_machine_may_only_pass_the_training_role_to_sagemaker(synthesized)
                     [
                         Match.object_like(
                             {
+                                "Action": [
+                                    "sagemaker:CreateTrainingJob",
+                                    "sagemaker:DescribeTrainingJob",
+                                    "sagemaker:StopTrainingJob",
+                                ]
+                            }
+                        ),
+                        Match.object_like(
+                            {
                                 "Action": "iam:PassRole",
                                 "Condition": {
                                     "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
@@ -122,15 +131,6 @@ def test_state_machine_may_only_pass_the_training_role_to_sagemaker(synthesized)
                                 "Resource": {
                                     "Fn::GetAtt": [Match.string_like_regexp(".*TrainingJobRole.*"), "Arn"]
                                 },
-                            }
-                        ),
-                        Match.object_like(
-                            {
-                                "Action": [
-                                    "sagemaker:CreateTrainingJob",
-                                    "sagemaker:DescribeTrainingJob",
-                                    "sagemaker:StopTrainingJob",
-                                ]
                             }
                         ),
                     ]
