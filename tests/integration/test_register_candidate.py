@@ -38,7 +38,8 @@ def test_model_archive_becomes_a_registered_candidate_with_lineage(moto_aws):
     )  # fmt: skip
     lineage = LineageRecord(
         skill="car-make", skill_version=version, dataset_version="d1",
-        crop_ids={"train": ["a"], "val": [], "test": ["b"]}, image_ids={"train": ["ia"], "val": [], "test": ["ib"]},
+        crop_ids={"train": ["a"], "val": [], "test": ["b"]},
+        image_ids={"train": ["ia"], "val": [], "test": ["ib"]},
         created_at="2026-01-01T00:00:00Z",
     )  # fmt: skip
     key = "skills/car-make/job-1/output/model.tar.gz"
