@@ -111,7 +111,8 @@ class ExtractionReport(BaseModel):
     records_matched: int = Field(description="verified crops that belong to one of the skill's classes")
     min_images_per_class: int
     images_per_class: dict[str, int]
-    excluded_classes: dict[str, int] = Field(description="left out for having fewer images than the minimum")
+    excluded_classes: dict[str, int] = Field(description="classes left out, with their verified image counts")
+    exclusion_reasons: dict[str, str] = Field(default_factory=dict, description="why each class was left out")
     split_counts: dict[str, dict[str, int]] = Field(description="unique crops per split per class")
     groups: dict[str, int] = Field(description="groups per split")
     new_group_assignments: int
@@ -197,6 +198,26 @@ def extract(
     group_split = np.asarray([split_code[resolved[g]] for g in groups], dtype=np.int8)
     splits = group_split[group_codes] if len(groups) else np.zeros(0, dtype=np.int8)
 
+    reasons = {
+        name: f"{n} verified images < min_images_per_class {spec.min_images_per_class}"
+        for name, n in excluded.items()
+    }
+    train_counts = np.bincount(codes[splits == 0], minlength=len(classes))
+    if classes and (train_counts == 0).any():  # every image of the class fell on val/test groups
+        kept_class = train_counts > 0
+        for i in np.flatnonzero(~kept_class).tolist():
+            excluded[classes[i]] = totals.get(classes[i], 0)
+            reasons[classes[i]] = "no training example: all its groups are on the val/test side"
+        remap = np.cumsum(kept_class) - 1
+        rows_kept = kept_class[codes]
+        idx, codes, splits, group_codes = (
+            idx[rows_kept],
+            remap[codes[rows_kept]],
+            splits[rows_kept],
+            group_codes[rows_kept],
+        )
+        classes = [name for name, keep in zip(classes, kept_class.tolist(), strict=True) if keep]
+
     train = splits == 0
     copies = np.ones(len(idx), dtype=np.int32)
     train_rows = idx[train]
@@ -211,13 +232,15 @@ def extract(
     split_counts = {
         split.value: {name: len(data.splits[split.value][name]) for name in classes} for split in SPLIT_ORDER
     }
-    groups_per_split = np.bincount(group_split, minlength=len(SPLIT_ORDER)).tolist()
+    used_groups = np.unique(group_codes) if len(group_codes) else np.zeros(0, dtype=np.intp)
+    groups_per_split = np.bincount(group_split[used_groups], minlength=len(SPLIT_ORDER)).tolist()
     report = ExtractionReport(
         records_read=len(table),
         records_matched=matched,
         min_images_per_class=spec.min_images_per_class,
         images_per_class={name: totals.get(name, 0) for name in wanted},
         excluded_classes=excluded,
+        exclusion_reasons=reasons,
         split_counts=split_counts,
         groups={split.value: groups_per_split[i] for i, split in enumerate(SPLIT_ORDER)},
         new_group_assignments=len(new),

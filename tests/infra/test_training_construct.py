@@ -61,7 +61,8 @@ def _definition(template: Template) -> dict[str, Any]:
     (machine,) = machines.values()
     parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
     text = "".join(p if isinstance(p, str) else "TOKEN" for p in parts)
-    return json.loads(text)
+    definition: dict[str, Any] = json.loads(text)
+    return definition
 
 
 def test_training_step_takes_instance_runtime_and_spot_from_the_profile(synthesized):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
 from functions.core.catalog import DynamoCatalog
+from functions.core.dataset import Extraction
 from functions.core.dataset_io import ExtractDeps, extract_from_catalog
 from functions.core.dataset_spec import DatasetSpec
 from functions.core.models import Box, CropRecord, CropStatus
@@ -36,8 +38,13 @@ def _verified(catalog: DynamoCatalog, label: str, n: int, start: int = 0) -> Non
         )
 
 
+def _sides(extraction: Extraction) -> dict[str, str]:
+    splits = extraction.data.splits
+    return {c: s for s, per in splits.items() for class_list in per.values() for c in class_list.crop_ids}
+
+
 @pytest.fixture
-def deps(moto_aws) -> ExtractDeps:
+def deps(moto_aws: dict[str, Any]) -> ExtractDeps:
     return ExtractDeps(
         catalog=DynamoCatalog(moto_aws["table"]),
         store=BlobStore(moto_aws["s3"]),
@@ -61,8 +68,7 @@ def test_splits_are_persisted_and_survive_a_new_fraction(deps):
         "car-make", DatasetSpec(min_images_per_class=10, test_fraction=0.5), deps
     )
     # THEN no earlier crop changed side
-    side = lambda ex: {c: s for s, per in ex.data.splits.items() for cl in per.values() for c in cl.crop_ids}  # noqa: E731
-    before, after = side(first), side(second)
+    before, after = _sides(first), _sides(second)
     assert all(after[c] == s for c, s in before.items() if s == "test")
     assert {c for c, s in after.items() if s == "test"} >= {c for c, s in before.items() if s == "test"}
     assert deps.catalog.group_splits().items() >= persisted.items()

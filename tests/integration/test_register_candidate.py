@@ -57,7 +57,9 @@ def test_model_archive_becomes_a_registered_candidate_with_lineage(moto_aws):
     # WHEN registered
     entry = register_model_archive(f"s3://{bucket}/{key}", deps)
     # THEN the registry has the version with the archive as its artifact, and the lineage file exists
-    assert registry.get("car-make", version).artifact_uri == f"s3://{bucket}/{key}"
+    registered = registry.get("car-make", version)
+    assert registered is not None
+    assert registered.artifact_uri == f"s3://{bucket}/{key}"
     assert entry.dataset_version == "d1"
     body = (
         moto_aws["s3"].get_object(Bucket=bucket, Key=f"lineage/car-make/v{version:06d}.json")["Body"].read()
@@ -84,6 +86,7 @@ def test_review_by_hint_verifies_the_largest_car_and_rejects_the_others(moto_aws
     outcome = accept_hints(catalog)
     # THEN the big one is verified with the hinted class, the small one rejected
     assert outcome == {"verified": 1, "rejected": 1}
-    assert catalog.get_crop("img1-01").status is CropStatus.VERIFIED
-    assert catalog.get_crop("img1-01").final_class == "bmw-m3"
-    assert catalog.get_crop("img1-00").status is CropStatus.REJECTED
+    big, small = catalog.get_crop("img1-01"), catalog.get_crop("img1-00")
+    assert big is not None and small is not None
+    assert (big.status, big.final_class) == (CropStatus.VERIFIED, "bmw-m3")
+    assert small.status is CropStatus.REJECTED

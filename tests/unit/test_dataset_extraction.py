@@ -28,7 +28,23 @@ def test_classes_under_the_minimum_are_left_out_and_reported():
     # THEN the small class is excluded and named in the report with its count, never trained on
     assert result.data.classes == ["audi", "bmw"]
     assert result.report.excluded_classes == {"tiny": 10}
+    assert result.report.exclusion_reasons["tiny"] == "10 verified images < min_images_per_class 50"
     assert all("tiny" not in per_class for per_class in result.data.splits.values())
+
+
+def test_a_class_without_training_examples_is_left_out_with_its_reason():
+    # GIVEN a class whose only group falls on the test side (all crops share one advert)
+    records = table({"audi": 30, "bmw": 30})
+    for i in range(5):
+        records.append(f"x-{i}", f"img-x-{i}", "one-advert", "rare", "crops", f"crops/x-{i}.jpg")
+    spec = DatasetSpec(min_images_per_class=5, test_fraction=0.5)
+    existing = {"one-advert": "test"}
+    # WHEN extracted
+    result, _ = extract(records, spec, existing, "s")
+    # THEN the class is excluded with its reason, and the others are kept
+    assert result.data.classes == ["audi", "bmw"]
+    assert result.report.excluded_classes == {"rare": 5}
+    assert "no training example" in result.report.exclusion_reasons["rare"]
 
 
 def test_explicit_classes_group_labels_by_glob():

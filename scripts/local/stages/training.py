@@ -1,10 +1,12 @@
-"""Demo stage 3 (after labelling): verified crops → extraction → tiny local training → candidate registered.
+"""Demo training stages: labelled photos in (before labelling), then after labelling:
+verified crops → extraction → tiny local training → candidate skill registered.
 
 The bundled demo photos give only a few car crops, so when ../shared/data/stanford-cars-subset is
-there, 10 photos of each of 3 classes are uploaded too (as `<class>/<group>/<file>`: detection crops
-them like any upload); without it, synthetic crops of 3 classes are catalogued instead. Crops still
-`new` are reviewed by accepting their hint (the labelling stage's expert review, when it ran, has
-already verified its own).
+there, `ingest` (run before the labelling stage) uploads 10 photos of each of 3 classes as
+`<class>/<group>/<file>`: detection crops them like any upload and the labelling stage hands them to
+the crowd and review. Without the subset, `run` catalogues synthetic crops of 3 classes (the
+detector finds no car in synthetic shapes). Crops still `new` when `run` starts (synthetic ones, or
+all when no labelling stage ran) are reviewed by accepting their hint.
 """
 
 from __future__ import annotations
@@ -77,6 +79,16 @@ def _ingest_synthetic(demo: DemoRun, catalog: DynamoCatalog) -> dict[str, Any]:
     return {"source": "synthetic", "photos": len(files), "delivery_failures": 0}
 
 
+def ingest(demo: DemoRun) -> None:
+    """Upload the real labelled photos (if available) so that labelling and review see them."""
+    subset = shared_subset()
+    if subset is None:
+        demo.summary["training_data"] = {"source": "synthetic (added by the training stage)"}
+        return
+    demo.summary["training_data"] = _ingest_real(demo, subset)
+    demo.progress(f"training data: uploaded {demo.summary['training_data']['photos']} labelled photos")
+
+
 def run(demo: DemoRun) -> None:
     from functions.core.dataset_wiring import build_extract_deps
     from functions.core.registry import SkillRegistry
@@ -86,9 +98,12 @@ def run(demo: DemoRun) -> None:
     table = demo.emulator.resource("dynamodb").Table(demo.emulator.names.catalog_table)
     catalog = DynamoCatalog(table)
     reviewed_before = sum(1 for _ in catalog.crops_by_status(CropStatus.VERIFIED))
-    subset = shared_subset()
-    ingest = _ingest_real(demo, subset) if subset else _ingest_synthetic(demo, catalog)
-    demo.progress(f"training: added {ingest['photos']} {ingest['source']} examples")
+    ingested = demo.summary.get("training_data", {})
+    if ingested.get("source") == "stanford-cars-subset":
+        extra = ingested
+    else:
+        extra = _ingest_synthetic(demo, catalog)
+        demo.progress(f"training: catalogued {extra['photos']} synthetic verified crops")
     review = accept_hints(catalog)
     demo.progress(f"training: review accepted hints: {dict(review)}")
 
@@ -116,7 +131,7 @@ def run(demo: DemoRun) -> None:
         "excluded_classes": dataset.report.excluded_classes if dataset else None,
         "balance": dataset.report.balance.model_dump(mode="json") if dataset else None,
         "manifest": dataset.files["manifest"] if dataset else None,
-        "extra_examples": ingest,
+        "extra_examples": extra,
         "review": {
             "verified_by_labelling_stage": reviewed_before,
             "auto_accepted_hints": dict(review),
