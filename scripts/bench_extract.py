@@ -1,6 +1,7 @@
 """Benchmark: dataset extraction of 1,000,000 synthetic catalog records vs scikit-learn GroupShuffleSplit.
 
-`python -m scripts.bench_extract [--records N]` prints records/s of (1) the group-aware split alone,
+`python -m scripts.bench_extract [--records N]` (also the `dataset_extraction` section of
+`make bench`) prints records/s of (1) the group-aware split alone,
 (2) the whole extraction (split + min count + balance + data file + content hash), and (3)
 scikit-learn's GroupShuffleSplit on the same records, run side by side, with the ratios.
 GroupShuffleSplit is a one-off random split: it cannot keep earlier assignments (once test,
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from typing import Any
 
 import numpy as np
 
@@ -32,21 +34,16 @@ def synthetic_records(n: int, groups: int, classes: int, seed: int = 0) -> objec
     return table
 
 
-def main() -> int:
+def measure(records: int = 1_000_000, groups: int = 250_000, classes: int = 64) -> dict[str, Any]:
+    """Time the split, the whole extraction and GroupShuffleSplit on the same synthetic records."""
     from sklearn.model_selection import GroupShuffleSplit
 
     from functions.core.dataset import RecordTable, extract
     from functions.core.dataset_spec import DatasetSpec
     from functions.core.split import SplitPolicy, resolve_group_splits
 
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--records", type=int, default=1_000_000)
-    parser.add_argument("--groups", type=int, default=250_000)
-    parser.add_argument("--classes", type=int, default=64)
-    args = parser.parse_args()
-
     started = time.perf_counter()
-    table = synthetic_records(args.records, args.groups, args.classes)
+    table = synthetic_records(records, groups, classes)
     assert isinstance(table, RecordTable)
     generate_s = time.perf_counter() - started
     n = len(table)
@@ -65,10 +62,10 @@ def main() -> int:
     _, test_idx = next(splitter.split(np.zeros(n), groups=np.asarray(table.group_ids)))
     sklearn_s = time.perf_counter() - started
 
-    result = {
+    return {
         "records": n,
-        "groups": args.groups,
-        "classes": args.classes,
+        "groups": groups,
+        "classes": classes,
         "generate_s": round(generate_s, 2),
         "split_s": round(split_s, 2),
         "split_records_per_s": round(n / split_s),
@@ -82,11 +79,29 @@ def main() -> int:
         "group_shuffle_split_test_share": round(len(test_idx) / n, 4),
         "dataset_version": extraction.dataset_version,
     }
-    print(f"extraction of {n:,} records: {result['extract_records_per_s']:,} records/s ({extract_s:.2f} s)")
-    print(f"group-aware split alone:     {result['split_records_per_s']:,} records/s ({split_s:.2f} s)")
+
+
+def run(context: Any) -> dict[str, Any]:
+    """The `dataset_extraction` section of `make bench` (scripts/bench.py)."""
+    return measure()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--groups", type=int, default=250_000)
+    parser.add_argument("--classes", type=int, default=64)
+    args = parser.parse_args()
+    result = measure(args.records, args.groups, args.classes)
+    print(
+        f"extraction of {result['records']:,} records: {result['extract_records_per_s']:,} records/s "
+        f"({result['extract_s']:.2f} s)"
+    )
+    split_rate, split_s = result["split_records_per_s"], result["split_s"]
+    print(f"group-aware split alone:     {split_rate:,} records/s ({split_s:.2f} s)")
     print(
         f"sklearn GroupShuffleSplit:   {result['group_shuffle_split_records_per_s']:,} records/s "
-        f"({sklearn_s:.2f} s)"
+        f"({result['group_shuffle_split_s']:.2f} s)"
     )
     print(
         f"ratio (GroupShuffleSplit time / ours): split {result['split_speed_vs_group_shuffle_split']}x, "
