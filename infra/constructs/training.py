@@ -16,14 +16,19 @@ from typing import Any
 from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from infra.nag import suppress
+from infra.constructs.labelling import (
+    FunctionDefaults,
+    acknowledge,
+    acknowledge_function_basics,
+    nag_resource,
+    zip_function,
+)
 from training.launcher import metric_definitions
 
 SAGEMAKER_EVENTS_RULE = "StepFunctionsGetEventsForSageMakerTrainingJobsRule"
@@ -60,89 +65,46 @@ class Training(Construct):
         construct_id: str,
         *,
         stage: str,
-        code: lambda_.Code,
+        functions: FunctionDefaults,
         training_image_uri: str,
         artifacts_bucket: s3.IBucket,
         crops_bucket: s3.IBucket,
         table: dynamodb.ITable,
         split_salt: str,
         sizing: TrainingSizing | None = None,
-        layers: list[lambda_.ILayerVersion] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         sizing = sizing or TrainingSizing()
         self.training_image_uri = training_image_uri
         env = {
-            "SKILLFORGE_STAGE": stage,
-            "SKILLFORGE_AWS_REGION": Aws.REGION,
             "SKILLFORGE_CATALOG_TABLE": table.table_name,
             "SKILLFORGE_ARTIFACTS_BUCKET": artifacts_bucket.bucket_name,
             "SKILLFORGE_SPLIT_SALT": split_salt,
-            "POWERTOOLS_METRICS_NAMESPACE": f"skillforge-{stage}",
-            "POWERTOOLS_LOG_LEVEL": "INFO",
         }
-        self.extract_fn = self._function(
-            "Extract", "functions.extract.handler.handler", code, layers, env, sizing,
-            memory_mb=sizing.extract_memory_mb, timeout_s=sizing.extract_timeout_s,
-            description=f"skillforge {stage}: dataset extraction (split, min count, balance)",
-        )  # fmt: skip
-        self.register_fn = self._function(
-            "Register", "functions.register.handler.handler", code, layers, env, sizing,
-            memory_mb=512, timeout_s=sizing.register_timeout_s,
-            description=f"skillforge {stage}: register a trained candidate skill version",
-        )  # fmt: skip
+        self.extract_fn = zip_function(
+            self,
+            "Extract",
+            module="extract",
+            description="dataset extraction (split, min count, balance)",
+            defaults=functions,
+            environment=env,
+            timeout=Duration.seconds(sizing.extract_timeout_s),
+            memory_mb=sizing.extract_memory_mb,
+        )
+        self.register_fn = zip_function(
+            self,
+            "Register",
+            module="register",
+            description="register a trained candidate skill version",
+            defaults=functions,
+            environment=env,
+            timeout=Duration.seconds(sizing.register_timeout_s),
+        )
+        acknowledge_function_basics(self, [self.extract_fn, self.register_fn])
         self._grant_extract(table, artifacts_bucket)
         self._grant_register(table, artifacts_bucket)
         self.training_role = self._training_role(artifacts_bucket, crops_bucket, training_image_uri)
         self.state_machine = self._state_machine(stage, artifacts_bucket, sizing)
-
-    # --- Lambdas -------------------------------------------------------------------------------
-    def _function(
-        self,
-        name: str,
-        handler: str,
-        code: lambda_.Code,
-        layers: list[lambda_.ILayerVersion] | None,
-        env: dict[str, str],
-        sizing: TrainingSizing,
-        *,
-        memory_mb: int,
-        timeout_s: int,
-        description: str,
-    ) -> lambda_.Function:
-        log_group = logs.LogGroup(
-            self, f"{name}Logs", retention=sizing.log_retention, removal_policy=sizing.removal_policy
-        )
-        role = iam.Role(self, f"{name}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
-        log_group.grant_write(role)
-        function = lambda_.Function(
-            self,
-            name,
-            runtime=lambda_.Runtime.PYTHON_3_11,
-            handler=handler,
-            code=code,
-            layers=layers,
-            role=role,
-            memory_size=memory_mb,
-            timeout=Duration.seconds(timeout_s),
-            log_group=log_group,
-            tracing=lambda_.Tracing.ACTIVE,
-            description=description,
-            environment={**env, "POWERTOOLS_SERVICE_NAME": f"skillforge-{name.lower()}"},
-        )
-        suppress(
-            role,
-            "AwsSolutions-IAM5",
-            "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions.",
-            findings=["Resource::*"],
-        )
-        suppress(
-            function,
-            "AwsSolutions-L1",
-            "The project's code and pinned dependencies target Python 3.11 (pyproject requires-python); "
-            "the runtime moves with the project, not ahead of it.",
-        )
-        return function
 
     def _grant_extract(self, table: dynamodb.ITable, artifacts: s3.IBucket) -> None:
         role = self.extract_fn.role
@@ -161,14 +123,14 @@ class Training(Construct):
             table.encryption_key.grant_encrypt_decrypt(role)
         if artifacts.encryption_key is not None:
             artifacts.encryption_key.grant_encrypt_decrypt(role)
-        suppress(
+        acknowledge(
             role,
             "AwsSolutions-IAM5",
             "Query on the catalog's status index (index/* of this one table) and data-driven dataset keys "
             "under datasets/ of the artifacts bucket; the actions are listed one by one.",
             findings=[
-                f"Resource::<{_ref(table)}.Arn>/index/*",
-                f"Resource::<{_ref(artifacts)}.Arn>/datasets/*",
+                f"Resource::{nag_resource(self, f'{table.table_arn}/index/*')}",
+                f"Resource::{nag_resource(self, artifacts.arn_for_objects('datasets/*'))}",
             ],
         )
 
@@ -198,14 +160,14 @@ class Training(Construct):
             table.encryption_key.grant_encrypt_decrypt(role)
         if artifacts.encryption_key is not None:
             artifacts.encryption_key.grant_encrypt_decrypt(role)
-        suppress(
+        acknowledge(
             role,
             "AwsSolutions-IAM5",
             "Model archives (skills/) and lineage files (lineage/) have data-driven keys; "
             "actions listed one by one.",
             findings=[
-                f"Resource::<{_ref(artifacts)}.Arn>/skills/*",
-                f"Resource::<{_ref(artifacts)}.Arn>/lineage/*",
+                f"Resource::{nag_resource(self, artifacts.arn_for_objects('skills/*'))}",
+                f"Resource::{nag_resource(self, artifacts.arn_for_objects('lineage/*'))}",
             ],
         )
 
@@ -276,8 +238,7 @@ class Training(Construct):
                 resources=[image_repository_arn(image_uri)],
             )
         )
-        bucket_ref, crops_ref = _ref(artifacts), _ref(crops)
-        suppress(
+        acknowledge(
             role,
             "AwsSolutions-IAM5",
             "The channels' prefixes of the artifacts bucket (datasets, configs, code, models), crops/ of the "
@@ -286,8 +247,11 @@ class Training(Construct):
             "resource-level permissions.",
             findings=[
                 "Resource::*",
-                *(f"Resource::<{bucket_ref}.Arn>/{p}" for p in [*read_prefixes, "skills/*"]),
-                f"Resource::<{crops_ref}.Arn>/crops/*",
+                *(
+                    f"Resource::{nag_resource(self, artifacts.arn_for_objects(p))}"
+                    for p in [*read_prefixes, "skills/*"]
+                ),
+                f"Resource::{nag_resource(self, crops.arn_for_objects('crops/*'))}",
                 "Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
                 "/aws/sagemaker/TrainingJobs:*",
             ],
@@ -434,15 +398,15 @@ class Training(Construct):
                 ],
             )
         )
-        suppress(
+        acknowledge(
             machine,
             "AwsSolutions-IAM5",
             "Training job names are per run (training-job/*); CDK's LambdaInvoke grants the two functions' "
             "versions (<arn>:*); X-Ray and log delivery actions support no resource-level permissions.",
             findings=[
                 "Resource::*",
-                f"Resource::<{_ref(self.extract_fn)}.Arn>:*",
-                f"Resource::<{_ref(self.register_fn)}.Arn>:*",
+                f"Resource::{nag_resource(self, self.extract_fn.function_arn)}:*",
+                f"Resource::{nag_resource(self, self.register_fn.function_arn)}:*",
                 "Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/*",
             ],
         )
@@ -453,11 +417,3 @@ def _channel(name: str, uri_path: str, data_type: str = "S3Prefix") -> dict[str,
     """A training job input channel whose S3 URI comes from the execution state."""
     source = {"S3DataType": data_type, "S3Uri.$": uri_path, "S3DataDistributionType": "FullyReplicated"}
     return {"ChannelName": name, "DataSource": {"S3DataSource": source}}
-
-
-def _ref(construct: Any) -> str:
-    """Logical id of a resource as cdk-nag prints it in `appliesTo` (Resource::<LogicalId.Arn>/...)."""
-    from aws_cdk import Stack
-
-    child = construct.node.default_child
-    return str(Stack.of(construct).get_logical_id(child))

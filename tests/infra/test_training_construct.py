@@ -13,6 +13,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Annotations, Match, Template
 from cdk_nag import AwsSolutionsChecks
 
+from infra.constructs.labelling import FunctionDefaults
 from infra.constructs.training import Training, image_repository_arn
 
 REGISTRY = "763104351884.dkr.ecr.us-east-1.amazonaws.com"
@@ -44,7 +45,9 @@ def synthesized() -> tuple[Stack, Template]:
         stack,
         "Training",
         stage="test",
-        code=lambda_.Code.from_inline("def handler(event, context):\n    return event\n"),
+        functions=FunctionDefaults(
+            code=lambda_.Code.from_inline("def handler(event, context):\n    return event\n"), stage="test"
+        ),
         training_image_uri=IMAGE,
         artifacts_bucket=artifacts,
         crops_bucket=crops,
