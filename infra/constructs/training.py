@@ -81,25 +81,19 @@ class Training(Construct):
             "SKILLFORGE_ARTIFACTS_BUCKET": artifacts_bucket.bucket_name,
             "SKILLFORGE_SPLIT_SALT": split_salt,
         }
-        self.extract_fn = zip_function(
-            self,
-            "Extract",
-            module="extract",
-            description="dataset extraction (split, min count, balance)",
-            defaults=functions,
-            environment=env,
-            timeout=Duration.seconds(sizing.extract_timeout_s),
-            memory_mb=sizing.extract_memory_mb,
-        )
-        self.register_fn = zip_function(
-            self,
-            "Register",
-            module="register",
-            description="register a trained candidate skill version",
-            defaults=functions,
-            environment=env,
-            timeout=Duration.seconds(sizing.register_timeout_s),
-        )
+        specs = {  # construct id: (module, description, timeout s, memory MB)
+            "Extract": ("extract", "dataset extraction (split, min count, balance)",
+                        sizing.extract_timeout_s, sizing.extract_memory_mb),
+            "Register": ("register", "register a trained candidate skill version",
+                         sizing.register_timeout_s, 512),
+        }  # fmt: skip
+        self.extract_fn, self.register_fn = (
+            zip_function(
+                self, name, module=module, description=text, defaults=functions, environment=env,
+                timeout=Duration.seconds(timeout_s), memory_mb=memory_mb,
+            )
+            for name, (module, text, timeout_s, memory_mb) in specs.items()
+        )  # fmt: skip
         acknowledge_function_basics(self, [self.extract_fn, self.register_fn])
         self._grant_extract(table, artifacts_bucket)
         self._grant_register(table, artifacts_bucket)
