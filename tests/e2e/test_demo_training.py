@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from scripts.local.demo import DEFAULT_IMAGES, DemoOptions, run_demo
-from scripts.local.stages import training as training_stage
 from tests.conftest import shared_models
 
 pytestmark = pytest.mark.slow
@@ -32,12 +31,21 @@ def fresh_handler_deps() -> Iterator[None]:
     clear()
 
 
+@pytest.fixture(autouse=True)
+def fresh_emulator_state() -> None:
+    """moto's backends are process-wide: forget what an earlier demo in this worker left there."""
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()
+
+
 def test_demo_trains_and_registers_a_skill_on_synthetic_crops(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN a demo folder without cars and no real labelled photos (synthetic fallback)
     monkeypatch.setenv("SKILLFORGE_MODELS_DIR", str(shared_models()))
-    monkeypatch.setattr(training_stage, "shared_subset", lambda: None)
+    # (by name: other tests may re-import the stage modules; this patches the one the demo will use)
+    monkeypatch.setattr("scripts.local.stages.training.shared_subset", lambda: None)
     images = tmp_path / "images" / "not-cars"
     images.mkdir(parents=True)
     shutil.copy(DEFAULT_IMAGES / "not-cars" / "skimage_coffee.png", images)
