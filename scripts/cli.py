@@ -14,6 +14,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "scripts.commands.audit",
     "scripts.commands.review",
     "scripts.commands.labelling",
+    "scripts.commands.extract",
+    "scripts.commands.make_skill",
 )
 
 

@@ -54,9 +54,14 @@ Stage = Callable[[DemoRun], None]
 
 
 def stages() -> list[tuple[str, Stage]]:
-    from scripts.local.stages import detection, labelling
+    from scripts.local.stages import detection, labelling, training
 
-    return [("detection", detection.run), ("labelling", labelling.run)]
+    return [
+        ("detection", detection.run),
+        ("training-data", training.ingest),
+        ("labelling", labelling.run),
+        ("training", training.run),
+    ]
 
 
 def run_demo(options: DemoOptions) -> dict[str, Any]:

@@ -1,0 +1,25 @@
+"""`skillforge extract CONFIG`: build the data set of a skill from the verified crops in the catalog."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("extract", help="extract a skill's data set (split, min count, balance)")
+    parser.add_argument("config", type=Path, help="skill config JSON (training/configs/*.json)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from functions.core.dataset_io import extract_from_catalog
+    from functions.core.dataset_wiring import build_extract_deps
+    from training.config import load_config
+
+    config = load_config(args.config)
+    _, manifest = extract_from_catalog(config.skill, config.dataset, build_extract_deps())
+    print(json.dumps(manifest.model_dump(mode="json"), indent=1))
+    return 0

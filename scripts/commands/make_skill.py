@@ -1,0 +1,72 @@
+"""`skillforge make-skill CONFIG [--profile NAME] [--local]`: extract → train → register a candidate.
+
+--local trains on this machine (against the configured catalog/buckets, e.g. the local emulator);
+otherwise the make-skill state machine runs the SageMaker training job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("make-skill", help="extract, train and register a candidate skill version")
+    parser.add_argument("config", type=Path, help="skill config JSON (training/configs/*.json)")
+    parser.add_argument(
+        "--profile", default=None, help="hardware profile of the config (default: its default)"
+    )
+    parser.add_argument("--local", action="store_true", help="train on this machine instead of SageMaker")
+    parser.add_argument("--runs", type=Path, default=Path("runs"), help="local work folder (default: runs/)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from functions.core.aws import client, resource
+    from functions.core.dataset_wiring import ExtractSettings, build_extract_deps
+    from functions.core.registry import SkillRegistry
+    from training.config import load_config
+
+    config = load_config(args.config)
+    settings = ExtractSettings()  # type: ignore[call-arg]
+    extract_deps = build_extract_deps(settings)
+    registry = SkillRegistry(resource("dynamodb", settings).Table(settings.catalog_table))
+    models_dir = (
+        Path(os.environ["SKILLFORGE_MODELS_DIR"]) if os.environ.get("SKILLFORGE_MODELS_DIR") else None
+    )
+    if args.local:
+        from training.skill_maker import LocalMakerDeps, make_skill_local
+
+        made = make_skill_local(
+            config, args.profile, LocalMakerDeps(extract_deps, registry, args.runs, models_dir)
+        )
+        print(json.dumps(made.skill.model_dump(mode="json"), indent=1))
+        return 0
+
+    from training.launcher import LaunchDeps, launch
+
+    arn = os.environ.get("SKILLFORGE_MAKE_SKILL_STATE_MACHINE_ARN")
+    image = os.environ.get("SKILLFORGE_TRAINING_IMAGE_URI")
+    if not arn or not image:
+        raise ValueError(
+            "set SKILLFORGE_MAKE_SKILL_STATE_MACHINE_ARN and SKILLFORGE_TRAINING_IMAGE_URI (stack outputs) "
+            "or use --local"
+        )
+    started = launch(
+        config,
+        args.profile,
+        LaunchDeps(
+            sfn=client("stepfunctions", settings),
+            store=extract_deps.store,
+            registry=registry,
+            artifacts_bucket=settings.artifacts_bucket,
+            state_machine_arn=arn,
+            image_uri=image,
+            models_dir=models_dir,
+        ),
+    )
+    print(json.dumps(started, indent=1))
+    return 0

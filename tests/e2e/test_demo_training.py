@@ -1,0 +1,71 @@
+"""Local mode: the demo continues after labelling with extraction → tiny training → candidate registered."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from scripts.local.demo import DEFAULT_IMAGES, DemoOptions, run_demo
+from tests.conftest import shared_models
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def fresh_handler_deps() -> Iterator[None]:
+    """Handlers cache their adapters per process (cold start): clear them around this demo's emulator."""
+
+    def clear() -> None:
+        for name, module in list(sys.modules.items()):
+            deps = getattr(module, "deps", None) if name.startswith("functions.") else None
+            if deps is not None and hasattr(deps, "cache_clear"):
+                deps.cache_clear()
+
+    clear()
+    yield
+    clear()
+
+
+@pytest.fixture(autouse=True)
+def fresh_emulator_state() -> None:
+    """moto's backends are process-wide: forget what an earlier demo in this worker left there."""
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()
+
+
+def test_demo_trains_and_registers_a_skill_on_synthetic_crops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a demo folder without cars and no real labelled photos (synthetic fallback)
+    monkeypatch.setenv("SKILLFORGE_MODELS_DIR", str(shared_models()))
+    # (by name: other tests may re-import the stage modules; this patches the one the demo will use)
+    monkeypatch.setattr("scripts.local.stages.training.shared_subset", lambda: None)
+    images = tmp_path / "images" / "not-cars"
+    images.mkdir(parents=True)
+    shutil.copy(DEFAULT_IMAGES / "not-cars" / "skimage_coffee.png", images)
+    # WHEN the demo runs
+    run_demo(DemoOptions(images_dir=tmp_path / "images", out_dir=tmp_path / "out"))
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    # THEN the data set has a version and per-class counts of the 3 synthetic classes
+    dataset, training = summary["dataset"], summary["training"]
+    assert summary["stages_completed"][-1] == "training"
+    assert len(dataset["dataset_version"]) == 16
+    assert sorted(dataset["per_class_counts"]["train"]) == [
+        "synthetic-blue",
+        "synthetic-green",
+        "synthetic-red",
+    ]
+    assert dataset["extra_examples"]["source"] == "synthetic"
+    # AND a candidate skill version was trained and registered, with its model files
+    assert (training["skill"], training["skill_version"]) == ("demo-car-class", 1)
+    assert training["artifact_uri"].endswith("/skills/demo-car-class/v000001/")
+    model_dir = Path(training["model_dir"])
+    skill = json.loads((model_dir / "skill.json").read_text())
+    assert skill["dataset_version"] == dataset["dataset_version"]
+    assert (model_dir / "model.onnx").is_file()

@@ -1,0 +1,63 @@
+"""Skill config: examples valid, published schema current, bad values name the field."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from training.config import SCHEMA_PATH, ConfigError, load_config, parse_config, schema_text
+from training.launcher import execution_input
+
+CONFIGS = sorted((Path(__file__).resolve().parents[2] / "training" / "configs").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_example_configs_are_valid(path):
+    # WHEN each example is loaded THEN it validates and has a laptop profile
+    config = load_config(path)
+    assert "laptop" in config.profiles
+
+
+def test_published_schema_is_current():
+    # GIVEN the schema file in the repo THEN it equals the model's schema (python -m training.config)
+    assert SCHEMA_PATH.read_text(encoding="utf-8") == schema_text()
+    assert json.loads(schema_text())["additionalProperties"] is False
+
+
+def test_bad_config_names_the_field():
+    # WHEN an image size is not a multiple of 32 THEN the message names training.imgsz
+    with pytest.raises(ConfigError, match=r"training\.imgsz"):
+        parse_config({"skill": "x", "training": {"imgsz": 100}})
+    with pytest.raises(ConfigError, match=r"profiles\.gpu"):
+        parse_config({"skill": "x", "profiles": {"laptop": {"kind": "local"}, "gpu": {"kind": "sagemaker"}}})
+
+
+def test_gpu_profile_becomes_a_spot_training_job_with_max_runtime():
+    # GIVEN the make skill config and its gpu profile
+    config = load_config(next(p for p in CONFIGS if p.name == "car-make.json"))
+    # WHEN the state machine input is built
+    payload = execution_input(
+        config,
+        "gpu",
+        4,
+        "img",
+        {"code": "s3://b/c.tgz", "config": "s3://b/cfg/", "models": "s3://b/m/"},
+        "sha",
+    )
+    # THEN it asks for ml.g5.xlarge on managed spot with the profile's limits
+    assert payload["training"] == {
+        "instance_type": "ml.g5.xlarge",
+        "instance_count": 1,
+        "volume_gb": 30,
+        "max_runtime_s": 7200,
+        "use_spot": True,
+        "max_wait_s": 14400,
+        "image_uri": "img",
+    }
+    assert payload["hyperparameters"]["skill_version"] == "4"
+    assert payload["hyperparameters"]["sagemaker_program"] == "training/train.py"
+    # AND a local profile cannot be sent to SageMaker
+    with pytest.raises(ValueError, match="sagemaker profile"):
+        execution_input(config, "laptop", 4, "img", {"code": "", "config": "", "models": ""}, "sha")

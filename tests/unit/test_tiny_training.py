@@ -1,0 +1,85 @@
+"""A tiny CPU training run end to end on synthetic images: weights, ONNX and skill.json with versions."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from functions.core.dataset import RecordTable, extract
+from tests.conftest import MODELS
+from training.config import parse_config
+from training.synthetic import write_synthetic_set
+
+
+@pytest.mark.slow
+def test_tiny_training_run_produces_a_versioned_skill(tmp_path):
+    from training.train import TrainRequest, train_skill
+
+    # GIVEN 3 synthetic classes of 10 images each, extracted into a data set
+    crops = tmp_path / "crops"
+    files = write_synthetic_set(crops / "crops", ["red-box", "blue-disc", "green-tri"], 10, size=48)
+    records = RecordTable()
+    for i, path in enumerate(files):
+        records.append(
+            f"c{i}", f"i{i}", f"g{i}", path.parent.name, "bkt", f"crops/{path.parent.name}/{path.name}"
+        )
+    pretrained = MODELS / "yolov5n-coco-state-dict.pt"
+    config = parse_config(
+        {
+            "skill": "tiny-skill",
+            "dataset": {"min_images_per_class": 5, "test_fraction": 0.3},
+            "network": {"pretrained": str(pretrained) if pretrained.is_file() else None, "freeze": 0},
+            "training": {"imgsz": 32, "epochs": 1, "batch": 8},
+            "augment": {"copy_paste_occlusion": True},
+        }
+    )
+    extraction, _ = extract(records, config.dataset, {}, "salt")
+    # WHEN trained for one epoch at 32 px
+    manifest = train_skill(
+        TrainRequest(
+            config=config,
+            profile="laptop",
+            skill_version=3,
+            code_version="abc123",
+            dataset=extraction.data,
+            crops_root=crops,
+            work_dir=tmp_path / "work",
+            model_dir=tmp_path / "model",
+            models_dir=None,
+        )
+    )
+    model_dir = tmp_path / "model"
+    # THEN weights, ONNX, metrics, lineage and skill.json are written
+    for name in (
+        "weights.pt",
+        "model.onnx",
+        "skill.json",
+        "metrics.json",
+        "lineage.json",
+        "augmentations.png",
+    ):
+        assert (model_dir / name).is_file(), name
+    skill = json.loads((model_dir / "skill.json").read_text())
+    # AND skill.json carries the versions and hashes
+    assert skill["skill_version"] == 3
+    assert skill["code_version"] == "abc123"
+    assert skill["dataset_version"] == extraction.dataset_version
+    assert skill["config_hash"] == config.config_hash()
+    assert skill["hardware_profile"] == "laptop"
+    assert sorted(skill["classes"]) == ["blue-disc", "green-tri", "red-box"]
+    assert manifest.epochs_run == 1
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    assert 0.0 <= metrics["test"]["top1"] <= 1.0
+    assert len(metrics["test"]["confusion_matrix"]) == 3
+    # AND when pretrained weights exist, the transfer is proven at train start
+    if pretrained.is_file():
+        assert metrics["transfer"]["tensors_loaded"] == 198
+        assert metrics["transfer"]["verified_at_train_start"] is True
+    # AND the ONNX model runs
+    import numpy as np
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(model_dir / "model.onnx"))
+    output = session.run(None, {session.get_inputs()[0].name: np.zeros((1, 3, 32, 32), dtype=np.float32)})
+    assert output[0].shape == (1, 3)

@@ -1,0 +1,103 @@
+"""Evaluation of a trained classifier on a held-out split: top-1, top-5, per-class precision/recall,
+confusion matrix (rows = true class, columns = predicted class)."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel
+
+
+class ClassMetrics(BaseModel):
+    support: int
+    precision: float
+    recall: float  # = per-class accuracy
+
+
+class Evaluation(BaseModel):
+    split: str
+    images: int
+    top1: float
+    top5: float
+    per_class: dict[str, ClassMetrics]
+    confusion_matrix: list[list[int]]
+    classes: list[str]
+
+
+def score(
+    true: npt.NDArray[np.intp], probs: npt.NDArray[np.float32], classes: Sequence[str], split: str
+) -> Evaluation:
+    """Metrics from true class indices and per-class scores (one row per image)."""
+    n = len(classes)
+    if len(true) == 0:
+        raise ValueError(f"the {split} split has no images to evaluate")
+    k = min(5, n)
+    ranked = np.argsort(-probs, axis=1)
+    predicted = ranked[:, 0]
+    confusion = np.zeros((n, n), dtype=np.int64)
+    np.add.at(confusion, (true, predicted), 1)
+    per_class: dict[str, ClassMetrics] = {}
+    for i, name in enumerate(classes):
+        support = int(confusion[i].sum())
+        predicted_i = int(confusion[:, i].sum())
+        per_class[name] = ClassMetrics(
+            support=support,
+            precision=round(float(confusion[i, i] / predicted_i), 4) if predicted_i else 0.0,
+            recall=round(float(confusion[i, i] / support), 4) if support else 0.0,
+        )
+    return Evaluation(
+        split=split,
+        images=len(true),
+        top1=round(float((predicted == true).mean()), 4),
+        top5=round(float((ranked[:, :k] == true[:, None]).any(axis=1).mean()), 4),
+        per_class=per_class,
+        confusion_matrix=confusion.tolist(),
+        classes=list(classes),
+    )
+
+
+def evaluate_folder(
+    weights: Path, split_dir: Path, imgsz: int, device: str = "cpu", batch: int = 32
+) -> Evaluation:
+    """Predict every image of an Ultralytics split folder (<split>/<class>/<file>) with the weights."""
+    from ultralytics import YOLO  # type: ignore[attr-defined]
+
+    model: Any = YOLO(str(weights), task="classify")
+    names: dict[int, str] = dict(model.names)
+    classes = [names[i] for i in range(len(names))]
+    index = {name: i for i, name in enumerate(classes)}
+    files: list[Path] = []
+    true: list[int] = []
+    for class_dir in sorted(p for p in split_dir.iterdir() if p.is_dir()):
+        for path in sorted(class_dir.iterdir()):
+            files.append(path)
+            true.append(index[class_dir.name])
+    rows: list[npt.NDArray[np.float32]] = []
+    for start in range(0, len(files), batch):
+        chunk = [str(p) for p in files[start : start + batch]]
+        for result in model.predict(chunk, imgsz=imgsz, device=device, verbose=False):
+            rows.append(result.probs.data.cpu().numpy().astype(np.float32))
+    probs = np.stack(rows) if rows else np.zeros((0, len(classes)), dtype=np.float32)
+    return score(np.asarray(true, dtype=np.intp), probs, classes, split_dir.name)
+
+
+def write_csvs(evaluation: Evaluation, folder: Path) -> dict[str, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    per_class = folder / f"per_class_{evaluation.split}.csv"
+    with per_class.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["class", "support", "precision", "recall_accuracy"])
+        for name, m in evaluation.per_class.items():
+            writer.writerow([name, m.support, m.precision, m.recall])
+    confusion = folder / f"confusion_{evaluation.split}.csv"
+    with confusion.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["true \\ predicted", *evaluation.classes])
+        for name, row in zip(evaluation.classes, evaluation.confusion_matrix, strict=True):
+            writer.writerow([name, *row])
+    return {"per_class": per_class, "confusion": confusion}

@@ -1,0 +1,139 @@
+"""Skill Maker, cloud: reserve the version, stage config + code + pretrained weights in S3, and start
+the make-skill state machine (extract Lambda → SageMaker createTrainingJob.sync → register Lambda).
+
+boto3 only (the `sagemaker` SDK is not needed): the state machine owns the training job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import tarfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from functions.core.registry import SkillRegistry
+from functions.core.storage import BlobStore
+from functions.core.versions import code_version
+from training.config import HardwareProfile, ProfileKind, SkillConfig
+from training.transfer import resolve_weights
+
+REPO = Path(__file__).resolve().parents[1]
+SOURCE_PARTS = ("training", "functions")
+ENTRY_POINT = "training/train.py"
+# SageMaker parses these from the job's stdout (training/train.py `emit`)
+METRIC_NAMES = ("train_loss", "val_top1", "val_top5", "test_top1", "test_top5", "seconds", "train_seconds")
+
+
+def metric_definitions() -> list[dict[str, str]]:
+    return [{"Name": name, "Regex": f"^{name}=([-+0-9.eE]+|nan);"} for name in METRIC_NAMES]
+
+
+def job_name(skill: str, version: int, now: float | None = None) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now or time.time()))
+    name = f"{skill}-v{version}-{stamp}"
+    return re.sub(r"[^a-zA-Z0-9-]", "-", name)[:63]
+
+
+def training_parameters(profile: HardwareProfile, image_uri: str) -> dict[str, Any]:
+    """The `training` block of the execution input: what the state machine puts in CreateTrainingJob."""
+    if profile.kind is not ProfileKind.SAGEMAKER or not profile.instance_type:
+        raise ValueError("a SageMaker training job needs a sagemaker profile with an instance_type")
+    params: dict[str, Any] = {
+        "instance_type": profile.instance_type,
+        "instance_count": profile.instance_count,
+        "volume_gb": profile.volume_gb,
+        "max_runtime_s": profile.max_runtime_s,
+        "use_spot": profile.use_spot,
+        "image_uri": profile.image_uri or image_uri,
+    }
+    if profile.use_spot:
+        params["max_wait_s"] = profile.spot_wait_s()
+    return params
+
+
+def execution_input(
+    config: SkillConfig,
+    profile_name: str,
+    version: int,
+    image_uri: str,
+    uris: dict[str, str],
+    code: str,
+    now: float | None = None,
+) -> dict[str, Any]:
+    _, profile = config.profile(profile_name)
+    return {
+        "skill": config.skill,
+        "skill_version": version,
+        "dataset": config.dataset.model_dump(mode="json"),
+        "job_name": job_name(config.skill, version, now),
+        "training": training_parameters(profile, image_uri),
+        "config_uri": uris["config"],
+        "models_uri": uris["models"],
+        "hyperparameters": {
+            "sagemaker_program": ENTRY_POINT,
+            "sagemaker_submit_directory": uris["code"],
+            "skill_version": str(version),
+            "profile": profile_name,
+            "code_version": code,
+        },
+    }
+
+
+def source_archive(repo: Path = REPO) -> bytes:
+    """sourcedir.tar.gz for SageMaker: training/ and functions/ plus requirements.txt (the training pins)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for part in SOURCE_PARTS:
+            for path in sorted((repo / part).rglob("*")):
+                if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                    tar.add(path, arcname=path.relative_to(repo).as_posix())
+        requirements = (repo / "requirements-training.txt").read_text(encoding="utf-8")
+        for name in ("requirements-detect.txt", "requirements-lambda.txt"):
+            requirements = requirements.replace(f"-r {name}", (repo / name).read_text(encoding="utf-8"))
+        info = tarfile.TarInfo("requirements.txt")
+        data = requirements.encode("utf-8")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class LaunchDeps:
+    sfn: Any
+    store: BlobStore
+    registry: SkillRegistry
+    artifacts_bucket: str
+    state_machine_arn: str
+    image_uri: str
+    models_dir: Path | None
+
+
+def launch(config: SkillConfig, profile: str | None, deps: LaunchDeps) -> dict[str, Any]:
+    profile_name, _ = config.profile(profile)
+    version = deps.registry.next_version(config.skill)
+    bucket = deps.artifacts_bucket
+    code = code_version()
+    archive = source_archive()
+    code_key = f"code/{hashlib.sha256(archive).hexdigest()[:16]}/sourcedir.tar.gz"
+    deps.store.put(bucket, code_key, archive, content_type="application/gzip")
+    config_key = f"configs/{config.skill}/v{version:06d}/skill-config.json"
+    deps.store.put(bucket, config_key, config.model_dump_json(indent=1).encode("utf-8"), "application/json")
+    if config.network.pretrained:
+        weights = resolve_weights(config.network.pretrained, deps.models_dir)
+        if not deps.store.exists(bucket, f"models/{weights.name}"):
+            deps.store.put(bucket, f"models/{weights.name}", weights.read_bytes())
+    uris = {
+        "code": f"s3://{bucket}/{code_key}",
+        "config": f"s3://{bucket}/{config_key.rsplit('/', 1)[0]}/",
+        "models": f"s3://{bucket}/models/",
+    }
+    payload = execution_input(config, profile_name, version, deps.image_uri, uris, code)
+    response = deps.sfn.start_execution(
+        stateMachineArn=deps.state_machine_arn, name=payload["job_name"], input=json.dumps(payload)
+    )
+    return {"execution_arn": response["executionArn"], **payload}

@@ -1,0 +1,113 @@
+"""Transfer learning: a classification network whose first layers start from pretrained weights.
+
+`YOLO("x.yaml").train()` rebuilds the network from the yaml and drops hand-loaded tensors, so we
+build the network, copy the pretrained tensors in, save an Ultralytics checkpoint and train from
+that file. `fingerprint` lets the trainer prove the tensors are still there when training starts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from training.config import NETWORKS_DIR, NetworkConfig
+
+PROBE_PREFIX = "model.0."
+
+
+class TransferReport(BaseModel):
+    source: str | None
+    tensors_loaded: int
+    layers: int
+    probe_tensor: str | None = None
+    probe_sum: float | None = None
+
+
+def resolve_network(model: str) -> str:
+    """A yaml in training/networks, else the name as given (a path, or an Ultralytics model name)."""
+    local = NETWORKS_DIR / model
+    return str(local) if local.is_file() else model
+
+
+def resolve_weights(name: str, models_dir: Path | None) -> Path:
+    for candidate in ([models_dir / name] if models_dir else []) + [Path(name)]:
+        if candidate.is_file():
+            return candidate
+    looked = f"{models_dir} and the working folder" if models_dir else "the working folder"
+    raise FileNotFoundError(
+        f"pretrained weights {name!r} not found (looked in {looked}); set SKILLFORGE_MODELS_DIR or "
+        "network.pretrained to a path, or null to start from scratch"
+    )
+
+
+def _state_dict(path: Path) -> dict[str, Any]:
+    import torch
+
+    loaded = torch.load(path, map_location="cpu", weights_only=False)
+    if isinstance(loaded, dict) and isinstance(loaded.get("model"), torch.nn.Module):
+        loaded = (loaded.get("ema") or loaded["model"]).float().state_dict()
+    if not isinstance(loaded, dict):
+        raise ValueError(f"{path} holds neither a state dict nor an Ultralytics checkpoint")
+    return {k: v for k, v in loaded.items() if hasattr(v, "shape")}
+
+
+def _layer(key: str) -> int:
+    parts = key.split(".")
+    return int(parts[1]) if len(parts) > 2 and parts[0] == "model" and parts[1].isdigit() else -1
+
+
+def build_initial_checkpoint(
+    network: NetworkConfig, classes: list[str], models_dir: Path | None, out_path: Path
+) -> TransferReport:
+    """Save an Ultralytics checkpoint of the network for `classes`, pretrained layers copied in."""
+    import torch
+    from ultralytics import __version__ as ultralytics_version
+    from ultralytics.nn import tasks
+
+    classification_model: Any = tasks.ClassificationModel
+    model = classification_model(resolve_network(network.model), nc=len(classes), verbose=False)
+    model.names = dict(enumerate(classes))
+    report = TransferReport(source=None, tensors_loaded=0, layers=0)
+    if network.pretrained is not None and network.pretrained_layers > 0:
+        source = resolve_weights(network.pretrained, models_dir)
+        own = model.state_dict()
+        wanted = {
+            k: v
+            for k, v in _state_dict(source).items()
+            if 0 <= _layer(k) < network.pretrained_layers and k in own and own[k].shape == v.shape
+        }
+        if not wanted:
+            raise ValueError(
+                f"no tensor of {source} fits layers 0..{network.pretrained_layers - 1} of {network.model}"
+            )
+        model.load_state_dict({k: v.float() for k, v in wanted.items()}, strict=False)
+        probe = next(
+            (k for k in wanted if k.startswith(PROBE_PREFIX) and k.endswith("weight")), next(iter(wanted))
+        )
+        report = TransferReport(
+            source=str(source),
+            tensors_loaded=len(wanted),
+            layers=len({_layer(k) for k in wanted}),
+            probe_tensor=probe,
+            probe_sum=float(wanted[probe].float().abs().sum()),
+        )
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(
+        {
+            "model": model,
+            "train_args": {"task": "classify"},
+            "date": dt.datetime.now(dt.UTC).isoformat(),
+            "version": ultralytics_version,
+        },
+        out_path,
+    )
+    return report
+
+
+def fingerprint(model: Any, tensor: str) -> float:
+    """abs-sum of one named tensor of a (possibly wrapped) model: equal to the source = transferred."""
+    state = model.state_dict()
+    return float(state[tensor].float().abs().sum())
