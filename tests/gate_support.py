@@ -1,0 +1,78 @@
+"""Test support for the gate side: tiny real skills, a fake detector, seeding registry and harness."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from functions.core.artifacts import Artifacts
+from functions.core.classifier import MANIFEST_FILE, read_manifest
+from functions.core.models import Box, Detection
+from functions.core.registry import RegisteredSkill, SkillRegistry
+from functions.core.regression import NO_CAR, Harness, HarnessCase, HarnessStore
+from scripts.local.tiny_skill import write_synthetic_images
+
+CLASSES = ["red", "green", "blue"]
+
+
+class BlobDetector:
+    """Finds one 'car' covering the image unless the image is flat (a synthetic no-car photo)."""
+
+    def detect(self, image: Image.Image) -> list[Detection]:
+        if float(np.asarray(image).std()) < 3.0:
+            return []
+        return [Detection(box=Box(x1=0, y1=0, x2=image.width, y2=image.height), confidence=0.9, label="car")]
+
+
+def skill_version_copy(source: Path, target: Path, version: int, **changes: Any) -> Path:
+    """A copy of a skill folder registered as another version (weights unchanged)."""
+    shutil.copytree(source, target)
+    manifest = read_manifest(target).model_copy(update={"skill_version": version, **changes})
+    (target / MANIFEST_FILE).write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
+    return target
+
+
+def register_folder(registry: SkillRegistry, artifacts: Artifacts, folder: Path, bucket: str) -> RegisteredSkill:
+    manifest = read_manifest(folder)
+    uri = f"s3://{bucket}/skills/{manifest.skill}/v{manifest.skill_version:06d}"
+    artifacts.upload_folder(folder, uri)
+    return registry.register(manifest, uri)
+
+
+def freeze_synthetic_harness(
+    store: HarnessStore, artifacts: Artifacts, skill: str, bucket: str, tmp: Path, per_class: int = 4
+) -> Harness:
+    """Synthetic harness in S3: `per_class` images of each colour plus two flat (no car) images."""
+    written = write_synthetic_images(tmp / "harness", CLASSES, per_class, seed=7)
+    cases: list[HarnessCase] = []
+    for label, paths in written.items():
+        for path in paths:
+            uri = f"s3://{bucket}/harness/{skill}/images/{label}/{path.name}"
+            artifacts.write_bytes(uri, path.read_bytes())
+            cases.append(HarnessCase(case_id=f"{label}-{path.stem}", image_uri=uri, expected=label))
+    for n in range(2):
+        flat = tmp / f"flat{n}.png"
+        Image.new("RGB", (64, 64), (120 + n, 120, 120)).save(flat)
+        uri = f"s3://{bucket}/harness/{skill}/images/no-car/{flat.name}"
+        artifacts.write_bytes(uri, flat.read_bytes())
+        cases.append(HarnessCase(case_id=f"flat-{n}", image_uri=uri, expected=NO_CAR))
+    harness = Harness.freeze(skill, cases, description="synthetic colours")
+    store.save(harness)
+    return harness
+
+
+@pytest.fixture(scope="session")
+def tiny_skill_folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Two real Ultralytics classification skills of 'colour' (built once per session, seconds):
+    'good' trained on synthetic colour images, 'poor' left untrained; both version 1."""
+    from scripts.local.tiny_skill import build_tiny_skill
+
+    root = tmp_path_factory.mktemp("tiny-skills")
+    build_tiny_skill(root / "good", "colour", 1, steps=12, seed=0)
+    build_tiny_skill(root / "poor", "colour", 1, steps=0, seed=1)
+    return {"good": root / "good", "poor": root / "poor"}
