@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,9 @@ def skill_version_copy(source: Path, target: Path, version: int, **changes: Any)
     return target
 
 
-def register_folder(registry: SkillRegistry, artifacts: Artifacts, folder: Path, bucket: str) -> RegisteredSkill:
+def register_folder(
+    registry: SkillRegistry, artifacts: Artifacts, folder: Path, bucket: str
+) -> RegisteredSkill:
     manifest = read_manifest(folder)
     uri = f"s3://{bucket}/skills/{manifest.skill}/v{manifest.skill_version:06d}"
     artifacts.upload_folder(folder, uri)
@@ -76,3 +79,47 @@ def tiny_skill_folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pa
     build_tiny_skill(root / "good", "colour", 1, steps=12, seed=0)
     build_tiny_skill(root / "poor", "colour", 1, steps=0, seed=1)
     return {"good": root / "good", "poor": root / "poor"}
+
+
+class SlackServer:
+    """A local stand-in for Slack's incoming webhook on 127.0.0.1: records JSON bodies, or fails on demand."""
+
+    def __init__(self, fail_first: int = 0) -> None:
+        import http.server
+        import threading
+
+        self.received: list[dict[str, Any]] = []
+        self.attempts = 0
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                server.attempts += 1
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if server.attempts <= fail_first:
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                server.received.append(json.loads(body))
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}/services/T000/B000/secret-token-XYZ"
+
+    def __enter__(self) -> SlackServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -56,7 +56,7 @@ class ClassifierSkill:
         return list(self.manifest.classes)
 
     def model_megabytes(self) -> float:
-        size = sum(p.numel() * p.element_size() for p in self.module.parameters())
+        size: int = sum(p.numel() * p.element_size() for p in self.module.parameters())
         size += sum(b.numel() * b.element_size() for b in self.module.buffers())
         return round(size / 2**20, 2)
 
@@ -85,7 +85,7 @@ def load_classifier(folder: Path) -> ClassifierSkill:
     from ultralytics import YOLO  # type: ignore[attr-defined]
     from ultralytics.data.augment import classify_transforms
 
-    module = YOLO(str(weights), task="classify").model
+    module: Any = YOLO(str(weights), task="classify").model
     module = module.float().eval()
     for parameter in module.parameters():
         parameter.requires_grad_(False)

@@ -150,7 +150,9 @@ class MappingFile:
 
     def updated(self, stage: str, skill: str, entry: MappingEntry) -> str:
         mapping = self.load()
-        mapping.setdefault(stage, {})[skill] = MappingEntry(version=entry.version, artifact_uri=entry.artifact_uri)
+        mapping.setdefault(stage, {})[skill] = MappingEntry(
+            version=entry.version, artifact_uri=entry.artifact_uri
+        )
         return self.render(mapping)
 
     def diff(self, new_text: str) -> str:

@@ -99,7 +99,9 @@ def resolve_candidate(request: EvaluateRequest, deps: EvaluateDeps) -> Registere
         folder = deps.artifacts.local_folder(request.model_artifacts)
         manifest = read_manifest(folder)
         if manifest.skill != request.skill:
-            raise ValueError(f"{request.model_artifacts} holds skill {manifest.skill!r}, not {request.skill!r}")
+            raise ValueError(
+                f"{request.model_artifacts} holds skill {manifest.skill!r}, not {request.skill!r}"
+            )
         existing = deps.registry.get(manifest.skill, manifest.skill_version)
         if existing is not None:
             return existing

@@ -15,7 +15,9 @@ from functions.core.settings import AwsSettings
 
 class DeploymentSettings(AwsSettings):
     stage: str = "local"
-    deployment_ttl_s: float = Field(default=60.0, ge=0.0, description="cache of the SSM deployment parameters")
+    deployment_ttl_s: float = Field(
+        default=60.0, ge=0.0, description="cache of the SSM deployment parameters"
+    )
     auto_promote_stages: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["local", "dev", "staging"],
         description="stages the pipeline may promote by itself; production is never one of them",

@@ -78,7 +78,9 @@ def build_notifier(settings: NotifySettings | None = None, slack_file: Path | No
     else:
         local_url = LocalSlackSettings().slack_webhook_url or os.environ.get("SLACK_WEBHOOK_URL")
         if local_url:
-            slack = SlackWebhook(lambda: local_url, attempts=settings.slack_attempts, timeout_s=settings.slack_timeout_s)
+            slack = SlackWebhook(
+                lambda: local_url, attempts=settings.slack_attempts, timeout_s=settings.slack_timeout_s
+            )
     table = resource("dynamodb", settings).Table(settings.catalog_table) if settings.catalog_table else None
     return Notifier(
         slack=slack,

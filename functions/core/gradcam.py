@@ -34,7 +34,9 @@ def _target_layer(module: Any, tensor: Any, min_grid: int) -> int:
     return max(usable) if usable else min(spatial)
 
 
-def grad_cam(skill: ClassifierSkill, image: Image.Image, class_name: str | None = None, min_grid: int = 4) -> np.ndarray:
+def grad_cam(
+    skill: ClassifierSkill, image: Image.Image, class_name: str | None = None, min_grid: int = 4
+) -> np.ndarray:
     """Heat map (H×W of the model input, float 0..1) for `class_name` (default: the top-1 class)."""
     import torch
 
@@ -76,7 +78,6 @@ def grad_cam(skill: ClassifierSkill, image: Image.Image, class_name: str | None 
 def overlay(image: Image.Image, heat: np.ndarray, alpha: float = 0.45) -> Image.Image:
     """The heat map (jet colours) over the image as the model saw it (square, resized)."""
     from matplotlib import colormaps
-
     from PIL import ImageOps
 
     side = heat.shape[0]

@@ -28,8 +28,17 @@ from functions.core.gate import GateOutcome
 
 logger = Logger(child=True)
 
-Outcome = Literal["promoted", "ready_for_promotion", "needs_investigation", "failed", "training_completed", "training_failed",
-                  "training_stopped", "timed_out", "aborted"]
+Outcome = Literal[
+    "promoted",
+    "ready_for_promotion",
+    "needs_investigation",
+    "failed",
+    "training_completed",
+    "training_failed",
+    "training_stopped",
+    "timed_out",
+    "aborted",
+]
 
 # On-demand USD per hour (us-east-1, list prices) of the training instance types we use; an estimate.
 INSTANCE_PRICE_PER_HOUR: dict[str, float] = {
@@ -63,10 +72,16 @@ class Notification(BaseModel):
 
     @property
     def headline(self) -> str:
-        who = f"{self.skill} v{self.skill_version}" if self.skill and self.skill_version else self.skill or "skill"
+        who = (
+            f"{self.skill} v{self.skill_version}"
+            if self.skill and self.skill_version
+            else self.skill or "skill"
+        )
         text = {
             "promoted": f"✅ {who} promoted in {self.stage}",
-            "ready_for_promotion": f"✅ {who} passed the gate; promote {self.stage} by hand (skillforge promote)",
+            "ready_for_promotion": (
+                f"✅ {who} passed the gate; promote {self.stage} by hand (skillforge promote)"
+            ),
             "needs_investigation": f"⚠️ {who} needs investigation ({self.stage})",
             "failed": f"❌ train-and-gate failed for {who} ({self.stage})",
             "training_completed": f"🏁 training job completed: {who}",
@@ -85,7 +100,10 @@ class Notification(BaseModel):
             ("code commit", self.code_version),
             ("dataset version", self.dataset_version),
             ("duration", f"{self.duration_s:.0f} s" if self.duration_s is not None else None),
-            ("estimated cost", f"${self.estimated_cost_usd:.2f}" if self.estimated_cost_usd is not None else None),
+            (
+                "estimated cost",
+                f"${self.estimated_cost_usd:.2f}" if self.estimated_cost_usd is not None else None,
+            ),
             ("report", self.report_uri),
             ("reference", self.reference),
             ("error", self.error),
@@ -164,9 +182,12 @@ def from_training_event(event: dict[str, Any], stage: str) -> Notification:
     """EventBridge "SageMaker Training Job State Change" (detail = DescribeTrainingJob)."""
     detail = event.get("detail") or {}
     status = str(detail.get("TrainingJobStatus", ""))
-    outcome: Outcome = {"Completed": "training_completed", "Failed": "training_failed", "Stopped": "training_stopped"}.get(
-        status, "training_failed"
-    )
+    outcomes: dict[str, Outcome] = {
+        "Completed": "training_completed",
+        "Failed": "training_failed",
+        "Stopped": "training_stopped",
+    }
+    outcome = outcomes.get(status, "training_failed")
     hyper = {k.lower(): v for k, v in (detail.get("HyperParameters") or {}).items()}
     tags = detail.get("Tags") or {}
     if isinstance(tags, list):
@@ -185,7 +206,8 @@ def from_training_event(event: dict[str, Any], stage: str) -> Notification:
         dataset_version=str(hyper.get("dataset_version") or tags.get("dataset-version") or "") or None,
         duration_s=float(duration) if duration is not None else None,
         estimated_cost_usd=training_cost(
-            resources.get("InstanceType"), float(billable) if billable is not None else None,
+            resources.get("InstanceType"),
+            float(billable) if billable is not None else None,
             int(resources.get("InstanceCount", 1)),
         ),
         report_uri=(detail.get("ModelArtifacts") or {}).get("S3ModelArtifacts"),
@@ -204,12 +226,15 @@ def from_execution_event(event: dict[str, Any], stage: str) -> Notification:
     except json.JSONDecodeError:
         given = {}
     started, stopped = detail.get("startDate"), detail.get("stopDate")
-    outcome: Outcome = {"TIMED_OUT": "timed_out", "ABORTED": "aborted"}.get(status, "failed")
+    outcomes: dict[str, Outcome] = {"TIMED_OUT": "timed_out", "ABORTED": "aborted"}
+    outcome = outcomes.get(status, "failed")
     return Notification(
         outcome=outcome,
         stage=stage,
         skill=given.get("skill"),
-        duration_s=(stopped - started) / 1000 if isinstance(started, int) and isinstance(stopped, int) else None,
+        duration_s=(stopped - started) / 1000
+        if isinstance(started, int) and isinstance(stopped, int)
+        else None,
         source="stepfunctions",
         reference=detail.get("executionArn"),
         error=" ".join(str(detail.get(k) or "") for k in ("error", "cause")).strip() or status,
@@ -277,7 +302,7 @@ class SlackWebhook:
                 request = urllib.request.Request(
                     self._url(), data=data, headers={"Content-Type": "application/json"}, method="POST"
                 )
-                with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310
+                with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
                     if 200 <= response.status < 300:
                         return "posted"
                     why = f"HTTP {response.status}"
@@ -328,7 +353,9 @@ class Notifier:
             result["slack"] = self.slack.post(message)
         elif self.slack_file is not None:
             self.slack_file.parent.mkdir(parents=True, exist_ok=True)
-            self.slack_file.write_text(json.dumps(message, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            self.slack_file.write_text(
+                json.dumps(message, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+            )
             result["slack"] = f"written to {self.slack_file}"
         if self.sns is not None and self.topic_arn:
             subject, body = email_message(note)

@@ -22,7 +22,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from functions.core.artifacts import Artifacts, join_uri
-from functions.core.cascade import Cascade, CarAnswer
+from functions.core.cascade import CarAnswer, Cascade
 from functions.core.catalog import Catalog
 from functions.core.classifier import ClassifierSkill, Scored
 from functions.core.models import Box, CropStatus, utc_now
@@ -226,7 +226,9 @@ class _Side:
         self.skill_ms: list[float] = []
         self.in_top_k = 0
 
-    def judge(self, case: HarnessCase, cars: list[CarAnswer], stack_ms: float) -> tuple[SideAnswer, CarAnswer | None]:
+    def judge(
+        self, case: HarnessCase, cars: list[CarAnswer], stack_ms: float
+    ) -> tuple[SideAnswer, CarAnswer | None]:
         car = _judged_car(cars, case.box)
         name = self.skill.manifest.skill
         stage = car.answer_of(name) if car else None
@@ -301,6 +303,9 @@ def run_regression(
     sides = [_Side(cascade.with_skill(candidate), candidate)]
     if current is not None:
         sides.append(_Side(cascade.with_skill(current), current))
+    first = cascade.analyse(read_image(cases[0].image_uri))
+    for side in sides:  # warm-up (lazy init, caches), not timed
+        side.cascade.answer(first, cases[0].image_uri)
     results: list[CaseResult] = []
     for index, case in enumerate(cases):
         analysis = cascade.analyse(read_image(case.image_uri))

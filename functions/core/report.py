@@ -108,7 +108,9 @@ def _ms(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f} ms"
 
 
-def render_report(record: EvaluationRecord, artifacts: Artifacts, candidate: ClassifierSkill, failures: int = 8) -> bytes:
+def render_report(
+    record: EvaluationRecord, artifacts: Artifacts, candidate: ClassifierSkill, failures: int = 8
+) -> bytes:
     report = _Report()
     report.pdf.add_page()
     _cover(report, record)
@@ -126,10 +128,10 @@ def _cover(report: _Report, record: EvaluationRecord) -> None:
     cand, decision = record.candidate, record.decision
     report.heading(f"Model report: {cand.skill} v{cand.skill_version}", size=17)
     promote = decision.outcome is GateOutcome.PROMOTE
-    report.heading(
-        "Gate decision: " + ("PROMOTE" if promote else "NEEDS INVESTIGATION"), size=12
+    report.heading("Gate decision: " + ("PROMOTE" if promote else "NEEDS INVESTIGATION"), size=12)
+    versus = (
+        f"v{decision.current_version}" if decision.current_version else "nothing deployed (first version)"
     )
-    versus = f"v{decision.current_version}" if decision.current_version else "nothing deployed (first version)"
     report.text(f"candidate v{cand.skill_version} vs current {versus} in stage '{record.stage}'", GREY)
     for reason in decision.reasons:
         report.text("• " + reason, GREEN if promote else ORANGE)
@@ -143,8 +145,11 @@ def _cover(report: _Report, record: EvaluationRecord) -> None:
         ["config hash", cand.config_hash, current.config_hash if current else "—"],
         ["hardware profile", cand.hardware_profile, current.hardware_profile if current else "—"],
         ["network input", f"{cand.imgsz} px", f"{current.imgsz} px" if current else "—"],
-        ["trained", f"{cand.created_at:%Y-%m-%d %H:%M} UTC, {cand.train_seconds:.0f} s, "
-         f"{cand.epochs_run} epochs", f"{current.created_at:%Y-%m-%d %H:%M} UTC" if current else "—"],
+        [
+            "trained",
+            f"{cand.created_at:%Y-%m-%d %H:%M} UTC, {cand.train_seconds:.0f} s, {cand.epochs_run} epochs",
+            f"{current.created_at:%Y-%m-%d %H:%M} UTC" if current else "—",
+        ],
         ["artifacts", cand.artifact_uri, current.artifact_uri if current else "—"],
     ]
     report.table(rows, widths=[30, 80, 80])
@@ -166,7 +171,8 @@ def _data(report: _Report, record: EvaluationRecord) -> None:
     report.text(
         f"Training data: dataset version {record.candidate.dataset_version}. Regression inputs: "
         f"{len(regression.results)} images ({sources}); harness version {regression.harness_version or '—'} "
-        "(frozen, never used for training); replayed records are verified production photos of the test split."
+        "(frozen, never used for training); replayed records are verified production photos "
+        "of the test split."
     )
     classes = record.candidate.classes
     if counts:
@@ -207,8 +213,16 @@ def _metrics(report: _Report, record: EvaluationRecord) -> None:
             f"{metrics.peak_rss_mb:.0f} MB",
         ]
 
-    labels = ["version", "accuracy", f"top-{record.cascade.top_k} accuracy", "stack latency p50",
-              "stack latency p95", "skill stage p95", "model size", "process peak RSS"]
+    labels = [
+        "version",
+        "accuracy",
+        f"top-{record.cascade.top_k} accuracy",
+        "stack latency p50",
+        "stack latency p95",
+        "skill stage p95",
+        "model size",
+        "process peak RSS",
+    ]
     rows = [["", "candidate", "current"]]
     rows += [[label, a, b] for label, a, b in zip(labels, col(cand), col(cur), strict=True)]
     report.table(rows, widths=[50, 70, 70])
@@ -217,16 +231,33 @@ def _metrics(report: _Report, record: EvaluationRecord) -> None:
     for label, metrics in cand.per_class.items():
         other = cur.per_class.get(label) if cur else None
         delta = f"{metrics.accuracy - other.accuracy:+.1%}" if other else "—"
-        rows.append([label, str(metrics.cases), _pct(metrics.accuracy), _pct(other.accuracy if other else None), delta])
+        rows.append(
+            [
+                label,
+                str(metrics.cases),
+                _pct(metrics.accuracy),
+                _pct(other.accuracy if other else None),
+                delta,
+            ]
+        )
     report.table(rows, widths=[60, 25, 35, 35, 35])
     with _matplotlib() as plt:
         labels_ = list(cand.per_class)
         fig, ax = plt.subplots(figsize=(7, 2.4))
         xs = range(len(labels_))
-        ax.bar([x - 0.2 for x in xs], [cand.per_class[c].accuracy for c in labels_], 0.4, label=f"candidate v{cand.skill_version}")
+        ax.bar(
+            [x - 0.2 for x in xs],
+            [cand.per_class[c].accuracy for c in labels_],
+            0.4,
+            label=f"candidate v{cand.skill_version}",
+        )
         if cur:
-            ax.bar([x + 0.2 for x in xs], [cur.per_class[c].accuracy if c in cur.per_class else 0 for c in labels_], 0.4,
-                   label=f"current v{cur.skill_version}")
+            ax.bar(
+                [x + 0.2 for x in xs],
+                [cur.per_class[c].accuracy if c in cur.per_class else 0 for c in labels_],
+                0.4,
+                label=f"current v{cur.skill_version}",
+            )
         ax.set_xticks(list(xs), labels_, rotation=45 if len(labels_) > 6 else 0)
         ax.set_ylim(0, 1.05)
         ax.set_title("accuracy per expected class")
@@ -267,7 +298,10 @@ def _confusion_and_latency(report: _Report, record: EvaluationRecord) -> None:
         ax.set_xlabel("ms per image (detector + classifier stages)")
         report.figure(fig, width=170)
     report.text(
-        "p50 / p95: " + "; ".join(f"v{m.skill_version}: {_ms(m.latency_ms['p50'])} / {_ms(m.latency_ms['p95'])}" for m in sides)
+        "p50 / p95: "
+        + "; ".join(
+            f"v{m.skill_version}: {_ms(m.latency_ms['p50'])} / {_ms(m.latency_ms['p95'])}" for m in sides
+        )
     )
 
 
@@ -279,7 +313,9 @@ def _failure_crop(result: CaseResult, artifacts: Artifacts) -> Image.Image:
     return crop(image, Box(x1=x1, y1=y1, x2=x2, y2=y2), 0.05)
 
 
-def _failures(report: _Report, record: EvaluationRecord, artifacts: Artifacts, candidate: ClassifierSkill, limit: int) -> None:
+def _failures(
+    report: _Report, record: EvaluationRecord, artifacts: Artifacts, candidate: ClassifierSkill, limit: int
+) -> None:
     from functions.core.gradcam import grad_cam, overlay
 
     failed = [r for r in record.regression.results if not r.candidate.correct]
@@ -307,10 +343,18 @@ def _failures(report: _Report, record: EvaluationRecord, artifacts: Artifacts, c
             report.pdf.add_page()
             y = report.pdf.get_y()
         side = 38
-        report.pdf.image(_png(image.resize((192, int(192 * image.height / max(1, image.width))))), x=10, y=y, h=side)
+        report.pdf.image(
+            _png(image.resize((192, int(192 * image.height / max(1, image.width))))), x=10, y=y, h=side
+        )
         if result.candidate.label not in {NO_CAR} and result.candidate.top_k:
             heat = grad_cam(candidate, image, result.candidate.label)
-            report.pdf.image(_png(overlay(image, heat).resize((192, 192))), x=10 + side * 1.6, y=y, h=side, title="heat map")
+            report.pdf.image(
+                _png(overlay(image, heat).resize((192, 192))),
+                x=10 + side * 1.6,
+                y=y,
+                h=side,
+                title="heat map",
+            )
         report.pdf.set_xy(10 + side * 2.8, y)
         report.pdf.multi_cell(0, 5, caption)
         report.pdf.set_y(y + side + 3)

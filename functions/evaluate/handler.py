@@ -32,5 +32,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = EvaluateRequest.model_validate(event)
     summary = summarize(evaluate_candidate(request, deps()))
     metrics.add_metric(name=f"gate_{summary.outcome.value}", unit=MetricUnit.Count, value=1)
-    logger.info("gate decided", extra={"skill": summary.skill, "version": summary.skill_version, "outcome": summary.outcome.value})
+    logger.info(
+        "gate decided",
+        extra={"skill": summary.skill, "version": summary.skill_version, "outcome": summary.outcome.value},
+    )
     return summary.model_dump(mode="json")

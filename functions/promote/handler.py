@@ -42,11 +42,23 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings, registry, deployments = deps()
     if settings.stage not in settings.auto_promote_stages:
         logger.info("stage needs a deliberate promotion", extra={"stage": settings.stage})
-        return {"promoted": False, "stage": settings.stage, "skill": request.skill, "skill_version": request.skill_version}
+        return {
+            "promoted": False,
+            "stage": settings.stage,
+            "skill": request.skill,
+            "skill_version": request.skill_version,
+        }
     result = promote(
-        registry, deployments, request.skill, request.skill_version, actor="train-and-gate", reason=request.reason
+        registry,
+        deployments,
+        request.skill,
+        request.skill_version,
+        actor="train-and-gate",
+        reason=request.reason,
     )
-    logger.info("promoted", extra={"skill": request.skill, "version": request.skill_version, "stage": settings.stage})
+    logger.info(
+        "promoted", extra={"skill": request.skill, "version": request.skill_version, "stage": settings.stage}
+    )
     return {
         "promoted": True,
         "stage": settings.stage,

@@ -66,7 +66,10 @@ def build_tiny_skill(
     dataset_version: str = "synthetic",
     network: str | dict[str, Any] = "micro",
 ) -> SkillManifest:
-    """Build (`network`: "micro" or a yaml shipped with Ultralytics, e.g. "yolov8n-cls.yaml"), train `steps` optimizer steps, save `weights.pt` + `skill.json` in `folder`."""
+    """Build, train `steps` optimizer steps, save `weights.pt` + `skill.json` in `folder`.
+
+    `network`: "micro" (MICRO_NETWORK) or a yaml shipped with Ultralytics, e.g. "yolov8n-cls.yaml".
+    """
     configure_offline()
     import torch
     from ultralytics.nn.tasks import ClassificationModel
@@ -77,7 +80,7 @@ def build_tiny_skill(
         raise ValueError(f"tiny skills know colours {sorted(COLOURS)}, not {unknown}")
     torch.manual_seed(seed)
     cfg = copy.deepcopy(MICRO_NETWORK) if network == "micro" else network
-    model = ClassificationModel(cfg, nc=len(classes), verbose=False)
+    model: Any = ClassificationModel(cfg, nc=len(classes), verbose=False)  # type: ignore[no-untyped-call]
     model.names = dict(enumerate(classes))
     model.args = {"imgsz": imgsz, "task": "classify"}
     from ultralytics.data.augment import classify_transforms
@@ -86,7 +89,9 @@ def build_tiny_skill(
 
     def batch(n: int, offset: int) -> tuple[torch.Tensor, torch.Tensor]:
         labels = [(offset + i) % len(classes) for i in range(n)]
-        images = [transform(synthetic_image(classes[y], seed * 10_000 + offset + i)) for i, y in enumerate(labels)]
+        images = [
+            transform(synthetic_image(classes[y], seed * 10_000 + offset + i)) for i, y in enumerate(labels)
+        ]
         return torch.stack(images), torch.tensor(labels)
 
     if steps > 0:
@@ -96,7 +101,7 @@ def build_tiny_skill(
             x, y = batch(12, step * 12)
             loss = torch.nn.functional.cross_entropy(model(x), y)
             optimizer.zero_grad()
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             optimizer.step()
         # re-estimate BatchNorm statistics so eval mode matches what training saw
         for module in model.modules():
@@ -126,7 +131,9 @@ def build_tiny_skill(
     return manifest
 
 
-def write_synthetic_images(folder: Path, classes: list[str], per_class: int, seed: int = 1) -> dict[str, list[Path]]:
+def write_synthetic_images(
+    folder: Path, classes: list[str], per_class: int, seed: int = 1
+) -> dict[str, list[Path]]:
     """`folder/<class>/<n>.png` synthetic images (a harness or replay set for tiny skills)."""
     written: dict[str, list[Path]] = {}
     for c, class_name in enumerate(classes):

@@ -25,7 +25,6 @@ from tests.gate_support import (
     freeze_synthetic_harness,
     register_folder,
     skill_version_copy,
-    tiny_skill_folders,  # noqa: F401  (session fixture)
 )
 
 
@@ -46,7 +45,9 @@ def gate_env(moto_aws: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
         detector_settings=DetectorSettings(),
         detector_ref=SkillRef(skill="car-detector", skill_version=1, code_version="abc123"),
         skills_base_uri=f"s3://{names.artifacts_bucket}/skills",
-        gate=GateConfig(min_accuracy_gain=0.05, first_version_min_accuracy=0.5, latency_tolerance=3.0, latency_slack_ms=50),
+        gate=GateConfig(
+            min_accuracy_gain=0.05, first_version_min_accuracy=0.5, latency_tolerance=3.0, latency_slack_ms=50
+        ),
     )
     freeze_synthetic_harness(harnesses, artifacts, "colour", names.artifacts_bucket, tmp_path)
     return {"deps": deps, "bucket": names.artifacts_bucket, "tmp": tmp_path}
@@ -58,9 +59,17 @@ def test_better_candidate_against_deployed_poor_version_is_promoted_with_report(
     # GIVEN the untrained version 1 deployed and the trained version 2 registered
     deps: EvaluateDeps = gate_env["deps"]
     tmp = gate_env["tmp"]
-    register_folder(deps.registry, deps.artifacts, skill_version_copy(tiny_skill_folders["poor"], tmp / "v1", 1), gate_env["bucket"])
     register_folder(
-        deps.registry, deps.artifacts, skill_version_copy(tiny_skill_folders["good"], tmp / "v2", 2, code_version="c0ffee"), gate_env["bucket"]
+        deps.registry,
+        deps.artifacts,
+        skill_version_copy(tiny_skill_folders["poor"], tmp / "v1", 1),
+        gate_env["bucket"],
+    )
+    register_folder(
+        deps.registry,
+        deps.artifacts,
+        skill_version_copy(tiny_skill_folders["good"], tmp / "v2", 2, code_version="c0ffee"),
+        gate_env["bucket"],
     )
     promote(deps.registry, deps.deployments, "colour", 1, actor="test")
 
