@@ -11,6 +11,12 @@ from collections.abc import Sequence
 COMMAND_MODULES: tuple[str, ...] = (
     "scripts.commands.detect",
     "scripts.commands.demo",
+    "scripts.commands.classify",
+    "scripts.commands.promote",
+    "scripts.commands.gate",
+    "scripts.commands.accept",
+    "scripts.commands.report",
+    "scripts.commands.harness",
 )
 
 

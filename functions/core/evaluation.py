@@ -25,7 +25,13 @@ from functions.core.detector import Detector
 from functions.core.gate import GateConfig, GateDecision, GateLog, GateOutcome, GateRecord, decide
 from functions.core.models import SkillRef, utc_now
 from functions.core.registry import RegisteredSkill, SkillRegistry
-from functions.core.regression import HarnessStore, RegressionResult, replay_cases, run_regression
+from functions.core.regression import (
+    HarnessStore,
+    RegressionResult,
+    replay_cases,
+    run_regression,
+    without_harness_duplicates,
+)
 from functions.core.settings import DetectorSettings
 from functions.core.skill_resolver import RegistrySkills
 
@@ -148,7 +154,8 @@ def evaluate_candidate(request: EvaluateRequest, deps: EvaluateDeps) -> Evaluati
 
     harness = deps.harnesses.load(request.skill)
     cases = list(harness.cases) if harness else []
-    cases += replay_cases(deps.catalog, candidate.classes, limit=request.replay_limit)
+    replay = replay_cases(deps.catalog, candidate.classes, limit=request.replay_limit)
+    cases += without_harness_duplicates(replay, harness)
     if not cases:
         raise ValueError(
             f"skill {request.skill!r} has no harness and no replayable production records: "

@@ -120,6 +120,30 @@ def replay_cases(catalog: Catalog, classes: Iterable[str], limit: int = 500) -> 
     return cases
 
 
+def freeze_from_catalog(
+    catalog: Catalog, classes: Iterable[str], artifacts: Artifacts, images_uri: str, limit: int = 500
+) -> list[HarnessCase]:
+    """Snapshot verified test-split crops as harness cases; the crop images are copied under
+    `images_uri`, so the harness stays as it is when the catalog changes."""
+    cases: list[HarnessCase] = []
+    for replay in replay_cases(catalog, classes, limit):
+        crop_id = replay.case_id.removeprefix("replay-")
+        record = catalog.get_crop(crop_id)
+        if record is None:
+            continue
+        source = f"s3://{record.crop_bucket}/{record.crop_key}"
+        target = join_uri(images_uri, f"{crop_id}.jpg")
+        artifacts.write_bytes(target, artifacts.read_bytes(source), "image/jpeg")
+        cases.append(HarnessCase(case_id=f"harness-{crop_id}", image_uri=target, expected=replay.expected))
+    return cases
+
+
+def without_harness_duplicates(replay: list[HarnessCase], harness: Harness | None) -> list[HarnessCase]:
+    """Replayed records already frozen into the harness are not counted twice."""
+    frozen = {case.case_id for case in harness.cases} if harness else set()
+    return [case for case in replay if case.case_id.replace("replay-", "harness-", 1) not in frozen]
+
+
 class ClassMetrics(BaseModel):
     cases: int
     correct: int

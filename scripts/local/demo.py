@@ -54,9 +54,9 @@ Stage = Callable[[DemoRun], None]
 
 
 def stages() -> list[tuple[str, Stage]]:
-    from scripts.local.stages import detection
+    from scripts.local.stages import detection, gate
 
-    return [("detection", detection.run)]
+    return [("restore", gate.restore), ("detection", detection.run), ("gate", gate.run)]
 
 
 def run_demo(options: DemoOptions) -> dict[str, Any]:
