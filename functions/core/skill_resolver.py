@@ -60,7 +60,12 @@ class FolderSkills:
         found: dict[tuple[str, int], Path] = {}
         for path in sorted(self.root.rglob(MANIFEST_FILE)):
             manifest = read_manifest(path.parent)
-            found[(manifest.skill, manifest.skill_version)] = path.parent
+            key = (manifest.skill, manifest.skill_version)
+            if key in found:
+                raise ValueError(
+                    f"{manifest.skill} v{manifest.skill_version} twice: {found[key]} and {path.parent}"
+                )
+            found[key] = path.parent
         return found
 
     def load(self, skill: str, version: int | None = None) -> ClassifierSkill:

@@ -120,3 +120,44 @@ def test_second_demo_run_compares_the_new_version_with_the_first(
     text = "\n".join(page.extract_text() for page in PdfReader(out / "report.pdf").pages)
     assert "colour v2" in text and "NEEDS INVESTIGATION" in text and "ds1" in text and "ds2" in text
     assert "needs investigation" in json.loads((out / "slack.json").read_text())["text"]
+
+
+def test_a_person_accepts_a_held_back_version_and_rewrites_its_report(
+    tmp_path: Path, tiny_skill_folders: dict[str, Path]
+) -> None:
+    from scripts.cli import main
+
+    # GIVEN two demo runs: version 2 was held back ("needs investigation")
+    out = tmp_path / "out"
+    demo_run(out, tiny_skill_folders["good"], tmp_path / "run1")
+    assert demo_run(out, tiny_skill_folders["good"], tmp_path / "run2")["gate"]["outcome"] == "investigate"
+
+    # WHEN a person accepts it with the documented command (local mode state)
+    state = str(out / "state")
+    code = main(
+        [
+            "accept",
+            "colour",
+            "2",
+            "--by",
+            "alice",
+            "--reason",
+            "same accuracy, new data",
+            "--stage",
+            "local",
+            "--state",
+            state,
+        ]
+    )
+
+    # THEN the override is recorded, version 2 is deployed and the mapping file says so
+    assert code == 0
+    items = [json.loads(line) for line in (out / "state" / "items.jsonl").read_text().splitlines()]
+    gate_item = next(i for i in items if i["pk"] == "gate#colour#v000002")
+    assert gate_item["override_by"] == "alice" and gate_item["decision"]["outcome"] == "investigate"
+    parameters = json.loads((out / "state" / "parameters.json").read_text())
+    assert json.loads(parameters["/skillforge/local/skills/colour"])["version"] == 2
+    assert json.loads((out / "state" / "skill_versions.json").read_text())["local"]["colour"]["version"] == 2
+    # AND the report of version 2 can be written again from the stored evaluation
+    assert main(["report", "colour", "2", "--out", str(tmp_path / "again.pdf"), "--state", state]) == 0
+    assert "colour v2" in PdfReader(tmp_path / "again.pdf").pages[0].extract_text()
