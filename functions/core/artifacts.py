@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import tarfile
 import tempfile
 from pathlib import Path
@@ -75,15 +76,27 @@ class Artifacts:
         bucket, prefix = split_s3_uri(uri)
         prefix = prefix.rstrip("/") + "/"
         target = self.cache_dir / hashlib.sha256(uri.encode()).hexdigest()[:16]
-        keys = self._s3().list_keys(bucket, prefix)
-        if not keys:
+        listing = self._listing(bucket, prefix)
+        if not listing:
             raise FileNotFoundError(f"no objects under {uri}")
-        for key in keys:
+        # a cached copy is reused only while every object still has the same ETag
+        seen_file = target / ".etags.json"
+        seen: dict[str, str] = json.loads(seen_file.read_text()) if seen_file.is_file() else {}
+        for key, etag in listing.items():
             path = target / key[len(prefix) :]
-            if not path.is_file():
+            if not path.is_file() or seen.get(key) != etag:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(self._s3().get(bucket, key).data)
+                seen[key] = etag
+        seen_file.write_text(json.dumps(seen))
         return target
+
+    def _listing(self, bucket: str, prefix: str) -> dict[str, str]:
+        found: dict[str, str] = {}
+        paginator = self._s3().s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            found.update({obj["Key"]: str(obj.get("ETag", "")) for obj in page.get("Contents", [])})
+        return found
 
     def upload_folder(self, folder: Path, uri: str) -> list[str]:
         """Copy every file of `folder` under `uri` (S3 prefix or local folder); returns the URIs written."""
@@ -95,7 +108,7 @@ class Artifacts:
         return written
 
     def _extract(self, data: bytes, uri: str) -> Path:
-        target = self.cache_dir / hashlib.sha256(uri.encode()).hexdigest()[:16]
+        target = self.cache_dir / hashlib.sha256(uri.encode() + data).hexdigest()[:16]  # content-keyed
         if target.is_dir():
             return target
         target.mkdir(parents=True, exist_ok=True)

@@ -145,12 +145,13 @@ def _gate_one(demo: DemoRun, deps: EvaluateDeps, notifier: Any, entry: Registere
             mapping=mapping_file(state_dir(demo)),
         )
         promoted = True
-    notified = notifier.send(from_evaluation(summary, deps.deployments.stage, promoted))
-    copies = write_local_copy(
-        deps.artifacts, record, demo.out_dir / "reports" / f"{entry.skill}-v{entry.skill_version}"
-    )
+    folder = demo.out_dir / "reports" / f"{entry.skill}-v{entry.skill_version}"
+    copies = write_local_copy(deps.artifacts, record, folder)
+    note = from_evaluation(summary, deps.deployments.stage, promoted)
     if "report.pdf" in copies:
         (demo.out_dir / "report.pdf").write_bytes(Path(copies["report.pdf"]).read_bytes())
+        note.report_uri = str(Path(copies["report.pdf"]).resolve())  # the emulator's S3 is gone after the run
+    notified = notifier.send(note)
     return {
         "skill": summary.skill,
         "skill_version": summary.skill_version,
