@@ -12,10 +12,16 @@ import pytest
 from PIL import Image
 
 from functions.core.artifacts import Artifacts
+from functions.core.catalog import DynamoCatalog
 from functions.core.classifier import MANIFEST_FILE, read_manifest
-from functions.core.models import Box, Detection
+from functions.core.deployment import DeploymentStore
+from functions.core.evaluation import EvaluateDeps
+from functions.core.gate import GateConfig, GateLog
+from functions.core.models import Box, Detection, SkillRef
 from functions.core.registry import RegisteredSkill, SkillRegistry
 from functions.core.regression import NO_CAR, Harness, HarnessCase, HarnessStore
+from functions.core.settings import DetectorSettings
+from functions.core.storage import BlobStore
 from scripts.local.tiny_skill import write_synthetic_images
 
 CLASSES = ["red", "green", "blue"]
@@ -28,6 +34,26 @@ class BlobDetector:
         if float(np.asarray(image).std()) < 3.0:
             return []
         return [Detection(box=Box(x1=0, y1=0, x2=image.width, y2=image.height), confidence=0.9, label="car")]
+
+
+def evaluate_deps(
+    table: Any, s3: Any, ssm: Any, artifacts_bucket: str, cache: Path, gate: GateConfig
+) -> EvaluateDeps:
+    """Evaluate dependencies on moto, with the fake detector and the given gate rule."""
+    artifacts = Artifacts(BlobStore(s3), cache_dir=cache)
+    return EvaluateDeps(
+        registry=SkillRegistry(table),
+        deployments=DeploymentStore(ssm, "test", ttl_s=0),
+        artifacts=artifacts,
+        harnesses=HarnessStore(artifacts, f"s3://{artifacts_bucket}/harness"),
+        catalog=DynamoCatalog(table),
+        gate_log=GateLog(table),
+        detector=BlobDetector(),
+        detector_settings=DetectorSettings(),
+        detector_ref=SkillRef(skill="car-detector", skill_version=1, code_version="det0001"),
+        skills_base_uri=f"s3://{artifacts_bucket}/skills",
+        gate=gate,
+    )
 
 
 def skill_version_copy(source: Path, target: Path, version: int, **changes: Any) -> Path:

@@ -112,9 +112,13 @@ class DeploymentStore:
 
 
 def _parse_parameter(value: str, skill: str, stage: str) -> DeployedSkill:
-    data = json.loads(value)
-    if isinstance(data, int | str) and str(data).isdigit():  # seeded by CDK with a bare version
-        return DeployedSkill(skill=skill, stage=stage, version=int(data), artifact_uri="")
+    """The parameter's JSON (promotion writes a DeployedSkill, CDK seeds {version, artifact_uri})."""
+    try:
+        data = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{parameter_name(stage, skill)} is not JSON: {value[:80]!r}") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"{parameter_name(stage, skill)} must hold an object with version and artifact_uri")
     data.setdefault("skill", skill)
     data.setdefault("stage", stage)
     return DeployedSkill.model_validate(data)

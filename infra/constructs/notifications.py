@@ -165,19 +165,15 @@ class Notifications(Construct):
             "max_event_age": Duration.hours(6),
             "dead_letter_queue": self.dead_letters,
         }
-        self.training_rule = events.Rule(
-            self,
+        self.training_rule = self._rule(
             "TrainingJobStateChange",
-            description="SageMaker training jobs of skillforge: Completed / Failed / Stopped → notify",
-            event_pattern=events.EventPattern(
-                source=["aws.sagemaker"],
-                detail_type=["SageMaker Training Job State Change"],
-                detail={
-                    "TrainingJobStatus": ["Completed", "Failed", "Stopped"],
-                    "TrainingJobName": [{"prefix": training_job_prefix}],
-                },
-            ),
-            targets=[targets.LambdaFunction(self.function, **self._target_kwargs)],
+            "SageMaker training jobs of skillforge: Completed / Failed / Stopped → notify",
+            "aws.sagemaker",
+            "SageMaker Training Job State Change",
+            {
+                "TrainingJobStatus": ["Completed", "Failed", "Stopped"],
+                "TrainingJobName": [{"prefix": training_job_prefix}],
+            },
         )
         acknowledge(
             self.slack_secret,
@@ -194,17 +190,25 @@ class Notifications(Construct):
     def watch(self, state_machine: sfn.IStateMachine) -> events.Rule:
         """Notify when an execution fails, times out or is aborted (the ends the machine cannot report
         itself; a failure it already reported is not sent twice)."""
+        return self._rule(
+            f"Outcome{state_machine.node.id}",
+            "train-and-gate executions that ended badly → notify",
+            "aws.states",
+            "Step Functions Execution Status Change",
+            {
+                "status": ["FAILED", "TIMED_OUT", "ABORTED"],
+                "stateMachineArn": [state_machine.state_machine_arn],
+            },
+        )
+
+    def _rule(
+        self, rule_id: str, description: str, source: str, detail_type: str, detail: dict[str, Any]
+    ) -> events.Rule:
+        """An EventBridge rule → the notify function (retried, then kept in the dead-letter queue)."""
         return events.Rule(
             self,
-            f"Outcome{state_machine.node.id}",
-            description="train-and-gate executions that ended badly → notify",
-            event_pattern=events.EventPattern(
-                source=["aws.states"],
-                detail_type=["Step Functions Execution Status Change"],
-                detail={
-                    "status": ["FAILED", "TIMED_OUT", "ABORTED"],
-                    "stateMachineArn": [state_machine.state_machine_arn],
-                },
-            ),
+            rule_id,
+            description=description,
+            event_pattern=events.EventPattern(source=[source], detail_type=[detail_type], detail=detail),
             targets=[targets.LambdaFunction(self.function, **self._target_kwargs)],
         )

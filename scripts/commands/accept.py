@@ -5,11 +5,12 @@ when on the version's gate decision, then promotes it to the stage (unless --rec
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 
 def register(subparsers: Any) -> None:
+    from scripts.commands.options import add_state_argument
+
     parser = subparsers.add_parser("accept", help="accept a version the gate held back (recorded override)")
     parser.add_argument("skill")
     parser.add_argument("version", type=int)
@@ -17,9 +18,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--reason", required=True, help="why, e.g. '-0.4%% accuracy for 3x faster'")
     parser.add_argument("--stage", required=True, help="stage to promote to")
     parser.add_argument("--record-only", action="store_true", help="record the decision, do not promote")
-    parser.add_argument(
-        "--state", type=Path, default=None, help="local mode: state folder of the demo (out/state)"
-    )
+    add_state_argument(parser)
     parser.set_defaults(func=run)
 
 

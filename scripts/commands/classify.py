@@ -10,6 +10,8 @@ from typing import Any
 
 
 def register(subparsers: Any) -> None:
+    from scripts.commands.options import add_state_argument
+
     parser = subparsers.add_parser("classify", help="detect and classify cars through the skill cascade")
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="image files or folders")
     parser.add_argument("--cascade", default=None, help="cascade config (JSON file or inline JSON)")
@@ -23,9 +25,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--skills-dir", type=Path, default=None, help="local skill version folders (skill.json)"
     )
-    parser.add_argument(
-        "--state", type=Path, default=None, help="local mode: state folder of the demo (out/state)"
-    )
+    add_state_argument(parser)
     parser.add_argument("--top-k", type=int, default=3)
     parser.set_defaults(func=run)
 

@@ -11,6 +11,8 @@ from typing import Any
 
 
 def register(subparsers: Any) -> None:
+    from scripts.commands.options import add_state_argument
+
     parser = subparsers.add_parser("gate", help="regression-test a skill version against the deployed one")
     parser.add_argument("skill")
     parser.add_argument("version", type=int)
@@ -21,9 +23,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--promote", action="store_true", help="promote when the gate says so (not production)"
     )
-    parser.add_argument(
-        "--state", type=Path, default=None, help="local mode: state folder of the demo (out/state)"
-    )
+    add_state_argument(parser)
     parser.set_defaults(func=run)
 
 

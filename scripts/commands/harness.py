@@ -12,14 +12,14 @@ from typing import Any
 
 
 def register(subparsers: Any) -> None:
+    from scripts.commands.options import add_state_argument
+
     parser = subparsers.add_parser("harness", help="freeze or show a skill's regression test harness")
     parser.add_argument("action", choices=["freeze", "show"])
     parser.add_argument("skill")
     parser.add_argument("folder", nargs="?", type=Path, help="freeze: FOLDER/<class>/images, FOLDER/no-car/")
     parser.add_argument("--replace", action="store_true", help="replace an existing frozen harness")
-    parser.add_argument(
-        "--state", type=Path, default=None, help="local mode: state folder of the demo (out/state)"
-    )
+    add_state_argument(parser)
     parser.set_defaults(func=run)
 
 

@@ -16,6 +16,8 @@ from typing import Any
 
 
 def register(subparsers: Any) -> None:
+    from scripts.commands.options import add_state_argument
+
     parser = subparsers.add_parser("promote", help="deploy a skill version to a stage (deliberate command)")
     parser.add_argument("skill", nargs="?", help="skill name")
     parser.add_argument("version", nargs="?", type=int, help="registered version to deploy")
@@ -31,9 +33,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--sync", action="store_true", help="rewrite the mapping file from the stage's parameters"
     )
-    parser.add_argument(
-        "--state", type=Path, default=None, help="local mode: state folder of the demo (out/state)"
-    )
+    add_state_argument(parser)
     parser.set_defaults(func=run)
 
 

@@ -10,13 +10,13 @@ from typing import Any
 
 
 def register(subparsers: Any) -> None:
+    from scripts.commands.options import add_state_argument
+
     parser = subparsers.add_parser("report", help="write the PDF model report of an evaluated skill version")
     parser.add_argument("skill")
     parser.add_argument("version", type=int)
     parser.add_argument("--out", type=Path, default=Path("report.pdf"), help="PDF path (default: report.pdf)")
-    parser.add_argument(
-        "--state", type=Path, default=None, help="local mode: state folder of the demo (out/state)"
-    )
+    add_state_argument(parser)
     parser.set_defaults(func=run)
 
 

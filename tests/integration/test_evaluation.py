@@ -10,18 +10,11 @@ import boto3
 import pytest
 from pypdf import PdfReader
 
-from functions.core.artifacts import Artifacts
-from functions.core.catalog import DynamoCatalog
-from functions.core.deployment import DeploymentStore, promote
+from functions.core.deployment import promote
 from functions.core.evaluation import EvaluateDeps, EvaluateRequest, evaluate_candidate
-from functions.core.gate import GateConfig, GateLog, GateOutcome
-from functions.core.models import SkillRef
-from functions.core.registry import SkillRegistry
-from functions.core.regression import HarnessStore
-from functions.core.settings import DetectorSettings
-from functions.core.storage import BlobStore
+from functions.core.gate import GateConfig, GateOutcome
 from tests.gate_support import (
-    BlobDetector,
+    evaluate_deps,
     freeze_synthetic_harness,
     register_folder,
     skill_version_copy,
@@ -31,25 +24,19 @@ from tests.gate_support import (
 @pytest.fixture
 def gate_env(moto_aws: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
     names = moto_aws["names"]
-    artifacts = Artifacts(BlobStore(moto_aws["s3"]), cache_dir=tmp_path / "cache")
     table = moto_aws["table"]
-    harnesses = HarnessStore(artifacts, f"s3://{names.artifacts_bucket}/harness")
-    deps = EvaluateDeps(
-        registry=SkillRegistry(table),
-        deployments=DeploymentStore(boto3.client("ssm", region_name="us-east-1"), "test", ttl_s=0),
-        artifacts=artifacts,
-        harnesses=harnesses,
-        catalog=DynamoCatalog(table),
-        gate_log=GateLog(table),
-        detector=BlobDetector(),
-        detector_settings=DetectorSettings(),
-        detector_ref=SkillRef(skill="car-detector", skill_version=1, code_version="abc123"),
-        skills_base_uri=f"s3://{names.artifacts_bucket}/skills",
-        gate=GateConfig(
-            min_accuracy_gain=0.05, first_version_min_accuracy=0.5, latency_tolerance=3.0, latency_slack_ms=50
-        ),
+    gate = GateConfig(
+        min_accuracy_gain=0.05, first_version_min_accuracy=0.5, latency_tolerance=3.0, latency_slack_ms=50
     )
-    freeze_synthetic_harness(harnesses, artifacts, "colour", names.artifacts_bucket, tmp_path)
+    deps = evaluate_deps(
+        table,
+        moto_aws["s3"],
+        boto3.client("ssm", region_name="us-east-1"),
+        names.artifacts_bucket,
+        tmp_path / "c",
+        gate,
+    )
+    freeze_synthetic_harness(deps.harnesses, deps.artifacts, "colour", names.artifacts_bucket, tmp_path)
     return {"deps": deps, "bucket": names.artifacts_bucket, "tmp": tmp_path}
 
 
@@ -88,7 +75,7 @@ def test_better_candidate_against_deployed_poor_version_is_promoted_with_report(
     assert deps.gate_log.get("colour", 2) is not None
     pdf = PdfReader(io.BytesIO(deps.artifacts.read_bytes(record.report_uri)))
     text = "\n".join(page.extract_text() for page in pdf.pages)
-    assert "colour v2" in text and "PROMOTE" in text and "c0ffee" in text and "abc123" in text
+    assert "colour v2" in text and "PROMOTE" in text and "c0ffee" in text and "det0001" in text
     assert record.evaluation_uri.endswith("v000002/evaluation/evaluation.json")
 
 

@@ -23,22 +23,16 @@ from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from functions.core.artifacts import Artifacts
-from functions.core.catalog import DynamoCatalog
-from functions.core.deployment import DeploymentStore, parameter_name, promote
-from functions.core.evaluation import EvaluateDeps
-from functions.core.gate import GateConfig, GateLog
-from functions.core.models import SkillRef
+from functions.core.deployment import parameter_name, promote
+from functions.core.gate import GateConfig
 from functions.core.notify import Notifier, SlackWebhook, secret_webhook_url
-from functions.core.registry import SkillRegistry
-from functions.core.regression import HarnessStore
 from functions.core.resources import ResourceNames
-from functions.core.settings import DetectorSettings
 from functions.core.storage import BlobStore
 from scripts.local.delivery import FakeLambdaContext
 from scripts.local.provision import provision
 from tests.gate_support import (
-    BlobDetector,
     SlackServer,
+    evaluate_deps,
     freeze_synthetic_harness,
     register_folder,
     skill_version_copy,
@@ -142,19 +136,9 @@ def world(
         table = boto3.resource("dynamodb", region_name=REGION).Table(names.catalog_table)
         artifacts = Artifacts(BlobStore(s3), cache_dir=tmp_path / "cache")
         ssm = boto3.client("ssm", region_name=REGION)
-        deps = EvaluateDeps(
-            registry=SkillRegistry(table),
-            deployments=DeploymentStore(ssm, "test", ttl_s=0),
-            artifacts=artifacts,
-            harnesses=HarnessStore(artifacts, f"s3://{names.artifacts_bucket}/harness"),
-            catalog=DynamoCatalog(table),
-            gate_log=GateLog(table),
-            detector=BlobDetector(),
-            detector_settings=DetectorSettings(),
-            detector_ref=SkillRef(skill="car-detector", skill_version=1, code_version="det0001"),
-            skills_base_uri=f"s3://{names.artifacts_bucket}/skills",
-            gate=GateConfig(min_accuracy_gain=0.05, latency_tolerance=3.0, latency_slack_ms=100),
-        )
+        gate = GateConfig(min_accuracy_gain=0.05, latency_tolerance=3.0, latency_slack_ms=100)
+        deps = evaluate_deps(table, s3, ssm, names.artifacts_bucket, tmp_path / "cache", gate)
+        artifacts = deps.artifacts
         freeze_synthetic_harness(
             deps.harnesses, artifacts, "colour", names.artifacts_bucket, tmp_path, per_class=3
         )
