@@ -78,6 +78,7 @@ class TrainAndGate(Construct):
         gate: GateConfig | None = None,
         cascade: CascadeConfig | None = None,
         auto_promote_stages: list[str] | None = None,
+        training_output_prefix: str = "training/",
         evaluate_timeout: Duration = Duration.minutes(15),
         run_timeout: Duration = Duration.hours(12),
     ) -> None:
@@ -120,13 +121,14 @@ class TrainAndGate(Construct):
             ),
             iam.PolicyStatement(
                 actions=["s3:GetObject"],
-                resources=[artifacts_bucket.arn_for_objects("harness/*"), raw_bucket.arn_for_objects("*")],
+                resources=[
+                    artifacts_bucket.arn_for_objects("harness/*"),
+                    artifacts_bucket.arn_for_objects(f"{training_output_prefix}*"),
+                    raw_bucket.arn_for_objects("*"),
+                ],
             ),
-            iam.PolicyStatement(
-                actions=["s3:ListBucket"],
-                resources=[artifacts_bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": ["skills/*", "harness/*"]}},
-            ),
+            # listing lets a missing harness/model read as 404 (not 403) and skill folders be listed
+            iam.PolicyStatement(actions=["s3:ListBucket"], resources=[artifacts_bucket.bucket_arn]),
             iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[parameters_arn]),
         ):
             self.evaluate_function.add_to_role_policy(statement)
@@ -147,6 +149,8 @@ class TrainAndGate(Construct):
                 f"AwsSolutions-IAM5[Resource::{_token(stack, artifacts_bucket.bucket_arn)}/harness/*]": (
                     "frozen harness images under harness/<skill>/ are read, never written"
                 ),
+                f"AwsSolutions-IAM5[Resource::{_token(stack, artifacts_bucket.bucket_arn)}/"
+                f"{training_output_prefix}*]": "reads the model.tar.gz each training job wrote",
                 f"AwsSolutions-IAM5[Resource::{_token(stack, raw_bucket.bucket_arn)}/*]": (
                     "replayed production photos can be any upload of the raw bucket (read only)"
                 ),
