@@ -13,13 +13,15 @@ export SKILLFORGE_MODELS_DIR ?= $(if $(wildcard $(SHARED)/models),$(SHARED)/mode
 export SKILLFORGE_SHARED_DATA ?= $(if $(wildcard $(SHARED)/data),$(SHARED)/data,)
 export YOLO_OFFLINE := 1
 export PYTHONDONTWRITEBYTECODE := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help setup node browser demo test lint typecheck unit integration infra e2e bench synth clean
+.PHONY: help setup node browser demo test lint typecheck unit integration infra e2e bench soak synth clean
 
 help:
 	@echo "make demo   - run the local end-to-end pipeline on the bundled sample photos (out/)"
 	@echo "make test   - lint, type-check and run every test suite"
 	@echo "make bench  - speed / memory benchmarks"
+	@echo "make soak   - load + fault test of local mode (2,000 images, loopback only)"
 	@echo "make synth  - synthesize the CDK app (no AWS account needed)"
 
 $(STAMP): $(REQS)
@@ -72,6 +74,9 @@ e2e: setup browser
 
 bench: setup
 	$(BIN)/python -m scripts.bench
+
+soak: setup
+	$(BIN)/python -m scripts.soak --images 2000 --out out
 
 synth: setup node
 	PATH=$(abspath $(BIN)):$$PATH npx cdk synth --quiet

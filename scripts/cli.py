@@ -11,6 +11,9 @@ from collections.abc import Sequence
 COMMAND_MODULES: tuple[str, ...] = (
     "scripts.commands.detect",
     "scripts.commands.demo",
+    "scripts.commands.audit",
+    "scripts.commands.review",
+    "scripts.commands.labelling",
     "scripts.commands.classify",
     "scripts.commands.promote",
     "scripts.commands.gate",

@@ -52,6 +52,7 @@ class UltralyticsDetector:
             raise ValueError(f"vehicle_classes {unknown} are not classes of {self.model_path}")
         self._class_ids = [by_name[name] for name in settings.vehicle_classes]
         self._names = names
+        self.detect(Image.new("RGB", (64, 64)))  # warm-up: the first predict sets up the runtime
 
     def detect(self, image: Image.Image) -> list[Detection]:
         results = self._model.predict(
@@ -59,6 +60,8 @@ class UltralyticsDetector:
             conf=self.settings.confidence,
             classes=self._class_ids,
             imgsz=self.settings.imgsz,
+            iou=self.settings.nms_iou,
+            max_det=self.settings.max_detections,
             verbose=False,
         )
         found: list[Detection] = []

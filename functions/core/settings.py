@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -21,18 +21,29 @@ class AwsSettings(BaseSettings):
     aws_region: str = "us-east-1"
 
 
+DetectorBackend = Literal["ultralytics", "openvino", "onnx"]
+
+
 class DetectorSettings(BaseSettings):
-    """How the car detector is found and run."""
+    """How the car detector is found and run.
+
+    `detector_backend`: `openvino` (default) runs an OpenVINO IR on the OpenVINO runtime and `onnx` an
+    ONNX export on ONNX Runtime, both without torch/Ultralytics; `ultralytics` runs any Ultralytics
+    model path or hub name (e.g. `yolo11n.pt`) through Ultralytics.
+    """
 
     model_config = SettingsConfigDict(env_prefix="SKILLFORGE_", extra="ignore")
 
     models_dir: Path | None = None
+    detector_backend: DetectorBackend = "openvino"
     detector_model: str = "yolo11n_int8_openvino_model"
     detector_skill: str = "car-detector"
     detector_version: int = Field(default=1, ge=1)
     vehicle_classes: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["car", "truck"])
     confidence: float = Field(default=0.35, gt=0.0, lt=1.0)
     imgsz: int = Field(default=640, ge=32, le=2048)
+    nms_iou: float = Field(default=0.7, gt=0.0, le=1.0)
+    max_detections: int = Field(default=300, ge=1)
     crop_padding: float = Field(default=0.05, ge=0.0, le=0.5)
     min_box_side: int = Field(default=24, ge=1)
     max_file_bytes: int = Field(default=30 * 1024 * 1024, ge=1)
@@ -70,3 +81,5 @@ class PipelineSettings(AwsSettings):
     quarantine_bucket: str
     catalog_table: str
     artifacts_bucket: str | None = None
+    detect_queue: str | None = None
+    detect_dlq: str | None = None

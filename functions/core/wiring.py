@@ -13,6 +13,15 @@ from functions.core.versions import code_version
 
 
 def build_detector(settings: DetectorSettings) -> Detector:
+    """The configured backend; each one imports its runtime lazily (the light ones never import torch)."""
+    if settings.detector_backend == "openvino":
+        from functions.core.light_detector import openvino_detector
+
+        return openvino_detector(settings)
+    if settings.detector_backend == "onnx":
+        from functions.core.light_detector import onnx_detector
+
+        return onnx_detector(settings)
     return UltralyticsDetector(settings)
 
 

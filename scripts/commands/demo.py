@@ -13,12 +13,20 @@ def register(subparsers: Any) -> None:
         "--images", type=Path, default=None, help="folder of photos (subfolder = variant hint)"
     )
     parser.add_argument("--out", type=Path, default=Path("out"), help="output folder (default: out/)")
+    parser.add_argument(
+        "--review",
+        action="store_true",
+        help="review on the real page (URL and token printed) instead of auto-approving the hints",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from scripts.local.demo import DEFAULT_IMAGES, DemoOptions, run_demo
 
-    summary = run_demo(DemoOptions(images_dir=args.images or DEFAULT_IMAGES, out_dir=args.out))
+    options = DemoOptions(
+        images_dir=args.images or DEFAULT_IMAGES, out_dir=args.out, auto_approve=not args.review
+    )
+    summary = run_demo(options)
     print(f"summary written to {args.out / 'summary.json'} ({summary['total_seconds']} s)")
     return 0

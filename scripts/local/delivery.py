@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ def drain_queue(
     batch_size: int = 10,
     on_batch: Callable[[int], None] | None = None,
     max_empty_polls: int = 2,
+    deadline: float | None = None,
 ) -> DeliveryStats:
     """Poll the queue like the SQS event source mapping: batches in, failed items left for retry.
 
@@ -66,7 +68,7 @@ def drain_queue(
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     stats = DeliveryStats()
     empty = 0
-    while empty < max_empty_polls:
+    while empty < max_empty_polls and (deadline is None or time.perf_counter() < deadline):
         response = sqs.receive_message(
             QueueUrl=queue_url, MaxNumberOfMessages=batch_size, WaitTimeSeconds=0, AttributeNames=["All"]
         )
@@ -75,8 +77,11 @@ def drain_queue(
             empty += 1
             continue
         empty = 0
-        result = handler(_sqs_event(messages, arn), FakeLambdaContext())
-        failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
+        try:
+            result = handler(_sqs_event(messages, arn), FakeLambdaContext())
+            failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
+        except Exception:  # the whole invocation failed: Lambda retries every message
+            failed = {m["MessageId"] for m in messages}
         done = [m for m in messages if m["MessageId"] not in failed]
         for message in messages:
             if message["MessageId"] in failed:

@@ -54,9 +54,14 @@ Stage = Callable[[DemoRun], None]
 
 
 def stages() -> list[tuple[str, Stage]]:
-    from scripts.local.stages import detection, gate
+    from scripts.local.stages import detection, gate, labelling
 
-    return [("restore", gate.restore), ("detection", detection.run), ("gate", gate.run)]
+    return [
+        ("restore", gate.restore),
+        ("detection", detection.run),
+        ("labelling", labelling.run),
+        ("gate", gate.run),
+    ]
 
 
 def run_demo(options: DemoOptions) -> dict[str, Any]:

@@ -47,6 +47,8 @@ class Emulator:
             "SKILLFORGE_QUARANTINE_BUCKET": self.names.quarantine_bucket,
             "SKILLFORGE_ARTIFACTS_BUCKET": self.names.artifacts_bucket,
             "SKILLFORGE_CATALOG_TABLE": self.names.catalog_table,
+            "SKILLFORGE_DETECT_QUEUE": self.names.detect_queue,
+            "SKILLFORGE_DETECT_DLQ": self.names.detect_dlq,
             "SKILLFORGE_STAGE": self.names.stage,
             "POWERTOOLS_SERVICE_NAME": "skillforge",
             "POWERTOOLS_METRICS_NAMESPACE": "skillforge-local",

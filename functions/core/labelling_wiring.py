@@ -1,0 +1,69 @@
+"""Builds the adapters of the labelling and review functions from validated settings."""
+
+from __future__ import annotations
+
+from functions.core.aws import client, resource
+from functions.core.catalog import DynamoCatalog
+from functions.core.labelling import HandoffDeps, LabelingJobs, LabellingSettings
+from functions.core.labelling_import import ImportDeps
+from functions.core.labelling_local import LocalLabelingJobs
+from functions.core.review_api import Authenticator, CognitoClaimsAuthenticator, ReviewApi
+from functions.core.settings import AwsSettings, DetectorSettings
+from functions.core.storage import BlobStore
+
+
+class LabellingResources(AwsSettings):
+    """What the labelling/review functions talk to (SKILLFORGE_CROPS_BUCKET, ...)."""
+
+    crops_bucket: str
+    catalog_table: str
+    artifacts_bucket: str
+    review_login_url: str | None = None
+    local_labelling_jobs: bool = False  # local mode: jobs kept in the artifacts bucket, simulated crowd
+
+
+def _jobs(res: LabellingResources) -> LabelingJobs:
+    if res.local_labelling_jobs:
+        return LocalLabelingJobs(BlobStore(client("s3", res)), res.artifacts_bucket, res.aws_region)
+    jobs: LabelingJobs = client("sagemaker", res)
+    return jobs
+
+
+def _catalog(res: LabellingResources) -> DynamoCatalog:
+    return DynamoCatalog(resource("dynamodb", res).Table(res.catalog_table))
+
+
+def build_handoff_deps(
+    res: LabellingResources | None = None,
+    settings: LabellingSettings | None = None,
+    jobs: LabelingJobs | None = None,
+) -> HandoffDeps:
+    res = res or LabellingResources()  # type: ignore[call-arg]
+    return HandoffDeps(
+        catalog=_catalog(res),
+        store=BlobStore(client("s3", res)),
+        jobs=jobs or _jobs(res),
+        settings=settings or LabellingSettings(),
+        artifacts_bucket=res.artifacts_bucket,
+        region=res.aws_region,
+    )
+
+
+def build_import_deps(res: LabellingResources | None = None, jobs: LabelingJobs | None = None) -> ImportDeps:
+    res = res or LabellingResources()  # type: ignore[call-arg]
+    return ImportDeps(catalog=_catalog(res), store=BlobStore(client("s3", res)), jobs=jobs or _jobs(res))
+
+
+def build_review_api(res: LabellingResources | None = None, auth: Authenticator | None = None) -> ReviewApi:
+    res = res or LabellingResources()  # type: ignore[call-arg]
+    return ReviewApi(
+        catalog=_catalog(res),
+        store=BlobStore(client("s3", res)),
+        auth=auth or CognitoClaimsAuthenticator(),
+        crop_padding=DetectorSettings().crop_padding,
+        login_url=res.review_login_url,
+    )
+
+
+def build_store(res: LabellingResources | None = None) -> BlobStore:
+    return BlobStore(client("s3", res or LabellingResources()))  # type: ignore[call-arg]

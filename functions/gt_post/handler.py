@@ -1,0 +1,36 @@
+"""Ground Truth post-annotation (consolidation) Lambda: workers' answers → majority vote per crop."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.core.consolidation import post_annotation
+from functions.core.labelling import split_s3_uri
+from functions.core.labelling_wiring import build_store
+from functions.core.storage import BlobStore
+
+logger = Logger()
+
+
+@cache
+def store() -> BlobStore:
+    return build_store()
+
+
+def _read(uri: str) -> str:
+    return store().get(*split_s3_uri(uri)).data.decode("utf-8")
+
+
+def _invalid(object_id: str, problem: str) -> None:
+    logger.warning(
+        "unreadable worker answer left out of the vote", extra={"object": object_id, "problem": problem}
+    )
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> list[dict[str, Any]]:
+    return post_annotation(event, _read, _invalid)

@@ -1,0 +1,24 @@
+"""Review API Lambda (API Gateway REST, Cognito authorizer): the same router as the local server."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.core.labelling_wiring import build_review_api
+from functions.core.review_api import ReviewApi, apigw_response, request_from_apigw
+
+logger = Logger()
+
+
+@cache
+def api() -> ReviewApi:
+    return build_review_api()
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return apigw_response(api().handle(request_from_apigw(event)))

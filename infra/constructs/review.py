@@ -1,0 +1,195 @@
+"""Expert review: Cognito user pool + API Gateway REST API (Cognito authorizer) + the review Lambda.
+
+The static page files are public methods (they hold no data); every /api route requires a Cognito
+id token. Experts sign in on the Cognito hosted UI, which sends them back to the page with the token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from infra.constructs.labelling import (
+    S3_READ_ACTIONS,
+    FunctionDefaults,
+    acknowledge,
+    acknowledge_function_basics,
+    acknowledge_grants,
+    zip_function,
+)
+
+API_STAGE = "review"
+PUBLIC_FILES = ("review.js", "review.css", "config.json", "index.html")
+
+
+@dataclass(frozen=True)
+class ReviewConfig:
+    domain_prefix: str  # Cognito hosted-UI domain prefix (globally unique per region)
+    crop_padding: float = 0.05  # as detection's SKILLFORGE_CROP_PADDING (green box position)
+    throttle_rate: int = 20
+    throttle_burst: int = 40
+
+
+class Review(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        defaults: FunctionDefaults,
+        config: ReviewConfig,
+        crops_bucket: s3.IBucket,
+        artifacts_bucket: s3.IBucket,
+        table: dynamodb.ITable,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stage = defaults.stage
+        self.crops_bucket = crops_bucket
+        self.user_pool = cognito.UserPool(
+            self,
+            "Experts",
+            user_pool_name=f"skillforge-{stage}-experts",
+            self_sign_up_enabled=False,
+            sign_in_aliases=cognito.SignInAliases(email=True),
+            password_policy=cognito.PasswordPolicy(
+                min_length=12,
+                require_digits=True,
+                require_lowercase=True,
+                require_uppercase=True,
+                require_symbols=True,
+            ),
+            mfa=cognito.Mfa.REQUIRED,
+            mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
+            account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            feature_plan=cognito.FeaturePlan.PLUS,
+            standard_threat_protection_mode=cognito.StandardThreatProtectionMode.FULL_FUNCTION,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.domain = self.user_pool.add_domain(
+            "HostedUi", cognito_domain=cognito.CognitoDomainOptions(domain_prefix=config.domain_prefix)
+        )
+        self.api = apigw.RestApi(
+            self,
+            "Api",
+            rest_api_name=f"skillforge-{stage}-review",
+            description=f"skillforge {stage}: expert review page and API",
+            binary_media_types=["image/jpeg"],
+            cloud_watch_role=False,
+            deploy_options=apigw.StageOptions(
+                stage_name=API_STAGE,
+                access_log_destination=apigw.LogGroupLogDestination(
+                    logs.LogGroup(
+                        self,
+                        "AccessLogs",
+                        retention=defaults.log_retention,
+                        removal_policy=defaults.removal_policy,
+                    )
+                ),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=False,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                metrics_enabled=True,
+                tracing_enabled=True,
+                throttling_rate_limit=config.throttle_rate,
+                throttling_burst_limit=config.throttle_burst,
+            ),
+        )
+        # The page's own URL, built without the deployment (no dependency cycle through the function).
+        page_url = f"https://{self.api.rest_api_id}.execute-api.{Aws.REGION}.{Aws.URL_SUFFIX}/{API_STAGE}/"
+        self.client = self.user_pool.add_client(
+            "Page",
+            generate_secret=False,
+            auth_flows=cognito.AuthFlow(user_srp=True),
+            o_auth=cognito.OAuthSettings(
+                flows=cognito.OAuthFlows(implicit_code_grant=True),
+                scopes=[cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL],
+                callback_urls=[page_url],
+                logout_urls=[page_url],
+            ),
+            id_token_validity=Duration.hours(1),
+            access_token_validity=Duration.hours(1),
+            prevent_user_existence_errors=True,
+        )
+        login_url = (
+            f"{self.domain.base_url()}/login?client_id={self.client.user_pool_client_id}"
+            f"&response_type=token&scope=openid+email&redirect_uri={page_url}"
+        )
+        self.function = zip_function(
+            self,
+            "Function",
+            module="review_api",
+            description="expert review API (Cognito-authenticated)",
+            defaults=defaults,
+            environment={
+                "SKILLFORGE_CROPS_BUCKET": crops_bucket.bucket_name,
+                "SKILLFORGE_ARTIFACTS_BUCKET": artifacts_bucket.bucket_name,
+                "SKILLFORGE_CATALOG_TABLE": table.table_name,
+                "SKILLFORGE_CROP_PADDING": str(config.crop_padding),
+                "SKILLFORGE_REVIEW_LOGIN_URL": login_url,
+            },
+            timeout=Duration.seconds(29),
+            memory_mb=512,
+        )
+        table.grant_read_write_data(self.function)
+        crops_bucket.grant_read(self.function)
+
+        integration = apigw.LambdaIntegration(self.function)
+        self.authorizer = apigw.CognitoUserPoolsAuthorizer(
+            self, "Authorizer", cognito_user_pools=[self.user_pool]
+        )
+        authorized = apigw.MethodOptions(
+            authorizer=self.authorizer, authorization_type=apigw.AuthorizationType.COGNITO
+        )
+        public_methods = [self.api.root.add_method("GET", integration)]
+        for name in PUBLIC_FILES:
+            public_methods.append(self.api.root.add_resource(name).add_method("GET", integration))
+        api_resource = self.api.root.add_resource("api")
+        api_resource.add_proxy(
+            default_integration=integration, any_method=True, default_method_options=authorized
+        )
+        self.page_url = page_url
+        self._acknowledge(public_methods)
+
+    def _acknowledge(self, public_methods: list[apigw.Method]) -> None:
+        for method in public_methods:
+            for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
+                acknowledge(
+                    method,
+                    rule,
+                    "Public GET of the static page shell (HTML/JS/CSS/login config): no data; every "
+                    "/api route uses the Cognito authorizer.",
+                )
+        acknowledge(
+            self.api,
+            "AwsSolutions-APIG2",
+            "Requests are validated by the review router (pydantic models, 400 naming the problem).",
+        )
+        acknowledge(
+            self.api,
+            "AwsSolutions-APIG3",
+            "Internal expert tool behind Cognito (MFA required) with stage throttling; attach a WAF "
+            "web ACL per deployment if the page is exposed more widely.",
+        )
+        acknowledge_function_basics(self, [self.function])
+        acknowledge_grants(
+            self,
+            "CDK read grant on the crops bucket: the API serves crop images to signed-in experts.",
+            [f"{self.crops_bucket.bucket_arn}/*"],
+            actions=S3_READ_ACTIONS,
+        )

@@ -1,0 +1,59 @@
+"""`skillforge review`: the expert review page on 127.0.0.1, auto-approval of hints, or the queue status."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "review",
+        help="expert review of crops in review (page on 127.0.0.1, or --auto-approve)",
+        description="Uses the configured catalog (SKILLFORGE_CATALOG_TABLE, SKILLFORGE_CROPS_BUCKET, "
+        "SKILLFORGE_ARTIFACTS_BUCKET, optional SKILLFORGE_AWS_ENDPOINT_URL). "
+        "Without options: prints the queue.",
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--serve", action="store_true", help="serve the review page on 127.0.0.1")
+    mode.add_argument(
+        "--auto-approve", action="store_true", help="accept the upload hint of every crop in review"
+    )
+    parser.add_argument(
+        "--port", type=int, default=8765, help="port of the review page (default 8765; 0 = any)"
+    )
+    parser.add_argument(
+        "--reviewer", default=os.environ.get("USER", "local-expert"), help="name recorded on decisions"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from functions.core.labelling_wiring import LabellingResources, build_review_api
+    from functions.core.review_api import TokenAuthenticator
+    from scripts.local.review_server import HOST, make_server, new_token
+
+    resources = LabellingResources()  # type: ignore[call-arg]
+    if args.serve:
+        token = os.environ.get("SKILLFORGE_REVIEW_TOKEN") or new_token()
+        api = build_review_api(resources, TokenAuthenticator(token, reviewer=args.reviewer))
+        server = make_server(api, args.port)
+        print(f"review page: http://{HOST}:{server.server_address[1]}/")
+        print(f"review token: {token}")
+        print("Ctrl-C to stop")
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
+        return 0
+    api = build_review_api(resources, TokenAuthenticator(new_token()))
+    if args.auto_approve:
+        approved = api.review.auto_approve(reviewer=f"auto-approve:{args.reviewer}")
+        print(json.dumps({"approved": approved, "progress": api.review.progress()}))
+        return 0
+    print(json.dumps({"variants": api.review.variants(), "progress": api.review.progress()}, indent=2))
+    return 0

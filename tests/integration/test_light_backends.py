@@ -1,0 +1,194 @@
+"""Parity of the light backends (OpenVINO runtime, ONNX Runtime) with Ultralytics on the real photos."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image, ImageOps
+
+from functions.core.models import Box, Detection
+from functions.core.settings import DetectorSettings
+from functions.core.wiring import build_detector
+from tests.conftest import REPO, shared_data, shared_models
+
+pytestmark = pytest.mark.slow
+
+PHOTO_FOLDERS = ("cars", "samples", "notcars")
+MIN_IOU = 0.9
+
+
+def _photos() -> list[Path]:
+    root = shared_data()
+    return sorted(p for folder in PHOTO_FOLDERS for p in (root / folder).iterdir() if p.is_file())
+
+
+def _open(path: Path) -> Image.Image:
+    return ImageOps.exif_transpose(Image.open(path)).convert("RGB")
+
+
+def _iou(a: Box, b: Box) -> float:
+    iw = max(0.0, min(a.x2, b.x2) - max(a.x1, b.x1))
+    ih = max(0.0, min(a.y2, b.y2) - max(a.y1, b.y1))
+    inter = iw * ih
+    union = (a.x2 - a.x1) * (a.y2 - a.y1) + (b.x2 - b.x1) * (b.y2 - b.y1) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _unmatched(reference: list[Detection], candidate: list[Detection]) -> list[str]:
+    """Greedy one-to-one matching by IoU; what fails to pair up (same label, IoU ≥ MIN_IOU)."""
+    problems: list[str] = []
+    free = list(candidate)
+    for ref in reference:
+        best = max(free, key=lambda d: _iou(ref.box, d.box), default=None)
+        if best is None or _iou(ref.box, best.box) < MIN_IOU or best.label != ref.label:
+            problems.append(f"{ref.label} {ref.box} has no match")
+            continue
+        free.remove(best)
+    return problems
+
+
+@pytest.fixture(scope="module")
+def detectors() -> dict[str, Any]:
+    models = shared_models()
+    return {
+        backend: build_detector(DetectorSettings(models_dir=models, detector_backend=backend))  # type: ignore[arg-type]
+        for backend in ("ultralytics", "openvino")
+    }
+
+
+def test_openvino_backend_finds_the_same_vehicles_as_ultralytics_on_every_real_photo(
+    detectors: dict[str, Any],
+) -> None:
+    # GIVEN the shipped YOLO11n IR run by Ultralytics and by the bare OpenVINO runtime
+    photos = _photos()
+    assert len(photos) >= 20
+    differences: dict[str, Any] = {}
+    for path in photos:
+        image = _open(path)
+        # WHEN both detect vehicles in the same photo
+        reference = detectors["ultralytics"].detect(image)
+        candidate = detectors["openvino"].detect(image)
+        # THEN the count, the classes and the boxes (IoU ≥ 0.9) agree
+        problems = _unmatched(reference, candidate)
+        if len(reference) != len(candidate) or problems:
+            differences[path.name] = {
+                "ultralytics": len(reference),
+                "openvino": len(candidate),
+                "problems": problems,
+            }
+    assert differences == {}
+
+
+def test_openvino_backend_finds_cars_in_car_photos_and_none_in_non_car_photos(
+    detectors: dict[str, Any],
+) -> None:
+    # GIVEN the real photos
+    root = shared_data()
+    detector = detectors["openvino"]
+    # WHEN the light backend detects
+    cars = {p.name: len(detector.detect(_open(p))) for p in sorted((root / "cars").iterdir())}
+    notcars = {p.name: len(detector.detect(_open(p))) for p in sorted((root / "notcars").iterdir())}
+    # THEN every car photo has a vehicle and no non-car photo has one
+    assert all(cars.values()), cars
+    assert not any(notcars.values()), notcars
+
+
+@pytest.fixture(scope="module")
+def test_classifier(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    from tests.classifier_model import build_test_classifier
+
+    calibration = sorted((shared_data() / "cars").iterdir())
+    return build_test_classifier(tmp_path_factory.mktemp("classifier"), calibration)
+
+
+def test_onnx_classifier_gives_the_same_top1_as_ultralytics(test_classifier: tuple[Path, Path]) -> None:
+    from functions.core.classifier import OnnxClassifier, UltralyticsClassifier
+    from tests.classifier_model import IMGSZ
+
+    # GIVEN a 3-class YOLO11n-cls checkpoint and its ONNX export
+    weights, onnx = test_classifier
+    reference, light = UltralyticsClassifier(weights, IMGSZ), OnnxClassifier(onnx)
+    labels = []
+    for path in _photos():
+        image = _open(path)
+        # WHEN Ultralytics (torch) and ONNX Runtime classify the same photo
+        expected, got = reference.classify(image), light.classify(image)
+        # THEN the top-1 class is the same and the probabilities agree closely
+        assert got.label == expected.label, path.name
+        assert got.probabilities == pytest.approx(expected.probabilities, abs=2e-3), path.name
+        labels.append(got.label)
+    assert len(set(labels)) > 1  # the test model really depends on the image
+
+
+def test_light_backends_never_import_torch_or_ultralytics(test_classifier: tuple[Path, Path]) -> None:
+    # GIVEN a fresh interpreter with the detect handler, the default detector backend and the ONNX classifier
+    _, onnx = test_classifier
+    photo = next(iter(sorted((shared_data() / "samples").iterdir())))
+    script = f"""
+import json, sys
+from PIL import Image
+import functions.detect.handler
+from functions.core.classifier import OnnxClassifier
+from functions.core.settings import DetectorSettings
+from functions.core.wiring import build_detector
+image = Image.open({str(photo)!r}).convert("RGB")
+settings = DetectorSettings()
+cars = build_detector(settings).detect(image)
+label = OnnxClassifier({str(onnx)!r}).classify(image).label
+heavy = sorted(m for m in ("torch", "torchvision", "ultralytics") if m in sys.modules)
+print(json.dumps({{"backend": settings.detector_backend, "cars": len(cars), "label": label, "heavy": heavy}}))
+"""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "SKILLFORGE_MODELS_DIR": str(shared_models())}
+    env.pop("SKILLFORGE_DETECTOR_BACKEND", None)
+    # WHEN it detects and classifies one photo
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    # THEN it worked on the default (light) backend, and none of torch/Ultralytics/OpenCV was imported
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["backend"] == "openvino"
+    assert report["cars"] >= 1
+    assert report["heavy"] == []
+
+
+def test_backend_is_chosen_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN SKILLFORGE_DETECTOR_BACKEND=ultralytics
+    monkeypatch.setenv("SKILLFORGE_DETECTOR_BACKEND", "ultralytics")
+    monkeypatch.setenv("SKILLFORGE_MODELS_DIR", str(shared_models()))
+    # WHEN the detector is built from settings
+    detector = build_detector(DetectorSettings())
+    # THEN it is the Ultralytics one
+    assert type(detector).__name__ == "UltralyticsDetector"
+
+
+def test_openvino_backend_names_a_model_it_cannot_read(tmp_path: Path) -> None:
+    from functions.core.light_detector import ModelFileError
+
+    # GIVEN a models folder without the IR
+    settings = DetectorSettings(models_dir=tmp_path, detector_model="missing_openvino_model")
+    # WHEN / THEN building the light detector fails with a message naming the model
+    with pytest.raises(ModelFileError, match="missing_openvino_model"):
+        build_detector(settings)
+
+
+def test_onnx_backend_rejects_a_non_onnx_model(tmp_path: Path) -> None:
+    from functions.core.light_detector import ModelFileError
+
+    # GIVEN the onnx backend pointed at the OpenVINO folder
+    settings = DetectorSettings(models_dir=shared_models(), detector_backend="onnx")
+    # WHEN / THEN it says the model is not an .onnx file
+    with pytest.raises(ModelFileError, match=r"not an \.onnx file"):
+        build_detector(settings)

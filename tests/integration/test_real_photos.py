@@ -1,0 +1,61 @@
+"""The shipped YOLO11n INT8 detector on the real photos in ../shared/data (skipped where absent)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from functions.core.detection import analyse_image
+from functions.core.detector import UltralyticsDetector
+from functions.core.models import ImageStatus
+from functions.core.settings import DetectorSettings
+from tests.conftest import shared_data, shared_models
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def real() -> tuple[UltralyticsDetector, DetectorSettings]:
+    settings = DetectorSettings(models_dir=shared_models())
+    return UltralyticsDetector(settings), settings
+
+
+def _photos(folder: str) -> list[Path]:
+    return sorted(p for p in (shared_data() / folder).iterdir() if p.is_file())
+
+
+def test_every_car_photo_has_a_car(real: tuple[UltralyticsDetector, DetectorSettings]) -> None:
+    # GIVEN the 20 real car photos
+    detector, settings = real
+    # WHEN each is analysed
+    misses = [
+        p.name
+        for p in _photos("cars")
+        if analyse_image(p.read_bytes(), detector, settings).status is not ImageStatus.CARS_FOUND
+    ]
+    # THEN at least one car is found in every one
+    assert misses == []
+
+
+def test_non_car_photos_have_no_car(real: tuple[UltralyticsDetector, DetectorSettings]) -> None:
+    # GIVEN the real photos without cars
+    detector, settings = real
+    photos = _photos("notcars")
+    # WHEN analysed
+    clean = [
+        p for p in photos if analyse_image(p.read_bytes(), detector, settings).status is ImageStatus.NO_CAR
+    ]
+    # THEN at least 90% have no car
+    assert len(clean) >= 0.9 * len(photos)
+
+
+def test_road_scenes_with_clear_cars(real: tuple[UltralyticsDetector, DetectorSettings]) -> None:
+    # GIVEN road scenes with clearly visible cars (test2 has only a tiny, hidden one)
+    detector, settings = real
+    for name in ("test3.jpg", "test5.jpg"):
+        analysis = analyse_image((shared_data() / "samples" / name).read_bytes(), detector, settings)
+        # THEN cars are found with boxes inside the 1280x720 frame
+        assert analysis.status is ImageStatus.CARS_FOUND, name
+        for car in analysis.cars:
+            assert 0 <= car.box.x1 < car.box.x2 <= 1280 and 0 <= car.box.y1 < car.box.y2 <= 720

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from functions.core.audit import reconcile
+from functions.core.models import Box, CropRecord, ImageRecord, ImageStatus, QuarantineReason
+
+
+def _image(key: str, status: ImageStatus, reason: QuarantineReason | None = None) -> ImageRecord:
+    return ImageRecord(
+        image_id=key,
+        bucket="raw",
+        key=key,
+        group_id="g",
+        status=status,
+        reason=reason,
+        skill="car-detector",
+        skill_version=1,
+        code_version="abc",
+    )
+
+
+def _crop(key: str) -> CropRecord:
+    return CropRecord(
+        crop_id=key,
+        image_id="i",
+        crop_bucket="crops",
+        crop_key=key,
+        index=0,
+        box=Box(x1=0, y1=0, x2=1, y2=1),
+        confidence=0.9,
+        label="car",
+        group_id="g",
+        skill="car-detector",
+        skill_version=1,
+        code_version="abc",
+    )
+
+
+def test_a_clean_pipeline_accounts_for_every_upload() -> None:
+    # GIVEN three uploads, each in one terminal state, and one crop stored once
+    images = [
+        _image("a.jpg", ImageStatus.CARS_FOUND),
+        _image("b.jpg", ImageStatus.NO_CAR),
+        _image("c.jpg", ImageStatus.QUARANTINED, QuarantineReason.EMPTY_FILE),
+    ]
+    # WHEN reconciled
+    report = reconcile(["a.jpg", "b.jpg", "c.jpg"], images, [_crop("k0")], ["k0"])
+    # THEN it is clean, with the counts per state and reason
+    assert report.clean
+    assert report.terminal == {"cars_found": 1, "no_car": 1, "quarantined": 1}
+    assert report.quarantine_reasons == {"empty_file": 1}
+
+
+def test_losses_duplicates_and_dead_letters_are_listed_by_name() -> None:
+    # GIVEN an upload without record, a crop object nobody references, and a message in the DLQ
+    report = reconcile(
+        ["a.jpg", "lost.jpg"],
+        [_image("a.jpg", ImageStatus.CARS_FOUND)],
+        [_crop("k0")],
+        ["k0", "k0-copy"],
+        ["lost.jpg"],
+    )
+    # THEN each problem is named and the audit is not clean
+    assert report.missing == ["lost.jpg"]
+    assert report.orphan_crops == ["k0-copy"]
+    assert report.dead_letter_keys == ["lost.jpg"]
+    assert not report.clean
