@@ -13,7 +13,6 @@ from PIL import Image
 
 from functions.core.artifacts import Artifacts
 from functions.core.catalog import DynamoCatalog
-from functions.core.classifier import MANIFEST_FILE, read_manifest
 from functions.core.deployment import DeploymentStore
 from functions.core.evaluation import EvaluateDeps
 from functions.core.gate import GateConfig, GateLog
@@ -21,6 +20,7 @@ from functions.core.models import Box, Detection, SkillRef
 from functions.core.registry import RegisteredSkill, SkillRegistry
 from functions.core.regression import NO_CAR, Harness, HarnessCase, HarnessStore
 from functions.core.settings import DetectorSettings
+from functions.core.skill_model import MANIFEST_FILE, read_manifest
 from functions.core.storage import BlobStore
 from scripts.local.tiny_skill import write_synthetic_images
 
@@ -139,8 +139,8 @@ class SlackServer:
 
     @property
     def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}/services/T000/B000/secret-token-XYZ"
+        port = self.httpd.server_address[1]
+        return f"http://127.0.0.1:{port}/services/T000/B000/secret-token-XYZ"
 
     def __enter__(self) -> SlackServer:
         self.thread.start()

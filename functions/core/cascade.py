@@ -16,12 +16,12 @@ from pathlib import Path
 from PIL import Image
 from pydantic import BaseModel, Field, model_validator
 
-from functions.core.classifier import ClassifierSkill, Scored
 from functions.core.crops import crop
 from functions.core.detection import Analysis, analyse_image
 from functions.core.detector import Detector
 from functions.core.models import Box, SkillRef
 from functions.core.settings import DetectorSettings
+from functions.core.skill_model import ClassifierSkill, Scored
 from functions.core.skills import validate_skill_name
 
 

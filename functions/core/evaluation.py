@@ -19,7 +19,6 @@ from pydantic import BaseModel, Field
 from functions.core.artifacts import Artifacts, join_uri
 from functions.core.cascade import Cascade, CascadeConfig, CascadeStage
 from functions.core.catalog import Catalog
-from functions.core.classifier import read_manifest
 from functions.core.deployment import DeploymentStore
 from functions.core.detector import Detector
 from functions.core.gate import GateConfig, GateDecision, GateLog, GateOutcome, GateRecord, decide
@@ -33,6 +32,7 @@ from functions.core.regression import (
     without_harness_duplicates,
 )
 from functions.core.settings import DetectorSettings
+from functions.core.skill_model import read_manifest
 from functions.core.skill_resolver import RegistrySkills
 
 logger = Logger(child=True)

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from functions.core.classifier import ClassifierSkill
+from functions.core.skill_model import ClassifierSkill
 
 
 def _target_layer(module: Any, tensor: Any, min_grid: int) -> int:

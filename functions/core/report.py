@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image
 
 from functions.core.artifacts import Artifacts
-from functions.core.classifier import ClassifierSkill
 from functions.core.crops import crop
 from functions.core.gate import GateOutcome
 from functions.core.images import decode_image
 from functions.core.models import Box
 from functions.core.regression import NO_CAR, CaseResult, SideMetrics
+from functions.core.skill_model import ClassifierSkill
 
 if TYPE_CHECKING:
     from fpdf import FPDF

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Protocol
 
 from functions.core.artifacts import Artifacts
-from functions.core.classifier import MANIFEST_FILE, ClassifierSkill, load_classifier, read_manifest
 from functions.core.deployment import DeploymentStore
 from functions.core.registry import RegisteredSkill, SkillRegistry
+from functions.core.skill_model import MANIFEST_FILE, ClassifierSkill, load_classifier, read_manifest
 
 
 class SkillSource(Protocol):

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
@@ -20,81 +19,14 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-PYTHON_RUNTIME = lambda_.Runtime.PYTHON_3_11
+from infra.constructs.labelling import FunctionDefaults, acknowledge_function_basics, zip_function
+from infra.nag import suppress
 
 
-XRAY_REASON = (
-    "X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) have no resource-level permissions."
-)
-
-
-def acknowledge(construct: Construct, rules: dict[str, str]) -> None:
-    """cdk-nag acknowledgements, each with its written reason."""
-    Validations.of(construct).acknowledge(
-        *(Acknowledgment(id=rule, reason=why) for rule, why in rules.items())
-    )
-
-
-def acknowledge_function_basics(function: lambda_.Function) -> None:
-    acknowledge(
-        function,
-        {
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-            "AWSLambdaBasicExecutionRole]": (
-                "AWSLambdaBasicExecutionRole only lets the function write its own CloudWatch logs."
-            ),
-            "AwsSolutions-IAM5[Resource::*]": XRAY_REASON,
-        },
-    )
-    if isinstance(function.runtime, lambda_.Runtime) and function.runtime.name == PYTHON_RUNTIME.name:
-        acknowledge(
-            function, {"AwsSolutions-L1": "The project targets Python 3.11 (pyproject requires-python)."}
-        )
-
-
-def powertools_env(stage: str, service: str) -> dict[str, str]:
-    return {
-        "POWERTOOLS_SERVICE_NAME": service,
-        "POWERTOOLS_METRICS_NAMESPACE": f"skillforge-{stage}",
-        "POWERTOOLS_LOG_LEVEL": "INFO",
-        "SKILLFORGE_STAGE": stage,
-    }
-
-
-def log_group(scope: Construct, name: str) -> logs.LogGroup:
+def log_group(scope: Construct, name: str, defaults: FunctionDefaults) -> logs.LogGroup:
     return logs.LogGroup(
-        scope, f"{name}Logs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
+        scope, f"{name}Logs", retention=defaults.log_retention, removal_policy=defaults.removal_policy
     )
-
-
-def zip_function(
-    scope: Construct,
-    name: str,
-    *,
-    code: lambda_.Code,
-    handler: str,
-    stage: str,
-    environment: dict[str, str],
-    layers: list[lambda_.ILayerVersion] | None = None,
-    timeout: Duration = Duration.seconds(60),
-    memory_mb: int = 512,
-) -> lambda_.Function:
-    """A Python zip function with the project's defaults (powertools env, tracing, log retention)."""
-    function = lambda_.Function(
-        scope,
-        name,
-        runtime=PYTHON_RUNTIME,
-        code=code,
-        handler=handler,
-        layers=layers,
-        timeout=timeout,
-        memory_size=memory_mb,
-        tracing=lambda_.Tracing.ACTIVE,
-        environment={**powertools_env(stage, name.lower()), **environment},
-        log_group=log_group(scope, name),
-    )
-    acknowledge_function_basics(function)
-    return function
 
 
 class Notifications(Construct):
@@ -105,10 +37,8 @@ class Notifications(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        stage: str,
+        defaults: FunctionDefaults,
         table: dynamodb.ITable,
-        code: lambda_.Code,
-        layers: list[lambda_.ILayerVersion] | None = None,
         email_addresses: list[str] | None = None,
         training_job_prefix: str = "skillforge-",
     ) -> None:
@@ -117,14 +47,14 @@ class Notifications(Construct):
             self,
             "SlackWebhook",
             description=(
-                f"skillforge {stage}: Slack incoming webhook URL (set the value after deploy; "
+                f"skillforge {defaults.stage}: Slack incoming webhook URL (set the value after deploy; "
                 'a plain URL or {"url": ...})'
             ),
         )
         self.topic = sns.Topic(
             self,
             "Email",
-            display_name=f"skillforge {stage}",
+            display_name=f"skillforge {defaults.stage}",
             enforce_ssl=True,
             master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
         )
@@ -133,16 +63,16 @@ class Notifications(Construct):
         self.function = zip_function(
             self,
             "Notify",
-            code=code,
-            handler="functions.notify.handler.handler",
-            stage=stage,
-            layers=layers,
+            module="notify",
+            description="Slack + email notifications",
+            defaults=defaults,
             environment={
                 "SKILLFORGE_SLACK_SECRET_ID": self.slack_secret.secret_arn,
                 "SKILLFORGE_EMAIL_TOPIC_ARN": self.topic.topic_arn,
                 "SKILLFORGE_CATALOG_TABLE": table.table_name,
             },
         )
+        acknowledge_function_basics(self, [self.function])
         self.slack_secret.grant_read(self.function)
         self.topic.grant_publish(self.function)
         # idempotency markers only: one notification per (execution, outcome)
@@ -175,16 +105,14 @@ class Notifications(Construct):
                 "TrainingJobName": [{"prefix": training_job_prefix}],
             },
         )
-        acknowledge(
+        suppress(
             self.slack_secret,
-            {
-                "AwsSolutions-SMG4": "A Slack incoming webhook URL is issued by Slack and cannot be rotated "
-                "by a Lambda; it is replaced by hand when revoked."
-            },
+            "AwsSolutions-SMG4",
+            "A Slack incoming webhook URL is issued by Slack and cannot be rotated by a Lambda; "
+            "it is replaced by hand when revoked.",
         )
-        acknowledge(
-            self.dead_letters,
-            {"AwsSolutions-SQS3": "This queue is the dead-letter queue of the notify EventBridge targets."},
+        suppress(
+            self.dead_letters, "AwsSolutions-SQS3", "This queue is the dead-letter queue of the notify rules."
         )
 
     def watch(self, state_machine: sfn.IStateMachine) -> events.Rule:

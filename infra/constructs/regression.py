@@ -28,28 +28,21 @@ from constructs import Construct
 from functions.core.cascade import CascadeConfig
 from functions.core.deployment import MappingFile, parameter_name, parameter_prefix
 from functions.core.gate import GateConfig
-from infra.constructs.notifications import (
-    acknowledge,
+from infra.constructs.labelling import (
+    FunctionDefaults,
     acknowledge_function_basics,
-    log_group,
-    powertools_env,
+    nag_resource,
     zip_function,
 )
+from infra.constructs.notifications import log_group
+from infra.nag import suppress
 
 _SSM_REASON = "one run-time parameter per skill under /skillforge/<stage>/skills/; skills are added by data"
 
 
 def _ssm_finding(stage: str) -> str:
-    return f"arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter{parameter_prefix(stage)}*"
-
-
-def _token(stack: Stack, arn: str) -> str:
-    """How cdk-nag names a resource attribute in a finding id: <LogicalId.Arn>."""
-    resolved = stack.resolve(arn)
-    if isinstance(resolved, dict) and "Fn::GetAtt" in resolved:
-        logical, attribute = resolved["Fn::GetAtt"]
-        return f"<{logical}.{attribute}>"
-    return str(resolved)
+    arn = "arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter"
+    return f"Resource::{arn}{parameter_prefix(stage)}*"
 
 
 TRANSIENT_LAMBDA_ERRORS = [
@@ -66,15 +59,13 @@ class TrainAndGate(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        stage: str,
+        defaults: FunctionDefaults,
         train_step: sfn.TaskStateBase,
         table: dynamodb.ITable,
         artifacts_bucket: s3.IBucket,
         raw_bucket: s3.IBucket,
         evaluate_code: lambda_.DockerImageCode,
-        function_code: lambda_.Code,
         notify_function: lambda_.IFunction,
-        layers: list[lambda_.ILayerVersion] | None = None,
         gate: GateConfig | None = None,
         cascade: CascadeConfig | None = None,
         auto_promote_stages: list[str] | None = None,
@@ -83,6 +74,7 @@ class TrainAndGate(Construct):
         run_timeout: Duration = Duration.hours(12),
     ) -> None:
         super().__init__(scope, construct_id)
+        stage = defaults.stage
         stack = Stack.of(self)
         parameters_arn = stack.format_arn(
             service="ssm", resource="parameter", resource_name=parameter_prefix(stage).strip("/") + "/*"
@@ -103,8 +95,16 @@ class TrainAndGate(Construct):
             memory_size=4096,
             timeout=evaluate_timeout,
             tracing=lambda_.Tracing.ACTIVE,
-            environment={**powertools_env(stage, "evaluate"), **environment, "YOLO_OFFLINE": "1"},
-            log_group=log_group(self, "EvaluateFunction"),
+            environment={
+                "SKILLFORGE_STAGE": stage,
+                "POWERTOOLS_SERVICE_NAME": "skillforge-evaluate",
+                "POWERTOOLS_METRICS_NAMESPACE": "skillforge",
+                "POWERTOOLS_LOG_LEVEL": defaults.log_level,
+                "YOLO_OFFLINE": "1",
+                **defaults.environment,
+                **environment,
+            },
+            log_group=log_group(self, "EvaluateFunction", defaults),
         )
         table.grant_read_data(self.evaluate_function)  # registry, catalog (replay), gate log reads
         self.evaluate_function.add_to_role_policy(
@@ -136,37 +136,46 @@ class TrainAndGate(Construct):
             artifacts_bucket.encryption_key.grant_encrypt_decrypt(self.evaluate_function)
         if raw_bucket.encryption_key is not None:
             raw_bucket.encryption_key.grant_decrypt(self.evaluate_function)
-        acknowledge_function_basics(self.evaluate_function)
-        acknowledge(
+        suppress(
             self.evaluate_function,
-            {
-                f"AwsSolutions-IAM5[Resource::{_token(stack, table.table_arn)}/index/*]": (
-                    "reads the catalog's status index (replayed production records)"
-                ),
-                f"AwsSolutions-IAM5[Resource::{_token(stack, artifacts_bucket.bucket_arn)}/skills/*]": (
-                    "model versions are folders under skills/ (one per skill version), created by runs"
-                ),
-                f"AwsSolutions-IAM5[Resource::{_token(stack, artifacts_bucket.bucket_arn)}/harness/*]": (
-                    "frozen harness images under harness/<skill>/ are read, never written"
-                ),
-                f"AwsSolutions-IAM5[Resource::{_token(stack, artifacts_bucket.bucket_arn)}/"
-                f"{training_output_prefix}*]": "reads the model.tar.gz each training job wrote",
-                f"AwsSolutions-IAM5[Resource::{_token(stack, raw_bucket.bucket_arn)}/*]": (
-                    "replayed production photos can be any upload of the raw bucket (read only)"
-                ),
-                f"AwsSolutions-IAM5[Resource::{_ssm_finding(stage)}]": _SSM_REASON,
-            },
+            "AwsSolutions-IAM5",
+            "Prefix-scoped reads/writes of the evaluate function: the catalog's status index (replayed "
+            "records), skill version folders under skills/, frozen harness images under harness/, the "
+            "model.tar.gz of each training job, any raw upload (replayed photos, read only), and the "
+            "stage's skill parameters (one per skill).",
+            findings=[
+                f"Resource::{nag_resource(self, table.table_arn)}/index/*",
+                f"Resource::{nag_resource(self, artifacts_bucket.bucket_arn)}/skills/*",
+                f"Resource::{nag_resource(self, artifacts_bucket.bucket_arn)}/harness/*",
+                f"Resource::{nag_resource(self, artifacts_bucket.bucket_arn)}/{training_output_prefix}*",
+                f"Resource::{nag_resource(self, raw_bucket.bucket_arn)}/*",
+                _ssm_finding(stage),
+            ],
+        )
+        suppress(
+            self.evaluate_function,
+            "AwsSolutions-IAM4",
+            "Lambda's AWS-managed basic execution policy: CloudWatch Logs only, for the function's own logs.",
+            findings=[
+                "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+            ],
+        )
+        suppress(
+            self.evaluate_function,
+            "AwsSolutions-IAM5",
+            "X-Ray active tracing: xray:PutTraceSegments/PutTelemetryRecords accept no resource but *.",
+            findings=["Resource::*"],
         )
 
         self.promote_function = zip_function(
             self,
             "PromoteFunction",
-            code=function_code,
-            handler="functions.promote.handler.handler",
-            stage=stage,
-            layers=layers,
+            module="promote",
+            description="promote a gated skill version (auto-promote stages only)",
+            defaults=defaults,
             environment=environment,
         )
+        acknowledge_function_basics(self, [self.promote_function])
         self.promote_function.add_to_role_policy(
             iam.PolicyStatement(actions=["ssm:GetParameter", "ssm:PutParameter"], resources=[parameters_arn])
         )
@@ -177,9 +186,7 @@ class TrainAndGate(Construct):
                 conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["skill#*"]}},
             )
         )
-        acknowledge(
-            self.promote_function, {f"AwsSolutions-IAM5[Resource::{_ssm_finding(stage)}]": _SSM_REASON}
-        )
+        suppress(self.promote_function, "AwsSolutions-IAM5", _SSM_REASON, findings=[_ssm_finding(stage)])
 
         definition = self._definition(train_step, notify_function, evaluate_timeout)
         self.state_machine = sfn.StateMachine(
@@ -189,26 +196,22 @@ class TrainAndGate(Construct):
             definition_body=sfn.DefinitionBody.from_chainable(definition),
             timeout=run_timeout,
             tracing_enabled=True,
-            logs=sfn.LogOptions(destination=log_group(self, "StateMachine"), level=sfn.LogLevel.ALL),
+            logs=sfn.LogOptions(
+                destination=log_group(self, "StateMachine", defaults), level=sfn.LogLevel.ALL
+            ),
         )
         invoked = [self.evaluate_function, self.promote_function, notify_function]
-        acknowledge(
+        suppress(
             self.state_machine,
-            {
-                **{
-                    f"AwsSolutions-IAM5[Resource::<{stack.get_logical_id(f.node.default_child)}.Arn>:*]": (  # type: ignore[arg-type]
-                        "LambdaInvoke may call any version/alias of its own function (CDK grants ARN:*)"
-                    )
-                    for f in invoked
-                    if f.node.default_child is not None
-                },
-                "AwsSolutions-IAM5[Resource::*]": (
-                    "Step Functions log delivery and X-Ray have no resource-level permissions."
-                ),
-                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:"
-                "training-job/*]": "createTrainingJob.sync describes/stops the job it started; names are "
-                "generated per execution.",
-            },
+            "AwsSolutions-IAM5",
+            "LambdaInvoke may call any version/alias of its own function (CDK grants ARN:*); log delivery "
+            "and X-Ray accept no resource but *; createTrainingJob.sync describes/stops the job it started "
+            "(names are generated per execution).",
+            findings=[
+                *(f"Resource::{nag_resource(self, f.function_arn)}:*" for f in invoked),
+                "Resource::*",
+                "Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/*",
+            ],
         )
 
     def _definition(

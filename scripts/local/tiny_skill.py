@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-from functions.core.classifier import MANIFEST_FILE
 from functions.core.offline import configure_offline
+from functions.core.skill_model import MANIFEST_FILE
 from functions.core.skills import SkillManifest
 
 # A four-layer Ultralytics classification network (same modules and checkpoint format as yolov8n-cls,

@@ -11,9 +11,9 @@ from pypdf import PdfReader
 
 from functions.core.artifacts import Artifacts
 from functions.core.catalog import DynamoCatalog
-from functions.core.classifier import read_manifest
 from functions.core.models import Box, CropRecord, CropStatus, ImageRecord, ImageStatus
 from functions.core.registry import SkillRegistry
+from functions.core.skill_model import read_manifest
 from functions.core.storage import BlobStore
 from scripts.local.demo import DemoOptions, DemoRun
 from scripts.local.emulator import running_emulator

@@ -14,8 +14,15 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from cdk_nag import AwsSolutionsChecks
 
 from functions.core.deployment import MappingFile
-from infra.constructs.notifications import Notifications, acknowledge, acknowledge_function_basics
+from infra.constructs.labelling import (
+    S3_GRANT_ACTIONS,
+    FunctionDefaults,
+    acknowledge_function_basics,
+    nag_resource,
+)
+from infra.constructs.notifications import Notifications
 from infra.constructs.regression import SkillVersions, TrainAndGate
+from infra.nag import suppress
 
 
 def sagemaker_training_step(stack: Stack, bucket: s3.IBucket) -> sfn.TaskStateBase:
@@ -65,8 +72,9 @@ def gate_stack(mapping: Path, train: str = "sagemaker") -> tuple[App, Stack, Tra
     artifacts = s3.Bucket(stack, "Artifacts", enforce_ssl=True)
     raw = s3.Bucket(stack, "Raw", enforce_ssl=True)
     code = lambda_.Code.from_inline("def handler(event, context):\n    return event\n")
+    defaults = FunctionDefaults(code=code, stage="test")
     notifications = Notifications(
-        stack, "Notifications", stage="test", table=table, code=code, email_addresses=["ml@example.com"]
+        stack, "Notifications", defaults=defaults, table=table, email_addresses=["ml@example.com"]
     )
     if train == "sagemaker":
         step: sfn.TaskStateBase = sagemaker_training_step(stack, artifacts)
@@ -74,22 +82,14 @@ def gate_stack(mapping: Path, train: str = "sagemaker") -> tuple[App, Stack, Tra
         trainer = lambda_.Function(
             stack, "FakeTrain", runtime=lambda_.Runtime.PYTHON_3_11, code=code, handler="index.handler"
         )
-        acknowledge_function_basics(trainer)
-        acknowledge(
-            stack,
-            {
-                f"AwsSolutions-IAM5[Resource::<{stack.get_logical_id(trainer.node.default_child)}.Arn>:*]": (
-                    "test stand-in for the training step"
-                )
-            },
-        )
+        acknowledge_function_basics(trainer, [trainer])
         step = tasks.LambdaInvoke(
             stack, "Train", lambda_function=trainer, payload_response_only=True, result_path="$.training"
         )
     gate = TrainAndGate(
         stack,
         "TrainAndGate",
-        stage="test",
+        defaults=defaults,
         train_step=step,
         table=table,
         artifacts_bucket=artifacts,
@@ -97,30 +97,26 @@ def gate_stack(mapping: Path, train: str = "sagemaker") -> tuple[App, Stack, Tra
         evaluate_code=lambda_.DockerImageCode.from_ecr(
             ecr.Repository(stack, "Images"), tag_or_digest="evaluate"
         ),
-        function_code=code,
         notify_function=notifications.function,
     )
     notifications.watch(gate.state_machine)
     SkillVersions(stack, "SkillVersions", stage="test", mapping=MappingFile(mapping))
+    stand_in = "test stand-in for the foundation stack's buckets and the training construct's task"
     for bucket in (artifacts, raw):
-        acknowledge(bucket, {"AwsSolutions-S1": "test stand-in for the foundation stack's bucket"})
+        suppress(bucket, "AwsSolutions-S1", stand_in)
     if train == "sagemaker":
-        acknowledge(
-            step,
-            {
-                "AwsSolutions-IAM5[Resource::*]": "test stand-in for the training construct's task",
-                **{
-                    f"AwsSolutions-IAM5[{f}]": "test stand-in for the training construct's task"
-                    for f in (
-                        "Action::s3:GetObject*",
-                        "Action::s3:GetBucket*",
-                        "Action::s3:List*",
-                        "Action::s3:DeleteObject*",
-                        "Action::s3:Abort*",
-                        f"Resource::<{stack.get_logical_id(artifacts.node.default_child)}.Arn>/datasets/*",
-                        f"Resource::<{stack.get_logical_id(artifacts.node.default_child)}.Arn>/training/*",
-                    )
-                },
-            },
+        findings = [
+            "Resource::*",
+            *(f"Action::{a}" for a in S3_GRANT_ACTIONS),
+            f"Resource::{nag_resource(stack, artifacts.bucket_arn)}/datasets/*",
+            f"Resource::{nag_resource(stack, artifacts.bucket_arn)}/training/*",
+        ]
+        suppress(step, "AwsSolutions-IAM5", stand_in, findings=findings)
+    else:
+        suppress(
+            gate.state_machine,
+            "AwsSolutions-IAM5",
+            stand_in,
+            findings=[f"Resource::{nag_resource(stack, trainer.function_arn)}:*"],
         )
     return app, stack, gate, notifications

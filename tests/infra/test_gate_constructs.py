@@ -22,7 +22,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     )
     app, stack, _gate, _notifications = gate_stack(mapping)
     app.synth()  # raises on any unacknowledged cdk-nag AwsSolutions error
-    return Template.from_stack(stack).to_json()
+    return dict(Template.from_stack(stack).to_json())
 
 
 def _definition(template: dict[str, Any]) -> dict[str, Any]:
@@ -31,7 +31,8 @@ def _definition(template: dict[str, Any]) -> dict[str, Any]:
     )
     parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
     text = "".join(p if isinstance(p, str) else "ARN" for p in parts)
-    return json.loads(text)
+    definition: dict[str, Any] = json.loads(text)
+    return definition
 
 
 def test_every_task_retries_catches_and_times_out(template: dict[str, Any]) -> None:

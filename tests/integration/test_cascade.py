@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from functions.core.cascade import Cascade, CascadeConfig, CascadeStage
-from functions.core.classifier import load_classifier
 from functions.core.models import SkillRef
 from functions.core.settings import DetectorSettings
+from functions.core.skill_model import load_classifier
 from scripts.local.tiny_skill import build_tiny_skill, synthetic_image
 from tests.conftest import REPO, shared_models
 from tests.gate_support import BlobDetector

@@ -126,8 +126,8 @@ def world(
     monkeypatch.delenv("SKILLFORGE_AWS_ENDPOINT_URL", raising=False)
     runtime = InProcessLambda()
     monkeypatch.setattr(LambdaSimpleBackend, "invoke", lambda _backend, *a: runtime.invoke(*a))
-    config = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
-    with mock_aws(config=config), SlackServer() as slack:  # type: ignore[arg-type]
+    config: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+    with mock_aws(config=config), SlackServer() as slack:
         names = ResourceNames(stage="test")
         s3 = boto3.client("s3", region_name=REGION)
         provision(
