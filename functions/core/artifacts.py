@@ -29,6 +29,13 @@ def join_uri(base: str, name: str) -> str:
     return str(Path(base) / name)
 
 
+def folder_of(uri: str) -> str:
+    """The folder an artifact lives in: the URI itself for a folder, the parent of a .tar.gz file."""
+    if uri.endswith(".tar.gz"):
+        return uri.rsplit("/", 1)[0]
+    return uri
+
+
 class Artifacts:
     """Reads and writes artifacts by URI; S3 downloads are cached under `cache_dir` (Lambda: /tmp)."""
 

@@ -6,6 +6,7 @@ Stored next to the model (`<artifact_uri>/evaluation/`): `evaluation.json` (ever
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,7 +17,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
-from functions.core.artifacts import Artifacts, join_uri
+from functions.core.artifacts import Artifacts, folder_of, join_uri
 from functions.core.cascade import Cascade, CascadeConfig, CascadeStage
 from functions.core.catalog import Catalog
 from functions.core.deployment import DeploymentStore
@@ -55,6 +56,9 @@ class EvaluationRecord(BaseModel):
     regression: RegressionResult
     decision: GateDecision
     cascade: CascadeConfig
+    data_counts: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="training data: split → class → examples (dataset manifest)"
+    )
     evaluation_uri: str
     report_uri: str
     started_at: datetime
@@ -94,6 +98,7 @@ class EvaluateDeps:
     detector_settings: DetectorSettings
     detector_ref: SkillRef
     skills_base_uri: str  # where extracted SageMaker outputs are published: <base>/<skill>/v<N>/
+    datasets_uri: str | None = None  # <base>/<skill>/<dataset_version>/manifest.json (dataset extraction)
     cascade: CascadeConfig | None = None
     gate: GateConfig | None = None
     write_report: bool = True
@@ -187,7 +192,7 @@ def evaluate_candidate(request: EvaluateRequest, deps: EvaluateDeps) -> Evaluati
         harness_version=harness.harness_version if harness else None,
     )
     decision = decide(regression.candidate, regression.current, request.gate or deps.gate or GateConfig())
-    folder_uri = join_uri(candidate_entry.artifact_uri, "evaluation")
+    folder_uri = join_uri(folder_of(candidate_entry.artifact_uri), "evaluation")
     record = EvaluationRecord(
         stage=deps.deployments.stage,
         candidate=candidate_entry,
@@ -195,6 +200,7 @@ def evaluate_candidate(request: EvaluateRequest, deps: EvaluateDeps) -> Evaluati
         regression=regression,
         decision=decision,
         cascade=config,
+        data_counts=dataset_counts(deps, candidate_entry),
         evaluation_uri=join_uri(folder_uri, "evaluation.json"),
         report_uri=join_uri(folder_uri, "report.pdf"),
         started_at=started_at,
@@ -213,6 +219,17 @@ def evaluate_candidate(request: EvaluateRequest, deps: EvaluateDeps) -> Evaluati
         GateRecord(decision=decision, report_uri=record.report_uri, evaluation_uri=record.evaluation_uri)
     )
     return record
+
+
+def dataset_counts(deps: EvaluateDeps, entry: RegisteredSkill) -> dict[str, dict[str, int]]:
+    """Examples per split and class from the dataset manifest of the candidate's training data, if any."""
+    if deps.datasets_uri is None:
+        return {}
+    uri = join_uri(deps.datasets_uri, f"{entry.skill}/{entry.dataset_version}/manifest.json")
+    if not deps.artifacts.exists(uri):
+        return {}
+    counts = json.loads(deps.artifacts.read_bytes(uri)).get("counts") or {}
+    return {str(split): {str(c): int(n) for c, n in per.items()} for split, per in counts.items()}
 
 
 def summarize(record: EvaluationRecord) -> EvaluationSummary:

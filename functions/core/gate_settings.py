@@ -58,6 +58,10 @@ class GateSettings(DeploymentSettings):
         return f"s3://{self.artifacts_bucket}/harness"
 
     @property
+    def datasets_uri(self) -> str:
+        return f"s3://{self.artifacts_bucket}/datasets"
+
+    @property
     def skills_uri(self) -> str:
         return f"s3://{self.artifacts_bucket}/skills"
 

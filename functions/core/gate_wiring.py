@@ -55,6 +55,7 @@ def build_evaluate_deps(
         detector_settings=detector_settings,
         detector_ref=detector_ref(detector_settings),
         skills_base_uri=settings.skills_uri,
+        datasets_uri=settings.datasets_uri,
         cascade=settings.cascade,
         gate=settings.gate,
     )

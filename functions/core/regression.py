@@ -15,7 +15,7 @@ import resource
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Literal
 
@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from functions.core.artifacts import Artifacts, join_uri
 from functions.core.cascade import CarAnswer, Cascade
 from functions.core.catalog import Catalog
-from functions.core.models import Box, CropStatus, utc_now
+from functions.core.models import Box, CropRecord, CropStatus, utc_now
 from functions.core.skill_model import ClassifierSkill, Scored
 
 NO_CAR = "(no car)"
@@ -96,13 +96,8 @@ class HarnessStore:
 
 def replay_cases(catalog: Catalog, classes: Iterable[str], limit: int = 500) -> list[HarnessCase]:
     """Production photos whose crop an expert verified with a class of this skill, from the test split."""
-    wanted = set(classes)
-    splits = catalog.group_splits()
     cases: list[HarnessCase] = []
-    for crop_record in catalog.crops_by_status(CropStatus.VERIFIED):
-        split = crop_record.split or splits.get(crop_record.group_id)
-        if split != "test" or crop_record.final_class not in wanted:
-            continue
+    for crop_record in _verified_test_crops(catalog, classes):
         image = catalog.get_image(crop_record.image_id)
         if image is None:
             continue
@@ -110,7 +105,7 @@ def replay_cases(catalog: Catalog, classes: Iterable[str], limit: int = 500) -> 
             HarnessCase(
                 case_id=f"replay-{crop_record.crop_id}",
                 image_uri=f"s3://{image.bucket}/{image.key}",
-                expected=crop_record.final_class,
+                expected=str(crop_record.final_class),
                 box=crop_record.box,
                 source="replay",
             )
@@ -120,21 +115,32 @@ def replay_cases(catalog: Catalog, classes: Iterable[str], limit: int = 500) -> 
     return cases
 
 
+def _verified_test_crops(catalog: Catalog, classes: Iterable[str]) -> Iterator[CropRecord]:
+    wanted = set(classes)
+    splits = catalog.group_splits()
+    for crop_record in catalog.crops_by_status(CropStatus.VERIFIED):
+        split = crop_record.split or splits.get(crop_record.group_id)
+        if split == "test" and crop_record.final_class in wanted:
+            yield crop_record
+
+
 def freeze_from_catalog(
     catalog: Catalog, classes: Iterable[str], artifacts: Artifacts, images_uri: str, limit: int = 500
 ) -> list[HarnessCase]:
     """Snapshot verified test-split crops as harness cases; the crop images are copied under
     `images_uri`, so the harness stays as it is when the catalog changes."""
     cases: list[HarnessCase] = []
-    for replay in replay_cases(catalog, classes, limit):
-        crop_id = replay.case_id.removeprefix("replay-")
-        record = catalog.get_crop(crop_id)
-        if record is None:
-            continue
+    for record in _verified_test_crops(catalog, classes):
         source = f"s3://{record.crop_bucket}/{record.crop_key}"
-        target = join_uri(images_uri, f"{crop_id}.jpg")
+        target = join_uri(images_uri, f"{record.crop_id}.jpg")
         artifacts.write_bytes(target, artifacts.read_bytes(source), "image/jpeg")
-        cases.append(HarnessCase(case_id=f"harness-{crop_id}", image_uri=target, expected=replay.expected))
+        cases.append(
+            HarnessCase(
+                case_id=f"harness-{record.crop_id}", image_uri=target, expected=str(record.final_class)
+            )
+        )
+        if len(cases) >= limit:
+            break
     return cases
 
 

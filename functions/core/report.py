@@ -165,7 +165,7 @@ def _cover(report: _Report, record: EvaluationRecord) -> None:
 
 def _data(report: _Report, record: EvaluationRecord) -> None:
     report.heading("Data used")
-    counts = class_counts(record.candidate.metrics)
+    counts = record.data_counts or class_counts(record.candidate.metrics)
     regression = record.regression
     sources = ", ".join(f"{n} {source}" for source, n in sorted(regression.cases_by_source.items()))
     report.text(
@@ -192,7 +192,7 @@ def _data(report: _Report, record: EvaluationRecord) -> None:
             ax.tick_params(axis="x", rotation=45 if len(classes) > 6 else 0)
             report.figure(fig, width=170)
     else:
-        report.text("Class counts were not recorded in this version's skill.json.", GREY)
+        report.text("Class counts were recorded neither in a dataset manifest nor in skill.json.", GREY)
 
 
 def _metrics(report: _Report, record: EvaluationRecord) -> None:

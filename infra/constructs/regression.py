@@ -116,14 +116,17 @@ class TrainAndGate(Construct):
         )
         for statement in (
             iam.PolicyStatement(
-                actions=["s3:GetObject", "s3:PutObject"],
-                resources=[artifacts_bucket.arn_for_objects("skills/*")],
+                actions=["s3:GetObject", "s3:PutObject"],  # reports are written next to the model
+                resources=[
+                    artifacts_bucket.arn_for_objects("skills/*"),
+                    artifacts_bucket.arn_for_objects(f"{training_output_prefix}*"),
+                ],
             ),
             iam.PolicyStatement(
                 actions=["s3:GetObject"],
                 resources=[
                     artifacts_bucket.arn_for_objects("harness/*"),
-                    artifacts_bucket.arn_for_objects(f"{training_output_prefix}*"),
+                    artifacts_bucket.arn_for_objects("datasets/*"),
                     raw_bucket.arn_for_objects("*"),
                 ],
             ),
@@ -140,13 +143,14 @@ class TrainAndGate(Construct):
             self.evaluate_function,
             "AwsSolutions-IAM5",
             "Prefix-scoped reads/writes of the evaluate function: the catalog's status index (replayed "
-            "records), skill version folders under skills/, frozen harness images under harness/, the "
-            "model.tar.gz of each training job, any raw upload (replayed photos, read only), and the "
-            "stage's skill parameters (one per skill).",
+            "records), skill version folders under skills/, frozen harness images under harness/, dataset "
+            "manifests, the model.tar.gz of each training job (report written beside it), any raw upload "
+            "(replayed photos, read only), and the stage's skill parameters (one per skill).",
             findings=[
                 f"Resource::{nag_resource(self, table.table_arn)}/index/*",
                 f"Resource::{nag_resource(self, artifacts_bucket.bucket_arn)}/skills/*",
                 f"Resource::{nag_resource(self, artifacts_bucket.bucket_arn)}/harness/*",
+                f"Resource::{nag_resource(self, artifacts_bucket.bucket_arn)}/datasets/*",
                 f"Resource::{nag_resource(self, artifacts_bucket.bucket_arn)}/{training_output_prefix}*",
                 f"Resource::{nag_resource(self, raw_bucket.bucket_arn)}/*",
                 _ssm_finding(stage),

@@ -4,7 +4,7 @@ deployment parameters and model/harness artifacts are saved to a folder and rest
 Layout of the state folder:
   items.jsonl         catalog-table items of the registry and gate log (skillseq#, skill#, gate#)
   parameters.json     SSM parameters under /skillforge/<stage>/
-  artifacts/<key>     objects of the artifacts bucket under skills/ and harness/
+  artifacts/<key>     objects of the artifacts bucket under skills/ and harness/, dataset manifests
   skill_versions.json the local stage's mapping file (what `skillforge promote` rewrites)
 """
 
@@ -23,7 +23,7 @@ from boto3.dynamodb.conditions import Attr
 from functions.core.deployment import MappingFile
 
 ITEM_PREFIXES = ("skillseq#", "skill#", "gate#")
-ARTIFACT_PREFIXES = ("skills/", "harness/")
+ARTIFACT_PREFIXES = ("skills/", "harness/", "datasets/")
 DEFAULT_STATE_DIR = Path("out") / "state"
 
 
@@ -67,6 +67,8 @@ def save_state(emulator: Any, state_dir: Path) -> dict[str, int]:
             Bucket=names.artifacts_bucket, Prefix=prefix
         ):
             for obj in page.get("Contents", []):
+                if obj["Key"].startswith("datasets/") and not obj["Key"].endswith("/manifest.json"):
+                    continue  # of a dataset, only its manifest (counts for reports) is kept
                 target = staging / "artifacts" / obj["Key"]
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +11,11 @@ import boto3
 import pytest
 from pypdf import PdfReader
 
+from functions.core.artifacts import Artifacts
 from functions.core.deployment import promote
 from functions.core.evaluation import EvaluateDeps, EvaluateRequest, evaluate_candidate
 from functions.core.gate import GateConfig, GateOutcome
+from functions.core.storage import BlobStore
 from tests.gate_support import (
     evaluate_deps,
     freeze_synthetic_harness,
@@ -59,6 +62,12 @@ def test_better_candidate_against_deployed_poor_version_is_promoted_with_report(
         gate_env["bucket"],
     )
     promote(deps.registry, deps.deployments, "colour", 1, actor="test")
+    # AND the dataset manifest of version 2's training data (written by dataset extraction)
+    counts = {"train": {"red": 41, "green": 42, "blue": 43}, "val": {"red": 5, "green": 5, "blue": 5}}
+    deps.datasets_uri = f"s3://{gate_env['bucket']}/datasets"
+    deps.artifacts.write_bytes(
+        f"{deps.datasets_uri}/colour/synthetic/manifest.json", json.dumps({"counts": counts}).encode()
+    )
 
     # WHEN version 2 is evaluated
     record = evaluate_candidate(EvaluateRequest(skill="colour", skill_version=2), deps)
@@ -77,6 +86,21 @@ def test_better_candidate_against_deployed_poor_version_is_promoted_with_report(
     text = "\n".join(page.extract_text() for page in pdf.pages)
     assert "colour v2" in text and "PROMOTE" in text and "c0ffee" in text and "det0001" in text
     assert record.evaluation_uri.endswith("v000002/evaluation/evaluation.json")
+    # AND the data section shows the training data per class and split
+    assert record.data_counts == counts
+    assert "41" in text and "43" in text and "val" in text
+
+
+def test_changed_artifact_is_downloaded_again(moto_aws: dict[str, Any], tmp_path: Path) -> None:
+    # GIVEN a cached skill folder
+    artifacts = Artifacts(BlobStore(moto_aws["s3"]), cache_dir=tmp_path / "cache")
+    uri = f"s3://{moto_aws['names'].artifacts_bucket}/skills/colour/v000001"
+    artifacts.write_bytes(f"{uri}/skill.json", b"first")
+    assert (artifacts.local_folder(uri) / "skill.json").read_bytes() == b"first"
+    # WHEN the object changes under the same URI (a local state reset reuses version numbers)
+    artifacts.write_bytes(f"{uri}/skill.json", b"second")
+    # THEN the cache notices (ETag) and fetches it again
+    assert (artifacts.local_folder(uri) / "skill.json").read_bytes() == b"second"
 
 
 def test_poor_first_version_needs_investigation_with_heat_maps_of_failures(
