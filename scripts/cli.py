@@ -16,6 +16,12 @@ COMMAND_MODULES: tuple[str, ...] = (
     "scripts.commands.labelling",
     "scripts.commands.extract",
     "scripts.commands.make_skill",
+    "scripts.commands.classify",
+    "scripts.commands.promote",
+    "scripts.commands.gate",
+    "scripts.commands.accept",
+    "scripts.commands.report",
+    "scripts.commands.harness",
 )
 
 

@@ -54,13 +54,15 @@ Stage = Callable[[DemoRun], None]
 
 
 def stages() -> list[tuple[str, Stage]]:
-    from scripts.local.stages import detection, labelling, training
+    from scripts.local.stages import detection, gate, labelling, training
 
     return [
+        ("restore", gate.restore),
         ("detection", detection.run),
         ("training-data", training.ingest),
         ("labelling", labelling.run),
         ("training", training.run),
+        ("gate", gate.run),
     ]
 
 
