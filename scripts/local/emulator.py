@@ -67,6 +67,22 @@ def _fake_credentials() -> None:
         os.environ[name] = value
 
 
+def _fresh_state() -> None:
+    """A new emulator starts empty, and every function starts cold (no clients of an old endpoint).
+
+    moto's backends are process-wide, and handlers cache their adapters per process (cold start).
+    """
+    import sys
+
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()
+    for name, module in list(sys.modules.items()):
+        deps = getattr(module, "deps", None) if name.startswith("functions.") else None
+        if deps is not None and hasattr(deps, "cache_clear"):
+            deps.cache_clear()
+
+
 @contextmanager
 def running_emulator(stage: str = "local") -> Iterator[Emulator]:
     """Start moto's server in a thread, provision the stack's resources, and export the function env."""
@@ -77,6 +93,7 @@ def running_emulator(stage: str = "local") -> Iterator[Emulator]:
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
+    _fresh_state()
     try:
         endpoint = f"http://127.0.0.1:{port}"
         names = ResourceNames(stage=stage)

@@ -29,7 +29,7 @@ def gate_env(moto_aws: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
     names = moto_aws["names"]
     table = moto_aws["table"]
     gate = GateConfig(
-        min_accuracy_gain=0.05, first_version_min_accuracy=0.5, latency_tolerance=3.0, latency_slack_ms=50
+        min_accuracy_gain=0.05, first_version_min_accuracy=0.5, latency_tolerance=10.0, latency_slack_ms=500
     )
     deps = evaluate_deps(
         table,
