@@ -19,6 +19,7 @@ class LabellingResources(AwsSettings):
     catalog_table: str
     artifacts_bucket: str
     review_login_url: str | None = None
+    review_allowed_origin: str | None = None  # cloud: the API's own origin; writes from others → 403
     local_labelling_jobs: bool = False  # local mode: jobs kept in the artifacts bucket, simulated crowd
 
 
@@ -62,6 +63,7 @@ def build_review_api(res: LabellingResources | None = None, auth: Authenticator 
         auth=auth or CognitoClaimsAuthenticator(),
         crop_padding=DetectorSettings().crop_padding,
         login_url=res.review_login_url,
+        allowed_origins=[res.review_allowed_origin] if res.review_allowed_origin else [],
     )
 
 

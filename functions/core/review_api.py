@@ -2,8 +2,15 @@
 
 The same `ReviewApi.handle` serves the Lambda behind API Gateway (Cognito authorizer; the reviewer is
 taken from the verified claims) and the local `skillforge review --serve` server (a generated token
-compared in constant time). Static page files are public (they hold no data); every /api route
-needs an authenticated reviewer: no credentials → 401, wrong credentials → 403, nothing written.
+compared in constant time, valid for a limited time). Static page files are public (they hold no
+data); every /api route needs an authenticated reviewer: no credentials or an expired token → 401,
+wrong credentials → 403, nothing written.
+
+Cross-site requests: credentials travel only in the `Authorization` header (never cookies), so a
+foreign page cannot ride on ambient credentials. On top of that, a state-changing request (POST, PUT,
+PATCH, DELETE) whose `Origin` is not one of the served origins is refused with 403 before anything
+is read or written, a CORS preflight from another origin gets no allow headers, and no response
+carries `Access-Control-Allow-Origin`.
 """
 
 from __future__ import annotations
@@ -13,10 +20,12 @@ import hmac
 import json
 import mimetypes
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
@@ -34,6 +43,10 @@ STATIC_FILES = {
     "/review.js": "review.js",
     "/review.css": "review.css",
 }
+STATE_CHANGING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+ALLOWED_METHODS = "GET, POST, OPTIONS"
+DEFAULT_TOKEN_TTL = timedelta(hours=8)
+MAX_TOKEN_TTL = timedelta(days=7)
 _CROP_IMAGE = re.compile(r"^/api/crops/([A-Za-z0-9_-]{1,80})/image$")
 _SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -81,22 +94,46 @@ class Authenticator(Protocol):
     def reviewer(self, request: ApiRequest) -> str: ...
 
 
-class TokenAuthenticator:
-    """Local mode: `Authorization: Bearer <token>` with the token printed by `skillforge review --serve`."""
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
-    def __init__(self, token: str, reviewer: str = "local-expert") -> None:
+
+class TokenAuthenticator:
+    """Local mode: `Authorization: Bearer <token>` with the token printed by `skillforge review --serve`.
+
+    The token expires `ttl` after it was made (default 8 hours): a correct but expired token → 401.
+    """
+
+    def __init__(
+        self,
+        token: str,
+        reviewer: str = "local-expert",
+        ttl: timedelta = DEFAULT_TOKEN_TTL,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
         if len(token) < 16:
             raise ValueError("the review token must be at least 16 characters")
-        self.token = token
+        if not timedelta(0) < ttl <= MAX_TOKEN_TTL:
+            raise ValueError(
+                f"the review token lifetime must be above 0 and at most {MAX_TOKEN_TTL}, got {ttl}"
+            )
+        self._token = token.encode()
         self.name = reviewer
+        self._clock = clock
+        self.expires_at = clock() + ttl
+
+    def __repr__(self) -> str:  # never the token itself
+        return f"TokenAuthenticator(reviewer={self.name!r}, expires_at={self.expires_at.isoformat()})"
 
     def reviewer(self, request: ApiRequest) -> str:
         header = request.headers.get("authorization", "")
         if not header:
             raise AuthError(401, "sign in: missing Authorization header")
         scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), self.token.encode()):
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), self._token):
             raise AuthError(403, "invalid token")
+        if self._clock() >= self.expires_at:
+            raise AuthError(401, "token expired")
         return self.name
 
 
@@ -123,6 +160,16 @@ def _error(status: int, message: str) -> ApiResponse:
     return _json(status, {"error": message})
 
 
+def normalise_origin(origin: str) -> str:
+    """`scheme://host[:port]` in lower case; anything else (a path, a query, no host) is refused."""
+    parts = urlsplit(origin.strip())
+    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path not in {"", "/"}:
+        raise ValueError(f"an allowed origin must look like https://host[:port], got {origin!r}")
+    if parts.query or parts.fragment or "@" in parts.netloc:
+        raise ValueError(f"an allowed origin must look like https://host[:port], got {origin!r}")
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
 class ReviewApi:
     def __init__(
         self,
@@ -132,6 +179,7 @@ class ReviewApi:
         crop_padding: float = 0.05,
         login_url: str | None = None,
         static_dir: Path = STATIC_DIR,
+        allowed_origins: Iterable[str] = (),
     ) -> None:
         self.review = ReviewStore(catalog, crop_padding)
         self.catalog = catalog
@@ -139,10 +187,28 @@ class ReviewApi:
         self.auth = auth
         self.login_url = login_url
         self.static_dir = static_dir
+        self.allowed_origins = {normalise_origin(origin) for origin in allowed_origins}
+
+    def allow_origin(self, origin: str) -> None:
+        """The origin the page is served from (the local server adds its own once it has a port)."""
+        self.allowed_origins.add(normalise_origin(origin))
+
+    def _is_cross_site(self, request: ApiRequest) -> bool:
+        origin = request.headers.get("origin")
+        if origin is None:
+            return False  # not sent by a browser for this request (curl, scripts): the token decides
+        try:
+            return normalise_origin(origin) not in self.allowed_origins
+        except ValueError:
+            return True  # "null" (sandboxed frames, file://) and anything malformed
 
     def handle(self, request: ApiRequest) -> ApiResponse:
         path = request.path.rstrip("/") or "/"
         try:
+            if request.method == "OPTIONS":
+                return self._preflight(request)
+            if request.method in STATE_CHANGING_METHODS and self._is_cross_site(request):
+                raise AuthError(403, "cross-origin request refused")
             if request.method == "GET" and path in STATIC_FILES:
                 return self._static(STATIC_FILES[path])
             if request.method == "GET" and path == "/config.json":
@@ -152,7 +218,9 @@ class ReviewApi:
             reviewer = self.auth.reviewer(request)
             return self._api(request, path, reviewer)
         except AuthError as exc:
-            logger.warning("review API refused", extra={"path": path, "status": exc.status})
+            logger.warning(
+                "review API refused", extra={"path": path, "status": exc.status, "reason": str(exc)}
+            )
             return _error(exc.status, str(exc))
         except ReviewError as exc:
             return _error(exc.status, str(exc))
@@ -199,6 +267,12 @@ class ReviewApi:
                 200, {"undone": decision.model_dump(mode="json"), "progress": self.review.progress()}
             )
         return _error(404, f"no route {method} {path}")
+
+    def _preflight(self, request: ApiRequest) -> ApiResponse:
+        """Same-origin pages never need CORS: no Access-Control-Allow-* header, ever."""
+        if self._is_cross_site(request):
+            raise AuthError(403, "cross-origin request refused")
+        return ApiResponse(204, {"Allow": ALLOWED_METHODS, **_SECURITY_HEADERS}, b"")
 
     def _crop_image(self, crop_id: str) -> ApiResponse:
         crop = self.catalog.get_crop(crop_id)

@@ -16,13 +16,29 @@ class StoredObject:
     content_type: str | None = None
 
 
+DEFAULT_PRESIGN_EXPIRY_S = 900  # 15 minutes
+MAX_PRESIGN_EXPIRY_S = 3600  # a presigned URL is a bearer credential: never valid longer than 1 hour
+
+
+def checked_presign_expiry(expires_s: int) -> int:
+    """The lifetime of a presigned URL, refused unless 1 s ≤ expires_s ≤ MAX_PRESIGN_EXPIRY_S."""
+    if isinstance(expires_s, bool) or not isinstance(expires_s, int):
+        raise ValueError(f"presigned URL expiry must be whole seconds, got {expires_s!r}")
+    if not 1 <= expires_s <= MAX_PRESIGN_EXPIRY_S:
+        raise ValueError(
+            f"presigned URL expiry must be between 1 and {MAX_PRESIGN_EXPIRY_S} seconds, got {expires_s}"
+        )
+    return expires_s
+
+
 class ObjectMissingError(KeyError):
     """The object is not (or no longer) in the bucket."""
 
 
 class BlobStore:
-    def __init__(self, s3_client: Any) -> None:
+    def __init__(self, s3_client: Any, presign_expiry_s: int = DEFAULT_PRESIGN_EXPIRY_S) -> None:
         self.s3 = s3_client
+        self.presign_expiry_s = checked_presign_expiry(presign_expiry_s)
 
     def get(self, bucket: str, key: str) -> StoredObject:
         try:
@@ -77,8 +93,10 @@ class BlobStore:
             keys.extend(obj["Key"] for obj in page.get("Contents", []))
         return keys
 
-    def presign_get(self, bucket: str, key: str, expires_s: int = 900) -> str:
+    def presign_get(self, bucket: str, key: str, expires_s: int | None = None) -> str:
+        """A GET URL valid for `expires_s` (default: the store's, 15 minutes), at most one hour."""
+        expiry = self.presign_expiry_s if expires_s is None else checked_presign_expiry(expires_s)
         url: str = self.s3.generate_presigned_url(
-            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_s
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expiry
         )
         return url

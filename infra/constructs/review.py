@@ -112,7 +112,8 @@ class Review(Construct):
             ),
         )
         # The page's own URL, built without the deployment (no dependency cycle through the function).
-        page_url = f"https://{self.api.rest_api_id}.execute-api.{Aws.REGION}.{Aws.URL_SUFFIX}/{API_STAGE}/"
+        page_origin = f"https://{self.api.rest_api_id}.execute-api.{Aws.REGION}.{Aws.URL_SUFFIX}"
+        page_url = f"{page_origin}/{API_STAGE}/"
         self.client = self.user_pool.add_client(
             "Page",
             generate_secret=False,
@@ -143,6 +144,7 @@ class Review(Construct):
                 "SKILLFORGE_CATALOG_TABLE": table.table_name,
                 "SKILLFORGE_CROP_PADDING": str(config.crop_padding),
                 "SKILLFORGE_REVIEW_LOGIN_URL": login_url,
+                "SKILLFORGE_REVIEW_ALLOWED_ORIGIN": page_origin,  # state-changing calls from others → 403
             },
             timeout=Duration.seconds(29),
             memory_mb=512,

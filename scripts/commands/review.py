@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from datetime import timedelta
 from typing import Any
+
+
+def _hours(text: str) -> timedelta:
+    try:
+        return timedelta(hours=float(text))
+    except (ValueError, OverflowError) as exc:
+        raise argparse.ArgumentTypeError(f"not a usable number of hours: {text!r}") from exc
 
 
 def register(subparsers: Any) -> None:
@@ -13,7 +21,8 @@ def register(subparsers: Any) -> None:
         "review",
         help="expert review of crops in review (page on 127.0.0.1, or --auto-approve)",
         description="Uses the configured catalog (SKILLFORGE_CATALOG_TABLE, SKILLFORGE_CROPS_BUCKET, "
-        "SKILLFORGE_ARTIFACTS_BUCKET, optional SKILLFORGE_AWS_ENDPOINT_URL). "
+        "SKILLFORGE_ARTIFACTS_BUCKET, optional SKILLFORGE_AWS_ENDPOINT_URL, optional "
+        "SKILLFORGE_REVIEW_ALLOWED_ORIGIN: another origin allowed to write besides the page's own). "
         "Without options: prints the queue.",
     )
     mode = parser.add_mutually_exclusive_group()
@@ -23,6 +32,12 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--port", type=int, default=8765, help="port of the review page (default 8765; 0 = any)"
+    )
+    parser.add_argument(
+        "--token-ttl-hours",
+        type=_hours,
+        default=timedelta(hours=8),
+        help="lifetime of the printed review token in hours (default 8, at most 168), then 401 token expired",
     )
     parser.add_argument(
         "--reviewer", default=os.environ.get("USER", "local-expert"), help="name recorded on decisions"
@@ -38,10 +53,12 @@ def run(args: argparse.Namespace) -> int:
     resources = LabellingResources()  # type: ignore[call-arg]
     if args.serve:
         token = os.environ.get("SKILLFORGE_REVIEW_TOKEN") or new_token()
-        api = build_review_api(resources, TokenAuthenticator(token, reviewer=args.reviewer))
+        auth = TokenAuthenticator(token, reviewer=args.reviewer, ttl=args.token_ttl_hours)
+        api = build_review_api(resources, auth)
         server = make_server(api, args.port)
         print(f"review page: http://{HOST}:{server.server_address[1]}/")
         print(f"review token: {token}")
+        print(f"token expires: {auth.expires_at.isoformat(timespec='seconds')}")
         print("Ctrl-C to stop")
         try:
             server.serve_forever()

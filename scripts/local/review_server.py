@@ -40,8 +40,13 @@ def _handler_for(api: ReviewApi) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(response.body)
 
+        # Every method goes through the router, which refuses cross-site writes and preflights.
         do_GET = _serve  # noqa: N815 - http.server's naming
         do_POST = _serve  # noqa: N815
+        do_PUT = _serve  # noqa: N815
+        do_PATCH = _serve  # noqa: N815
+        do_DELETE = _serve  # noqa: N815
+        do_OPTIONS = _serve  # noqa: N815
 
         def log_message(self, format: str, *args: object) -> None:
             return  # quiet: the API logs decisions itself
@@ -49,9 +54,17 @@ def _handler_for(api: ReviewApi) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def served_origins(port: int) -> list[str]:
+    """The origins a browser sends for this server's own page (the printed URL, or localhost)."""
+    return [f"http://{HOST}:{port}", f"http://localhost:{port}"]
+
+
 def make_server(api: ReviewApi, port: int = 0) -> ThreadingHTTPServer:
+    """Binds 127.0.0.1 and allows the page's own origin on `api` (writes from any other are refused)."""
     server = ThreadingHTTPServer((HOST, port), _handler_for(api))
     server.daemon_threads = True
+    for origin in served_origins(server.server_address[1]):
+        api.allow_origin(origin)
     return server
 
 

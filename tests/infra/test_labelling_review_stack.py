@@ -269,3 +269,12 @@ def test_the_review_page_url_and_user_pool_are_stack_outputs(synthesized: Synthe
         "Ref": synthesized.logical_id(synthesized.stack.review.user_pool)
     }
     assert "ReviewPageUrl" in outputs
+
+
+def test_review_function_allows_writes_only_from_the_api_s_own_origin(synthesized: Synthesized) -> None:
+    # GIVEN the review function's environment
+    env = _props(synthesized, synthesized.stack.review.function)["Environment"]["Variables"]
+    # THEN the allowed origin is the API's execute-api host (no path), the page's own origin
+    origin = json.dumps(env["SKILLFORGE_REVIEW_ALLOWED_ORIGIN"])
+    assert origin.startswith('{"Fn::Join"') and '"https://"' in origin and ".execute-api." in origin
+    assert "/prod" not in origin and '"*"' not in origin

@@ -1,12 +1,18 @@
-"""The review API router against moto: decisions, undo, refusals (401/403/404/409, nothing written)."""
+"""The review API router against moto: decisions, undo, refusals (401/403/404/409, nothing written),
+token expiry, cross-site requests (in the router and in the real local server) and secret-free logs."""
 
 from __future__ import annotations
 
 import json
+import logging
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from functions.core import review_api
 from functions.core.catalog import DynamoCatalog
 from functions.core.models import CropStatus
 from functions.core.review_api import (
@@ -19,10 +25,14 @@ from functions.core.review_api import (
     request_from_apigw,
 )
 from functions.core.storage import BlobStore
+from scripts.local.review_server import serving
 from tests.integration.labelling_helpers import add_crop
 
 TOKEN = "local-token-0123456789abcdef"
 AUTH = {"authorization": f"Bearer {TOKEN}"}
+PAGE = "http://127.0.0.1:8765"
+EVIL = "https://evil.example"
+APPROVE = {"variant": "audi-a4", "approve": ["img0000-00"]}
 
 
 @pytest.fixture
@@ -30,7 +40,12 @@ def api(moto_aws: dict[str, Any]) -> ReviewApi:
     for n in range(3):
         add_crop(moto_aws, n, hint="audi-a4", status=CropStatus.IN_REVIEW)
     add_crop(moto_aws, 7, hint="bmw-3", status=CropStatus.IN_REVIEW)
-    return ReviewApi(DynamoCatalog(moto_aws["table"]), BlobStore(moto_aws["s3"]), TokenAuthenticator(TOKEN))
+    return ReviewApi(
+        DynamoCatalog(moto_aws["table"]),
+        BlobStore(moto_aws["s3"]),
+        TokenAuthenticator(TOKEN),
+        allowed_origins=[PAGE],
+    )
 
 
 def call(
@@ -186,3 +201,175 @@ def test_api_gateway_event_with_cognito_claims(moto_aws: dict[str, Any]) -> None
     }
     image = apigw_response(api.handle(request_from_apigw(image_event)))
     assert image["isBase64Encoded"] is True
+
+
+def test_expired_token_is_401_token_expired_and_nothing_is_written(
+    api: ReviewApi, moto_aws: dict[str, Any]
+) -> None:
+    # GIVEN a local token made 8 hours and 1 second ago (default lifetime 8 hours)
+    made = datetime(2025, 1, 1, 9, 0, tzinfo=UTC)
+    now = [made]
+    api.auth = TokenAuthenticator(TOKEN, clock=lambda: now[0])
+    assert call(api, "GET", "/api/me").status == 200
+    now[0] = made + timedelta(hours=8, seconds=1)
+    before = snapshot(moto_aws)
+    # WHEN the correct token is used for a decision and for reading
+    decision = call(api, "POST", "/api/decisions", APPROVE)
+    queue = call(api, "GET", "/api/queue", variant="audi-a4")
+    # THEN 401 "token expired", no data, and the catalog is unchanged
+    assert (decision.status, decision.json()) == (401, {"error": "token expired"})
+    assert queue.status == 401 and "items" not in queue.json()
+    assert snapshot(moto_aws) == before
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+@pytest.mark.parametrize(
+    "origin", [EVIL, "null", "http://127.0.0.1:9999", "http://127.0.0.1:8765.evil.example"]
+)
+def test_state_changing_request_from_another_origin_is_403_and_writes_nothing(
+    api: ReviewApi, moto_aws: dict[str, Any], method: str, origin: str
+) -> None:
+    # GIVEN a valid token (a page elsewhere that somehow holds it, or a user tricked into a form post)
+    before = snapshot(moto_aws)
+    # WHEN a state-changing request comes with a foreign Origin
+    response = call(api, method, "/api/decisions", APPROVE, headers={**AUTH, "origin": origin})
+    # THEN 403 naming the reason, and the catalog is unchanged
+    assert (response.status, response.json()) == (403, {"error": "cross-origin request refused"})
+    assert snapshot(moto_aws) == before
+
+
+def test_writes_from_the_served_origin_or_without_origin_are_accepted(api: ReviewApi) -> None:
+    # WHEN the page itself posts (its Origin) or a script posts without Origin (the token decides)
+    from_page = call(api, "POST", "/api/decisions", APPROVE, headers={**AUTH, "origin": PAGE})
+    no_origin = call(api, "POST", "/api/decisions", {"variant": "bmw-3", "reject": ["img0007-00"]})
+    # THEN both are written
+    assert (from_page.status, no_origin.status) == (201, 201)
+
+
+def test_reads_never_carry_cors_allow_headers(api: ReviewApi) -> None:
+    # WHEN another origin reads (a browser would block it without Access-Control-Allow-Origin)
+    responses = [
+        call(api, "GET", "/api/queue", headers={**AUTH, "origin": EVIL}, variant="audi-a4"),
+        call(api, "GET", "/api/crops/img0000-00/image", headers={**AUTH, "origin": EVIL}),
+        call(api, "GET", "/api/me", headers={"origin": EVIL}),
+        call(api, "GET", "/", headers={"origin": EVIL}),
+    ]
+    # THEN no response grants it: no Access-Control-Allow-* header at all
+    for response in responses:
+        assert not [name for name in response.headers if name.lower().startswith("access-control-")]
+
+
+def test_cors_preflight_from_another_origin_gets_no_allow_headers(api: ReviewApi) -> None:
+    # WHEN a foreign page asks whether it may POST JSON with an Authorization header
+    preflight = {
+        "origin": EVIL,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization, content-type",
+    }
+    response = call(api, "OPTIONS", "/api/decisions", headers=preflight)
+    # THEN refused without any Access-Control-Allow-* header (the browser then sends nothing)
+    assert response.status == 403
+    assert not [name for name in response.headers if name.lower().startswith("access-control-")]
+
+
+def test_api_gateway_post_from_another_origin_is_refused_before_the_claims(moto_aws: dict[str, Any]) -> None:
+    # GIVEN the cloud API with its own origin allowed (SKILLFORGE_REVIEW_ALLOWED_ORIGIN)
+    add_crop(moto_aws, 1, status=CropStatus.IN_REVIEW)
+    own = "https://abc123.execute-api.eu-west-1.amazonaws.com"
+    api = ReviewApi(
+        DynamoCatalog(moto_aws["table"]),
+        BlobStore(moto_aws["s3"]),
+        CognitoClaimsAuthenticator(),
+        allowed_origins=[own],
+    )
+    before = snapshot(moto_aws)
+
+    def post(origin: str) -> dict[str, Any]:
+        event = {
+            "httpMethod": "POST",
+            "path": "/api/decisions",
+            "headers": {"Origin": origin},
+            "body": json.dumps({"variant": "audi-a4", "approve": ["img0001-00"]}),
+            "requestContext": {"authorizer": {"claims": {"email": "expert@example.com"}}},
+        }
+        return apigw_response(api.handle(request_from_apigw(event)))
+
+    # WHEN a verified expert's browser posts from another origin, then from the page's own
+    refused = post(EVIL)
+    assert refused["statusCode"] == 403 and snapshot(moto_aws) == before
+    # THEN only the page's own origin writes
+    assert post(own)["statusCode"] == 201
+
+
+def _send(
+    url: str, method: str, headers: dict[str, str], body: Any = None
+) -> tuple[int, dict[str, str], bytes]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers.items()), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers.items()), error.read()
+
+
+def test_real_local_server_refuses_cross_site_writes_and_preflights(
+    api: ReviewApi, moto_aws: dict[str, Any]
+) -> None:
+    # GIVEN the real local review server on 127.0.0.1 (it allows its own origin once bound)
+    with serving(api) as url:
+        own_origin = url.rstrip("/")
+        before = snapshot(moto_aws)
+        json_auth = {**AUTH, "Content-Type": "application/json"}
+        # WHEN a foreign origin posts with the valid token, and sends a CORS preflight
+        post = _send(url + "api/decisions", "POST", {**json_auth, "Origin": EVIL}, APPROVE)
+        delete = _send(url + "api/decisions", "DELETE", {**AUTH, "Origin": EVIL})
+        preflight = _send(
+            url + "api/decisions",
+            "OPTIONS",
+            {
+                "Origin": EVIL,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization",
+            },
+        )
+        # THEN 403 each time, no Access-Control-Allow-* header, and nothing written
+        assert (post[0], delete[0], preflight[0]) == (403, 403, 403)
+        assert json.loads(post[2]) == {"error": "cross-origin request refused"}
+        for _, headers, _ in (post, delete, preflight):
+            assert not [name for name in headers if name.lower().startswith("access-control-")]
+        assert snapshot(moto_aws) == before
+        # AND the page's own origin (the printed URL) writes, without any CORS header either
+        own = _send(url + "api/decisions", "POST", {**json_auth, "Origin": own_origin}, APPROVE)
+        assert own[0] == 201
+        assert "Access-Control-Allow-Origin" not in own[1]
+
+
+def test_the_token_is_never_logged(api: ReviewApi, caplog: pytest.LogCaptureFixture) -> None:
+    # GIVEN every record of the review API's logger captured at DEBUG, structured extras included
+    # (a powertools child logger: its records are handled by the service logger, so catch them here)
+    api_logger = logging.getLogger(review_api.logger.name)
+    api_logger.addHandler(caplog.handler)
+    made = datetime(2025, 1, 1, 9, 0, tzinfo=UTC)
+    now = [made]
+    api.auth = TokenAuthenticator(TOKEN, clock=lambda: now[0])
+    try:
+        with caplog.at_level(logging.DEBUG, logger=api_logger.name):
+            # WHEN authenticated requests, then refused ones carrying the token, are made
+            call(api, "POST", "/api/decisions", APPROVE)
+            call(api, "POST", "/api/undo")
+            call(api, "POST", "/api/decisions", APPROVE, headers={**AUTH, "origin": EVIL})
+            call(api, "OPTIONS", "/api/decisions", headers={**AUTH, "origin": EVIL})
+            call(api, "GET", "/api/queue", headers={"authorization": f"Basic {TOKEN}"}, variant="audi-a4")
+            call(api, "GET", "/api/me", headers={"authorization": f"Bearer {TOKEN}x"})
+            now[0] = made + timedelta(days=1)
+            call(api, "GET", "/api/me")
+    finally:
+        api_logger.removeHandler(caplog.handler)
+    # THEN decisions and refusals were logged, and no record holds the token in any field
+    records = list({id(record): record for record in caplog.records}.values())  # once, even if propagated
+    messages = [record.getMessage() for record in records]
+    assert messages.count("review decision") == 1 and messages.count("review API refused") == 5
+    logged = json.dumps([vars(record) for record in records], default=str)
+    assert "token expired" in logged and "cross-origin request refused" in logged
+    assert TOKEN not in logged and TOKEN[:12] not in logged
