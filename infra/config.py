@@ -45,7 +45,9 @@ _DOMAIN_PREFIX = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"  # Cognito hosted-UI 
 _SECRET_NAME = r"^[A-Za-z0-9/_+=.@-]{1,512}$"
 # The default training image: a documented placeholder in an account that does not exist. Build and push
 # training/Dockerfile to your own ECR repository and set trainingImageUri to it (docs/deploy.md).
-TRAINING_IMAGE_PLACEHOLDER = "000000000000.dkr.ecr.us-east-1.amazonaws.com/skillforge-training:push-your-image"
+TRAINING_IMAGE_PLACEHOLDER = (
+    "000000000000.dkr.ecr.us-east-1.amazonaws.com/skillforge-training:push-your-image"
+)
 
 
 class ConfigError(ValueError):

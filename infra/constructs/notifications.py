@@ -116,8 +116,9 @@ class Notifications(Construct):
         suppress(
             self.function,
             "AwsSolutions-IAM5",
-            "Publishing to the topic encrypted with the AWS-managed alias/aws/sns key: SNS's grant names the "
-            "key by its alias, so the policy carries kms:GenerateDataKey* on key/* of this account and region.",
+            "Publishing to the topic encrypted with the AWS-managed alias/aws/sns key: SNS's grant "
+            "names the key by its alias, so the policy carries kms:GenerateDataKey* on key/* of this "
+            "account and region.",
             findings=[
                 "Action::kms:GenerateDataKey*",
                 "Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*",

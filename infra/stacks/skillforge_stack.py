@@ -64,6 +64,7 @@ class SkillforgeStack(Stack):
         repo_root: Path,
         models_dir: Path,
         code_version: str,
+        skill_versions: MappingFile | None = None,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
@@ -141,7 +142,7 @@ class SkillforgeStack(Stack):
         self.function_code = function_code(repo_root)
         self.zip_dependencies = DependenciesLayer(self, "ZipDependencies", repo_root=repo_root)
         self._compose_labelling_and_review(config)
-        self._compose_training_and_gate(config, detect_image)
+        self._compose_training_and_gate(config, detect_image, skill_versions or MappingFile())
         self.monitoring.watch_dead_letter_queue("DetectDlqAlarm", self.ingest.dlq, "detect")
         self.monitoring.watch_function_errors("DetectErrorsAlarm", self.detection.function, "detect")
         self.monitoring.watch_queue_age(
@@ -222,7 +223,9 @@ class SkillforgeStack(Stack):
                 f"{name}ErrorsAlarm", function, f"{capability.lower()} {function.node.id}"
             )
 
-    def _compose_training_and_gate(self, config: StageConfig, detect_image: DetectImage) -> None:
+    def _compose_training_and_gate(
+        self, config: StageConfig, detect_image: DetectImage, skill_versions: MappingFile
+    ) -> None:
         """make-skill (extract → SageMaker training → register), and train-and-gate, which runs make-skill
         as a nested execution, evaluates the candidate against the deployed skill and promotes or notifies."""
         defaults = self.function_defaults()
@@ -260,7 +263,9 @@ class SkillforgeStack(Stack):
         )
         self.notifications.watch(self.train_and_gate.state_machine)
         self._acknowledge_nested_make_skill()
-        self.skill_versions = SkillVersions(self, "SkillVersions", stage=self.stage_name, mapping=MappingFile())
+        self.skill_versions = SkillVersions(
+            self, "SkillVersions", stage=self.stage_name, mapping=skill_versions
+        )
         CfnOutput(
             self,
             "MakeSkillStateMachineArn",
@@ -326,13 +331,16 @@ class SkillforgeStack(Stack):
         """startExecution.sync describes and stops the make-skill executions it starts (names per run)."""
         machine = self.training.state_machine
         logical_id = self.get_logical_id(machine.node.default_child)  # type: ignore[arg-type]
-        name = json.dumps({"Fn::Select": [6, {"Fn::Split": [":", {"Ref": logical_id}]}]}, separators=(",", ":"))
+        name_of_arn = {"Fn::Select": [6, {"Fn::Split": [":", {"Ref": logical_id}]}]}
+        name = json.dumps(name_of_arn, separators=(",", ":"))
         suppress(
             self.train_and_gate.state_machine,
             "AwsSolutions-IAM5",
             "The nested make-skill execution (startExecution.sync) is described and stopped by its generated "
             "name: execution:<make-skill>:* of that one state machine.",
-            findings=[f"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{name}*"],
+            findings=[
+                f"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{name}*"
+            ],
         )
 
     @property
