@@ -7,6 +7,7 @@ synthesis with a message naming the field, e.g. `skillforge.stages.dev.detectMem
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,6 +41,13 @@ MAX_STAGE_LENGTH = 13
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 _WORKTEAM_ARN = r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:workteam/private-crowd/[a-zA-Z0-9-]+$"
 _DOMAIN_PREFIX = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"  # Cognito hosted-UI domain prefix
+# Secrets Manager secret names: letters, digits and /_+=.@- (at most 512 characters).
+_SECRET_NAME = r"^[A-Za-z0-9/_+=.@-]{1,512}$"
+# The default training image: a documented placeholder in an account that does not exist. Build and push
+# training/Dockerfile to your own ECR repository and set trainingImageUri to it (docs/deploy.md).
+TRAINING_IMAGE_PLACEHOLDER = (
+    "000000000000.dkr.ecr.us-east-1.amazonaws.com/skillforge-training:push-your-image"
+)
 
 
 class ConfigError(ValueError):
@@ -90,6 +98,12 @@ class StageConfig(_Model):
     labelling_handoff_every_minutes: int = Field(default=15, ge=1, le=1440)
     review_domain_prefix: str | None = Field(default=None, pattern=_DOMAIN_PREFIX)
 
+    # Training (make-skill) and the train-and-gate regression gate with its notifications.
+    training_image_uri: str = TRAINING_IMAGE_PLACEHOLDER
+    split_salt: str = Field(default="skillforge", min_length=1, max_length=256)
+    notification_emails: list[str] = Field(default_factory=list)
+    slack_secret_name: str | None = Field(default=None, pattern=_SECRET_NAME)
+
     @field_validator("log_retention_days")
     @classmethod
     def _known_retention(cls, value: int) -> int:
@@ -105,6 +119,26 @@ class StageConfig(_Model):
         if value is not None and any(word in value for word in ("aws", "amazon", "cognito")):
             raise ValueError("Cognito refuses domain prefixes containing 'aws', 'amazon' or 'cognito'")
         return value
+
+    @field_validator("training_image_uri")
+    @classmethod
+    def _training_image_is_in_ecr(cls, value: str) -> str:
+        from infra.constructs.training import image_repository_arn
+
+        image_repository_arn(value)  # SageMaker pulls training images from ECR only
+        return value
+
+    @field_validator("notification_emails")
+    @classmethod
+    def _emails(cls, value: list[str]) -> list[str]:
+        bad = [address for address in value if not re.match(_EMAIL, address)]
+        if bad:
+            raise ValueError(f"not e-mail addresses: {bad}")
+        return value
+
+    @property
+    def training_image_is_placeholder(self) -> bool:
+        return self.training_image_uri == TRAINING_IMAGE_PLACEHOLDER
 
     @field_validator("vehicle_classes")
     @classmethod

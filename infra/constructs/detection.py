@@ -52,7 +52,8 @@ class DetectImage:
     def model_path(self) -> Path:
         return self.models_dir / self.detector_model
 
-    def code(self) -> lambda_.DockerImageCode:
+    def code(self, cmd: list[str] | None = None) -> lambda_.DockerImageCode:
+        """The detect image; `cmd` runs another handler of the same image (e.g. the evaluate function)."""
         model_path = self.model_path
         return lambda_.DockerImageCode.from_image_asset(
             str(self.repo_root),
@@ -69,6 +70,7 @@ class DetectImage:
             extra_hash=FileSystem.fingerprint(str(model_path)) if model_path.is_dir() else "model-absent",
             exclude=list(BUILD_CONTEXT_ALLOW),
             ignore_mode=IgnoreMode.DOCKER,
+            cmd=cmd,
         )
 
 

@@ -41,11 +41,13 @@ class Notifications(Construct):
         table: dynamodb.ITable,
         email_addresses: list[str] | None = None,
         training_job_prefix: str = "skillforge-",
+        slack_secret_name: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.slack_secret = secretsmanager.Secret(
             self,
             "SlackWebhook",
+            secret_name=slack_secret_name,
             description=(
                 f"skillforge {defaults.stage}: Slack incoming webhook URL (set the value after deploy; "
                 'a plain URL or {"url": ...})'
@@ -110,6 +112,17 @@ class Notifications(Construct):
             "AwsSolutions-SMG4",
             "A Slack incoming webhook URL is issued by Slack and cannot be rotated by a Lambda; "
             "it is replaced by hand when revoked.",
+        )
+        suppress(
+            self.function,
+            "AwsSolutions-IAM5",
+            "Publishing to the topic encrypted with the AWS-managed alias/aws/sns key: SNS's grant "
+            "names the key by its alias, so the policy carries kms:GenerateDataKey* on key/* of this "
+            "account and region.",
+            findings=[
+                "Action::kms:GenerateDataKey*",
+                "Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*",
+            ],
         )
         suppress(
             self.dead_letters, "AwsSolutions-SQS3", "This queue is the dead-letter queue of the notify rules."

@@ -1,4 +1,5 @@
-"""One skillforge stage: storage, catalog, ingest → detection, crowd labelling, expert review, monitoring.
+"""One skillforge stage: storage, catalog, ingest → detection, crowd labelling, expert review, training
+(make-skill), the train-and-gate regression gate with its notifications, deployed skill versions, monitoring.
 
 Later capabilities (labelling, review, training, notifications) are constructs that take the
 resources they need from this stack's attributes: `raw_bucket`, `crops_bucket`, `quarantine_bucket`,
@@ -8,6 +9,7 @@ functions reuse `function_defaults(...)` (the shared code asset and dependencies
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from aws_cdk import Aws, CfnOutput, Duration, RemovalPolicy, Stack, Tags
@@ -15,8 +17,11 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from functions.core.deployment import MappingFile
 from functions.core.resources import ResourceNames
 from infra.config import LOG_RETENTION_DAYS, StageConfig
 from infra.constructs.catalog import Catalog
@@ -24,10 +29,15 @@ from infra.constructs.detection import DetectImage, Detection, DetectorKnobs, De
 from infra.constructs.ingest import Ingest, QueueSettings
 from infra.constructs.labelling import Labelling, LabellingConfig
 from infra.constructs.monitoring import Monitoring
+from infra.constructs.notifications import Notifications
 from infra.constructs.python_code import DependenciesLayer, FunctionDefaults, function_code
+from infra.constructs.regression import SkillVersions, TrainAndGate
 from infra.constructs.review import Review, ReviewConfig
 from infra.constructs.storage import Storage, StorageRetention
+from infra.constructs.training import Training, TrainingSizing
 from infra.nag import suppress
+
+EVALUATE_HANDLER = "functions.evaluate.handler.handler"  # a second handler of the detect image
 
 CLOUD_NAME_SUFFIX = f"{Aws.ACCOUNT_ID}-{Aws.REGION}"
 
@@ -54,6 +64,7 @@ class SkillforgeStack(Stack):
         repo_root: Path,
         models_dir: Path,
         code_version: str,
+        skill_versions: MappingFile | None = None,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
@@ -93,16 +104,17 @@ class SkillforgeStack(Stack):
                 removal_policy=removal,
             ),
         )
+        detect_image = DetectImage(
+            repo_root=repo_root,
+            models_dir=models_dir,
+            detector_model=config.detector_model,
+            code_version=code_version,
+        )
         self.detection = Detection(
             self,
             "Detection",
             stage=stage,
-            image=DetectImage(
-                repo_root=repo_root,
-                models_dir=models_dir,
-                detector_model=config.detector_model,
-                code_version=code_version,
-            ),
+            image=detect_image,
             sizing=DetectSizing(
                 memory_mb=config.detect_memory_mb,
                 timeout_seconds=config.detect_timeout_seconds,
@@ -130,6 +142,7 @@ class SkillforgeStack(Stack):
         self.function_code = function_code(repo_root)
         self.zip_dependencies = DependenciesLayer(self, "ZipDependencies", repo_root=repo_root)
         self._compose_labelling_and_review(config)
+        self._compose_training_and_gate(config, detect_image, skill_versions or MappingFile())
         self.monitoring.watch_dead_letter_queue("DetectDlqAlarm", self.ingest.dlq, "detect")
         self.monitoring.watch_function_errors("DetectErrorsAlarm", self.detection.function, "detect")
         self.monitoring.watch_queue_age(
@@ -209,6 +222,126 @@ class SkillforgeStack(Stack):
             self.monitoring.watch_function_errors(
                 f"{name}ErrorsAlarm", function, f"{capability.lower()} {function.node.id}"
             )
+
+    def _compose_training_and_gate(
+        self, config: StageConfig, detect_image: DetectImage, skill_versions: MappingFile
+    ) -> None:
+        """make-skill (extract → SageMaker training → register), and train-and-gate, which runs make-skill
+        as a nested execution, evaluates the candidate against the deployed skill and promotes or notifies."""
+        defaults = self.function_defaults()
+        self.training = Training(
+            self,
+            "Training",
+            stage=self.stage_name,
+            functions=defaults,
+            training_image_uri=config.training_image_uri,
+            artifacts_bucket=self.artifacts_bucket,
+            crops_bucket=self.crops_bucket,
+            table=self.catalog_table,
+            split_salt=config.split_salt,
+            sizing=TrainingSizing(log_retention=self.log_retention, removal_policy=self.removal_policy),
+        )
+        self.notifications = Notifications(
+            self,
+            "Notifications",
+            defaults=defaults,
+            table=self.catalog_table,
+            email_addresses=list(config.notification_emails),
+            slack_secret_name=config.slack_secret_name,
+        )
+        self.train_and_gate = TrainAndGate(
+            self,
+            "TrainAndGate",
+            defaults=defaults,
+            train_step=self._make_skill_step(),
+            table=self.catalog_table,
+            artifacts_bucket=self.artifacts_bucket,
+            raw_bucket=self.raw_bucket,
+            evaluate_code=detect_image.code(cmd=[EVALUATE_HANDLER]),
+            notify_function=self.notifications.function,
+            training_output_prefix="skills/",  # make-skill's SageMaker output path
+        )
+        self.notifications.watch(self.train_and_gate.state_machine)
+        self._acknowledge_nested_make_skill()
+        self.skill_versions = SkillVersions(
+            self, "SkillVersions", stage=self.stage_name, mapping=skill_versions
+        )
+        CfnOutput(
+            self,
+            "MakeSkillStateMachineArn",
+            value=self.training.state_machine.state_machine_arn,
+            description="make-skill state machine (SKILLFORGE_MAKE_SKILL_STATE_MACHINE_ARN)",
+        )
+        CfnOutput(
+            self,
+            "TrainAndGateStateMachineArn",
+            value=self.train_and_gate.state_machine.state_machine_arn,
+            description="train-and-gate state machine (same input as make-skill)",
+        )
+        CfnOutput(
+            self,
+            "TrainingImageUri",
+            value=config.training_image_uri,
+            description="SKILLFORGE_TRAINING_IMAGE_URI"
+            + (" (a placeholder: push the training image and set trainingImageUri)"
+               if config.training_image_is_placeholder else ""),
+        )  # fmt: skip
+        CfnOutput(
+            self,
+            "SlackWebhookSecretArn",
+            value=self.notifications.slack_secret.secret_arn,
+            description="put the Slack incoming webhook URL into this secret after deploy",
+        )
+        self.monitoring.watch_dead_letter_queue(
+            "NotifyDlqAlarm", self.notifications.dead_letters, "notifications"
+        )
+        for name, function in {
+            "Extract": self.training.extract_fn,
+            "Register": self.training.register_fn,
+            "Notify": self.notifications.function,
+            "Evaluate": self.train_and_gate.evaluate_function,
+            "Promote": self.train_and_gate.promote_function,
+        }.items():
+            self.monitoring.watch_function_errors(f"{name}ErrorsAlarm", function, name.lower())
+
+    def _make_skill_step(self) -> tasks.StepFunctionsStartExecution:
+        """train-and-gate's train step: a nested, waited-for make-skill execution with the same input.
+
+        The training construct's SageMaker task is two states behind a spot/on-demand Choice that read the
+        extract step's output, so it cannot be one task of another machine; nesting make-skill keeps one
+        definition of extract → train → register. Its `train` result (model artifacts) lands at `$.training`.
+        """
+        machine = self.training.state_machine
+        step = tasks.StepFunctionsStartExecution(
+            self,
+            "MakeSkillStep",
+            state_machine=machine,
+            integration_pattern=sfn.IntegrationPattern.RUN_JOB,
+            input=sfn.TaskInput.from_json_path_at("$"),
+            result_selector={
+                "TrainingJobName.$": "$.Output.train.TrainingJobName",
+                "ModelArtifacts.$": "$.Output.train.ModelArtifacts",
+                "registered.$": "$.Output.registered",
+            },
+            result_path="$.training",
+        )
+        return step
+
+    def _acknowledge_nested_make_skill(self) -> None:
+        """startExecution.sync describes and stops the make-skill executions it starts (names per run)."""
+        machine = self.training.state_machine
+        logical_id = self.get_logical_id(machine.node.default_child)  # type: ignore[arg-type]
+        name_of_arn = {"Fn::Select": [6, {"Fn::Split": [":", {"Ref": logical_id}]}]}
+        name = json.dumps(name_of_arn, separators=(",", ":"))
+        suppress(
+            self.train_and_gate.state_machine,
+            "AwsSolutions-IAM5",
+            "The nested make-skill execution (startExecution.sync) is described and stopped by its generated "
+            "name: execution:<make-skill>:* of that one state machine.",
+            findings=[
+                f"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{name}*"
+            ],
+        )
 
     @property
     def raw_bucket(self) -> s3.Bucket:

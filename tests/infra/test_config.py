@@ -60,6 +60,10 @@ def test_every_stage_field_of_cdk_json_is_spelled_out() -> None:
         ({"labellingWorkteamArn": "team-a"}, "skillforge.stages.dev.labellingWorkteamArn"),
         ({"reviewDomainPrefix": "Bad_Prefix"}, "skillforge.stages.dev.reviewDomainPrefix"),
         ({"reviewDomainPrefix": "my-cognito-login"}, "skillforge.stages.dev.reviewDomainPrefix"),
+        ({"trainingImageUri": "docker.io/me/train:1"}, "skillforge.stages.dev.trainingImageUri"),
+        ({"splitSalt": ""}, "skillforge.stages.dev.splitSalt"),
+        ({"notificationEmails": ["ml@example.com", "nobody"]}, "skillforge.stages.dev.notificationEmails"),
+        ({"slackSecretName": "slack webhook"}, "skillforge.stages.dev.slackSecretName"),
     ],
 )
 def test_a_bad_value_fails_naming_the_field(overrides: dict[str, Any], field: str) -> None:
