@@ -34,8 +34,9 @@ def metric_definitions() -> list[dict[str, str]]:
 
 
 def job_name(skill: str, version: int, now: float | None = None) -> str:
+    """`skillforge-<skill>-v<N>-<time>`: the prefix is what the notification rule matches."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now or time.time()))
-    name = f"{skill}-v{version}-{stamp}"
+    name = f"skillforge-{skill}-v{version}-{stamp}"
     return re.sub(r"[^a-zA-Z0-9-]", "-", name)[:63]
 
 

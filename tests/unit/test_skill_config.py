@@ -61,3 +61,12 @@ def test_gpu_profile_becomes_a_spot_training_job_with_max_runtime():
     # AND a local profile cannot be sent to SageMaker
     with pytest.raises(ValueError, match="sagemaker profile"):
         execution_input(config, "laptop", 4, "img", {"code": "", "config": "", "models": ""}, "sha")
+
+
+def test_training_job_names_match_the_notification_rule_prefix() -> None:
+    from training.launcher import job_name
+
+    # GIVEN a skill version WHEN its SageMaker job is named
+    name = job_name("car-make", 3, now=0)
+    # THEN it starts with the prefix the EventBridge notify rule matches, within SageMaker's 63 characters
+    assert name.startswith("skillforge-") and "car-make-v3-" in name and len(name) <= 63
