@@ -113,10 +113,7 @@ class Training(Construct):
         role.add_to_principal_policy(
             iam.PolicyStatement(actions=["s3:PutObject"], resources=[artifacts.arn_for_objects("datasets/*")])
         )
-        if table.encryption_key is not None:
-            table.encryption_key.grant_encrypt_decrypt(role)
-        if artifacts.encryption_key is not None:
-            artifacts.encryption_key.grant_encrypt_decrypt(role)
+        _grant_customer_keys(role, table, artifacts)
         acknowledge(
             role,
             "AwsSolutions-IAM5",
@@ -150,10 +147,7 @@ class Training(Construct):
                 conditions={"StringLike": {"s3:prefix": ["lineage/*"]}},
             )
         )
-        if table.encryption_key is not None:
-            table.encryption_key.grant_encrypt_decrypt(role)
-        if artifacts.encryption_key is not None:
-            artifacts.encryption_key.grant_encrypt_decrypt(role)
+        _grant_customer_keys(role, table, artifacts)
         acknowledge(
             role,
             "AwsSolutions-IAM5",
@@ -411,3 +405,10 @@ def _channel(name: str, uri_path: str, data_type: str = "S3Prefix") -> dict[str,
     """A training job input channel whose S3 URI comes from the execution state."""
     source = {"S3DataType": data_type, "S3Uri.$": uri_path, "S3DataDistributionType": "FullyReplicated"}
     return {"ChannelName": name, "DataSource": {"S3DataSource": source}}
+
+
+def _grant_customer_keys(role: iam.IRole, table: dynamodb.ITable, artifacts: s3.IBucket) -> None:
+    """Customer-managed keys of the table and the bucket, where they have one."""
+    for key in (table.encryption_key, artifacts.encryption_key):
+        if key is not None:
+            key.grant_encrypt_decrypt(role)
