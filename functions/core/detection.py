@@ -25,7 +25,7 @@ from functions.core.models import (
 )
 from functions.core.settings import DetectorSettings
 from functions.core.storage import BlobStore, ObjectMissingError
-from functions.core.upload_keys import upload_context
+from functions.core.upload_keys import UploadContext, upload_context
 
 logger = Logger(child=True)
 
@@ -101,7 +101,7 @@ def detect_and_catalog(upload: Upload, deps: DetectDeps) -> DetectOutcome:
     try:
         stored = deps.store.get(upload.bucket, upload.key)
     except ObjectMissingError:
-        record = _record(upload, context.image_id, deps, status=ImageStatus.QUARANTINED)
+        record = _record(upload, context, deps, status=ImageStatus.QUARANTINED)
         record.reason = QuarantineReason.OBJECT_MISSING
         record.reason_detail = "the object was deleted before it could be processed"
         written = deps.catalog.put_image_if_absent(record)
@@ -109,10 +109,7 @@ def detect_and_catalog(upload: Upload, deps: DetectDeps) -> DetectOutcome:
 
     context = upload_context(upload.key, stored.metadata)
     analysis = analyse_image(stored.data, deps.detector, deps.settings)
-    record = _record(upload, context.image_id, deps, status=analysis.status)
-    record.group_id = context.group_id
-    record.source = context.source
-    record.variant_hint = context.variant_hint
+    record = _record(upload, context, deps, status=analysis.status)
     record.content_sha256 = hashlib.sha256(stored.data).hexdigest()
     record.etag = stored.etag
     record.cars = analysis.cars
@@ -176,12 +173,12 @@ def _store_crop(
     return crop_record
 
 
-def _record(upload: Upload, image_id: str, deps: DetectDeps, status: ImageStatus) -> ImageRecord:
-    context = upload_context(upload.key)
+def _record(upload: Upload, context: UploadContext, deps: DetectDeps, status: ImageStatus) -> ImageRecord:
     return ImageRecord(
-        image_id=image_id,
+        image_id=context.image_id,
         bucket=upload.bucket,
         key=upload.key,
+        source=context.source,
         group_id=context.group_id,
         variant_hint=context.variant_hint,
         uploaded_at=upload.event_time or utc_now(),

@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 from functions.core.catalog import DynamoCatalog
+from functions.core.crops import crop_key
 from functions.core.models import ImageRecord, ImageStatus
 from functions.core.versions import code_version
 from scripts.local.delivery import drain_queue
@@ -77,7 +78,7 @@ def _save_crops(demo: DemoRun, images: list[ImageRecord]) -> None:
     crops_dir = demo.out_dir / "crops"
     for record in images:
         for index, crop_id in enumerate(record.crop_ids):
-            key = f"crops/{record.image_id[:2]}/{record.image_id}/{index:02d}.jpg"
+            key = crop_key(record.image_id, index)
             body = s3.get_object(Bucket=demo.emulator.names.crops_bucket, Key=key)["Body"].read()
             name = f"{Path(record.key).stem}-{crop_id[-2:]}.jpg"
             target = crops_dir / (record.variant_hint or "no-hint") / name
