@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from functions.core.balance import BalanceReport, balance_copies
 from functions.core.dataset_spec import DatasetSpec
 from functions.core.models import CropRecord
+from functions.core.quality.screen import DataQualityReport
 from functions.core.split import SPLIT_ORDER, Split, SplitPolicy, resolve_group_splits
 
 DATA_FILE = "data.json"
@@ -117,6 +118,9 @@ class ExtractionReport(BaseModel):
     groups: dict[str, int] = Field(description="groups per split")
     new_group_assignments: int
     balance: BalanceReport
+    data_quality: DataQualityReport | None = Field(
+        default=None, description="near-duplicates kept out, quality flags, label-noise candidates"
+    )
 
 
 class Extraction(BaseModel):

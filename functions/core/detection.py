@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aws_lambda_powertools import Logger
 from PIL import Image
@@ -23,6 +23,8 @@ from functions.core.models import (
     Upload,
     utc_now,
 )
+from functions.core.quality.measure import measure
+from functions.core.quality.settings import QualitySettings
 from functions.core.settings import DetectorSettings
 from functions.core.storage import BlobStore, ObjectMissingError
 from functions.core.upload_keys import UploadContext, upload_context
@@ -74,6 +76,7 @@ class DetectDeps:
     skill: SkillRef
     crops_bucket: str
     quarantine_bucket: str
+    quality: QualitySettings = field(default_factory=QualitySettings)
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,7 @@ def detect_and_catalog(upload: Upload, deps: DetectDeps) -> DetectOutcome:
         )
     elif analysis.image is not None:
         record.width, record.height = analysis.image.size
+        record.stats = measure(analysis.image, deps.quality)
         for index, detection in enumerate(analysis.cars):
             crop_record = _store_crop(analysis.image, detection, index, record, deps)
             record.crop_ids.append(crop_record.crop_id)
@@ -147,10 +151,11 @@ def _store_crop(
     image: Image.Image, detection: Detection, index: int, record: ImageRecord, deps: DetectDeps
 ) -> CropRecord:
     key = crop_key(record.image_id, index)
+    car = crop(image, detection.box, deps.settings.crop_padding)
     deps.store.put(
         deps.crops_bucket,
         key,
-        encode_jpeg(crop(image, detection.box, deps.settings.crop_padding)),
+        encode_jpeg(car),
         content_type="image/jpeg",
         metadata={"image-id": record.image_id, "skill-version": str(deps.skill.skill_version)},
     )
@@ -168,6 +173,7 @@ def _store_crop(
         skill=deps.skill.skill,
         skill_version=deps.skill.skill_version,
         code_version=deps.skill.code_version,
+        stats=measure(car, deps.quality),
     )
     deps.catalog.put_crop(crop_record)
     return crop_record
