@@ -9,16 +9,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from functions.core.catalog import DynamoCatalog
-from functions.core.dataset_io import ExtractDeps, extract_from_catalog
-from functions.core.dataset_spec import DatasetSpec
-from functions.core.detection import detect_and_catalog
-from functions.core.models import CropStatus, Upload
-from functions.core.settings import DetectorSettings, PipelineSettings
-from functions.core.split import Split, SplitPolicy, hashed_split
-from functions.core.storage import BlobStore
-from functions.core.wiring import build_detect_deps
-from tests.fakes import FakeDetector
+from functions.core.base.catalog import DynamoCatalog
+from functions.core.base.records import CropStatus, Upload
+from functions.core.base.storage import BlobStore
+from functions.core.dataset.extract import ExtractDeps, extract_from_catalog
+from functions.core.dataset.spec import DatasetSpec
+from functions.core.dataset.split import Split, SplitPolicy, hashed_split
+from functions.core.detection.detect import detect_and_catalog
+from functions.core.detection.settings import DetectorSettings, PipelineSettings
+from functions.core.detection.wiring import build_detect_deps
+from tests.support.fakes import FakeDetector
 
 SALT = "test"
 

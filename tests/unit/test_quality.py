@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageEnhance, ImageFilter
 
-from functions.core.models import QualityFlag
+from functions.core.base.records import QualityFlag
 from functions.core.quality import duplicates
 from functions.core.quality.duplicates import HashedImage, hash_distance, near_duplicates
 from functions.core.quality.measure import measure, perceptual_hash

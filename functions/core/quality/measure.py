@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from functions.core.models import ImageStats, QualityFlag
+from functions.core.base.records import ImageStats, QualityFlag
 from functions.core.quality.settings import QualitySettings
 
 HASH_SIZE = 8

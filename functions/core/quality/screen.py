@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 
 from pydantic import BaseModel, Field
 
-from functions.core.models import CropRecord, CropStatus, ImageRecord
+from functions.core.base.records import CropRecord, CropStatus, ImageRecord
 from functions.core.quality.duplicates import HashedImage, near_duplicates, test_leaks
 from functions.core.quality.settings import QualitySettings
 
