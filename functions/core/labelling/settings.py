@@ -9,6 +9,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from functions.core.base.settings import AwsSettings
 
+ConsolidationMethod = Literal["majority", "dawid-skene"]
+
 
 class LabellingSettings(BaseSettings):
     """How crops are batched, priced and sent to people (environment prefix SKILLFORGE_LABELLING_)."""
@@ -30,6 +32,9 @@ class LabellingSettings(BaseSettings):
     task_availability_s: int = Field(default=6 * 3600, ge=60, le=864_000)
     max_concurrent_tasks: int = Field(default=1000, ge=1, le=5000)
     job_prefix: str = Field(default="skillforge", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9-]{0,30}$")
+    consolidation: ConsolidationMethod = Field(
+        default="dawid-skene", description="how workers' answers are combined (docs/labelling.md compares)"
+    )
 
     @model_validator(mode="after")
     def _workforce_complete(self) -> LabellingSettings:
