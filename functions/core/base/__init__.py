@@ -1,1 +1,1 @@
-"""base"""
+"""What every capability shares: records, the catalog, storage, artifacts, resource names, clients, versions."""
