@@ -1,1 +1,1 @@
-"""What every capability shares: records, the catalog, storage, artifacts, resource names, clients, versions."""
+"""What every capability shares: records, catalog, storage, artifacts, resource names, clients, versions."""
