@@ -1,1 +1,1 @@
-"""serving"""
+"""Serving: the deployed skill cascade (detector, crop, skills) with the versions of every stage."""
