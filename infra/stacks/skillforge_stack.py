@@ -26,6 +26,7 @@ from functions.core.skills.deployment import MappingFile
 from infra.config import LOG_RETENTION_DAYS, StageConfig
 from infra.constructs.catalog import Catalog
 from infra.constructs.detection import DetectImage, Detection, DetectorKnobs, DetectSizing
+from infra.constructs.drift import DriftMonitor
 from infra.constructs.ingest import Ingest, QueueSettings
 from infra.constructs.labelling import Labelling, LabellingConfig
 from infra.constructs.monitoring import Monitoring
@@ -143,6 +144,10 @@ class SkillforgeStack(Stack):
         self.zip_dependencies = DependenciesLayer(self, "ZipDependencies", repo_root=repo_root)
         self._compose_labelling_and_review(config)
         self._compose_training_and_gate(config, detect_image, skill_versions or MappingFile())
+        defaults = self.function_defaults()
+        self.drift = DriftMonitor(
+            self, "Drift", defaults=defaults, table=self.catalog_table, monitoring=self.monitoring
+        )
         self.monitoring.watch_dead_letter_queue("DetectDlqAlarm", self.ingest.dlq, "detect")
         self.monitoring.watch_function_errors("DetectErrorsAlarm", self.detection.function, "detect")
         self.monitoring.watch_queue_age(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -112,6 +113,33 @@ class SkillRef(BaseModel):
     code_version: str
 
 
+class Scored(BaseModel):
+    label: str
+    score: float
+
+
+class StageAnswer(BaseModel):
+    """One stage of the served cascade for one crop."""
+
+    skill: str
+    skill_version: int
+    code_version: str
+    label: str  # top-1 class
+    score: float  # top-1 probability
+    top_k: list[Scored]  # best first (k <= 5)
+
+
+class ServedAnswer(BaseModel):
+    """What the deployed cascade answered for one crop (CropRecord.served)."""
+
+    status: Literal["classified", "not_classified"]
+    reason: str | None = None  # why not classified (e.g. "skill_artifact_missing")
+    stages: list[StageAnswer] = Field(default_factory=list)  # car -> make -> variant, in cascade order
+    final_label: str | None = None  # last stage's label
+    margin: float | None = None  # top1 - top2 score of the LAST stage (uncertainty for active learning)
+    served_at: datetime
+
+
 class ImageRecord(BaseModel):
     """Catalog item for one uploaded image."""
 
@@ -137,6 +165,7 @@ class ImageRecord(BaseModel):
     skill_version: int
     code_version: str
     split: str | None = None
+    served_summary: dict[str, int] | None = None  # e.g. {"cars": 2, "classified": 2}
 
 
 class CropRecord(BaseModel):
@@ -165,6 +194,7 @@ class CropRecord(BaseModel):
     labelling_job: str | None = None
     final_class: str | None = None
     review_note: str | None = None  # why the crop is (back) in review, e.g. a user correction
+    served: ServedAnswer | None = None  # the deployed cascade's answer (None until served)
     reviewer: str | None = None
     reviewed_at: datetime | None = None
     split: str | None = None

@@ -16,13 +16,13 @@ from pathlib import Path
 from PIL import Image
 from pydantic import BaseModel, Field, model_validator
 
-from functions.core.base.records import Box, SkillRef
+from functions.core.base.records import Box, Scored, SkillRef
 from functions.core.detection.crops import crop
 from functions.core.detection.detect import Analysis, analyse_image
 from functions.core.detection.detector import Detector
 from functions.core.detection.settings import DetectorSettings
 from functions.core.skills.manifest import validate_skill_name
-from functions.core.skills.model import ClassifierSkill, Scored
+from functions.core.skills.model import ClassifierSkill
 
 
 class CascadeStage(BaseModel):

@@ -17,21 +17,15 @@ from typing import Any, Literal
 
 import numpy as np
 from PIL import Image
-from pydantic import BaseModel
 
 from functions.core.base.offline import configure_offline
-from functions.core.base.records import SkillRef
+from functions.core.base.records import Scored, SkillRef
 from functions.core.detection.light_detector import ModelFileError, names_from_onnx_metadata, onnx_session
 from functions.core.detection.yolo_numpy import classify_input
 from functions.core.skills.manifest import SkillManifest
 
 MANIFEST_FILE = "skill.json"
 ClassifierBackend = Literal["torch", "onnx"]
-
-
-class Scored(BaseModel):
-    label: str
-    score: float
 
 
 def read_manifest(folder: Path) -> SkillManifest:
