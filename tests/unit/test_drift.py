@@ -8,8 +8,15 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 from PIL import Image, ImageEnhance
 
-from functions.core.base.records import CropRecord, ImageRecord, ImageStatus, Scored, ServedAnswer, StageAnswer
-from functions.core.monitoring.drift import drift_table, emf_record, psi, render_table
+from functions.core.base.records import (
+    CropRecord,
+    ImageRecord,
+    ImageStatus,
+    Scored,
+    ServedAnswer,
+    StageAnswer,
+)
+from functions.core.monitoring.drift import DayDrift, drift_table, emf_record, psi, render_table
 from functions.core.monitoring.settings import DriftSettings
 from functions.core.quality.measure import measure
 from tests.conftest import shared_data
@@ -43,7 +50,9 @@ def darker(image: Image.Image) -> Image.Image:
     return ImageEnhance.Brightness(image).enhance(0.45)
 
 
-def table_for(reference: list[Image.Image], today: list[Image.Image], tomorrow: list[Image.Image]):
+def table_for(
+    reference: list[Image.Image], today: list[Image.Image], tomorrow: list[Image.Image]
+) -> list[DayDrift]:
     images = [record(im, n, f"train-{n}", day=-10) for n, im in enumerate(reference)]
     images += [record(im, n, f"new-a-{n}", day=0) for n, im in enumerate(today)]
     images += [record(im, n, f"new-b-{n}", day=1) for n, im in enumerate(tomorrow)]
