@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "scripts.commands.accept",
     "scripts.commands.report",
     "scripts.commands.harness",
+    "scripts.commands.drift",
 )
 
 

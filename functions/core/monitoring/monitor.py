@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Protocol
 
-from functions.core.base.catalog import Catalog
+from functions.core.base.records import CropRecord, ImageRecord
 from functions.core.monitoring.drift import DayDrift, drift_table, emf_record
 from functions.core.monitoring.settings import DriftSettings
 
 
+class CatalogReader(Protocol):
+    """What the monitor reads: the catalog table, or an export of it (local mode)."""
+
+    def iter_images(self) -> Iterator[ImageRecord]: ...
+    def iter_crops(self) -> Iterator[CropRecord]: ...
+    def group_splits(self) -> dict[str, str]: ...
+
+
 @dataclass(frozen=True)
 class DriftDeps:
-    catalog: Catalog
+    catalog: CatalogReader
     settings: DriftSettings
     deployment: str  # the stage (dev, prod): one drift series per deployment and skill
     skill: str  # the skill whose served answers are watched (the cascade's last stage)
