@@ -31,6 +31,7 @@ class CropStatus(StrEnum):
     IN_REVIEW = "in_review"  # waiting for the expert
     VERIFIED = "verified"  # expert confirmed or corrected the class
     REJECTED = "rejected"  # expert said: not a usable example of any class
+    MODEL_LABELLED = "model_labelled"  # confident model answer agreeing with the hint: unverified, no crowd
 
 
 class QuarantineReason(StrEnum):
