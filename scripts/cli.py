@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "scripts.commands.report",
     "scripts.commands.harness",
     "scripts.commands.drift",
+    "scripts.commands.feedback",
 )
 
 

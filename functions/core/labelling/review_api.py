@@ -32,7 +32,9 @@ from pydantic import ValidationError
 
 from functions.core.base.catalog import DynamoCatalog
 from functions.core.base.storage import BlobStore, ObjectMissingError
+from functions.core.labelling.feedback import CorrectionError, CorrectionRequest, record_correction
 from functions.core.labelling.review import DecisionRequest, ReviewError, ReviewStore
+from functions.core.skills.registry import SkillRegistry
 
 logger = Logger(child=True)
 
@@ -260,6 +262,8 @@ class ReviewApi:
             return _json(
                 201, {"decision": decision.model_dump(mode="json"), "progress": self.review.progress()}
             )
+        if method == "POST" and path == "/api/feedback":
+            return self._feedback(request, reviewer)
         if method == "POST" and path == "/api/undo":
             decision = self.review.undo_last(reviewer)
             logger.info("review decision undone", extra={"decision_id": decision.decision_id})
@@ -267,6 +271,22 @@ class ReviewApi:
                 200, {"undone": decision.model_dump(mode="json"), "progress": self.review.progress()}
             )
         return _error(404, f"no route {method} {path}")
+
+    def _feedback(self, request: ApiRequest, user: str) -> ApiResponse:
+        """A user's correction of a served answer → recorded against the answering version, to review."""
+        try:
+            correction_request = CorrectionRequest.model_validate_json(request.body or b"{}")
+            correction = record_correction(self.catalog, correction_request, user, self._skill_classes)
+        except ValidationError as exc:
+            return _error(400, "bad correction: " + "; ".join(e["msg"] for e in exc.errors()))
+        except CorrectionError as exc:
+            return _error(400, str(exc))
+        logger.info("correction recorded", extra=correction.model_dump(mode="json"))
+        return _json(201, {"correction": correction.model_dump(mode="json")})
+
+    def _skill_classes(self, skill: str, version: int) -> list[str] | None:
+        entry = SkillRegistry(self.catalog.table).get(skill, version)
+        return list(entry.classes) if entry else None
 
     def _preflight(self, request: ApiRequest) -> ApiResponse:
         """Same-origin pages never need CORS: no Access-Control-Allow-* header, ever."""
