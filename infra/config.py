@@ -22,6 +22,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from functions.core.resources import ResourceNames
+from infra.ecr import image_repository_arn
 
 CONTEXT_KEY = "skillforge"
 STAGE_CONTEXT_KEY = "stage"
@@ -123,8 +124,6 @@ class StageConfig(_Model):
     @field_validator("training_image_uri")
     @classmethod
     def _training_image_is_in_ecr(cls, value: str) -> str:
-        from infra.constructs.training import image_repository_arn
-
         image_repository_arn(value)  # SageMaker pulls training images from ECR only
         return value
 

@@ -25,14 +25,11 @@ from pydantic import BaseModel, Field
 
 from functions.core.models import utc_now
 from functions.core.registry import RegisteredSkill, SkillRegistry
+from functions.core.resources import parameter_prefix
 from functions.core.skills import validate_skill_name
 
 PRODUCTION_STAGES = frozenset({"prod", "production"})
 DEFAULT_MAPPING_FILE = Path(__file__).resolve().parents[2] / "infra" / "skill_versions.json"
-
-
-def parameter_prefix(stage: str) -> str:
-    return f"/skillforge/{stage}/skills/"
 
 
 def parameter_name(stage: str, skill: str) -> str:

@@ -24,15 +24,20 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from functions.core.catalog import Catalog
 from functions.core.models import CropRecord, CropStatus, utc_now
+from functions.core.resources import (
+    LABELLING_JOBS_PREFIX,
+    LABELLING_OUTPUT_PREFIX,
+    LABELLING_TEMPLATES_PREFIX,
+)
 from functions.core.storage import BlobStore
 
 logger = Logger(child=True)
 
 LABEL_ATTRIBUTE = "crop-labels"
 TEMPLATE_NAME = "crop_task.liquid.html"
-JOBS_PREFIX = "labelling/jobs"
-TEMPLATES_PREFIX = "labelling/templates"
-OUTPUT_PREFIX = "labelling/output"
+JOBS_PREFIX = LABELLING_JOBS_PREFIX
+TEMPLATES_PREFIX = LABELLING_TEMPLATES_PREFIX
+OUTPUT_PREFIX = LABELLING_OUTPUT_PREFIX
 
 
 class View(StrEnum):

@@ -19,12 +19,13 @@ from functions.core.catalog import DynamoCatalog, from_item
 from functions.core.consolidation import Consolidated, WorkerTally, consolidate, worker_tallies
 from functions.core.labelling import LABEL_ATTRIBUTE, LabelingJobs, split_s3_uri
 from functions.core.models import CropStatus
+from functions.core.resources import LABELLING_JOB_STATE_CHANGE
 from functions.core.review import ReviewStore
 from functions.core.storage import BlobStore, ObjectMissingError
 
 logger = Logger(child=True)
 
-JOB_STATE_CHANGE = "SageMaker Ground Truth Labeling Job State Change"
+JOB_STATE_CHANGE = LABELLING_JOB_STATE_CHANGE
 FINAL_STATES = {"Completed", "Failed", "Stopped"}
 
 

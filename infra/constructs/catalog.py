@@ -6,7 +6,7 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
-from functions.core.catalog import STATUS_INDEX
+from functions.core.resources import STATUS_INDEX
 
 
 class Catalog(Construct):

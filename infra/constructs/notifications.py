@@ -11,7 +11,6 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -19,14 +18,8 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.constructs.labelling import FunctionDefaults, acknowledge_function_basics, zip_function
-from infra.nag import suppress
-
-
-def log_group(scope: Construct, name: str, defaults: FunctionDefaults) -> logs.LogGroup:
-    return logs.LogGroup(
-        scope, f"{name}Logs", retention=defaults.log_retention, removal_policy=defaults.removal_policy
-    )
+from infra.constructs.python_code import FunctionDefaults, zip_function
+from infra.nag import acknowledge_function_basics, suppress
 
 
 class Notifications(Construct):

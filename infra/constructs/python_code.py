@@ -214,3 +214,10 @@ def zip_function(
             **environment,
         },
     )
+
+
+def log_group(scope: Construct, name: str, defaults: FunctionDefaults) -> logs.LogGroup:
+    """The `<name>Logs` log group of a function or state machine, with the stage's retention."""
+    return logs.LogGroup(
+        scope, f"{name}Logs", retention=defaults.log_retention, removal_policy=defaults.removal_policy
+    )

@@ -16,15 +16,10 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from functions.core.catalog import STATUS_INDEX
-from infra.constructs.labelling import (
-    acknowledge,
-    acknowledge_function_basics,
-    acknowledge_resources,
-    allow_items,
-    allow_objects,
-)
+from functions.core.resources import STATUS_INDEX
 from infra.constructs.python_code import FunctionDefaults, zip_function
+from infra.grants import allow_items, allow_objects
+from infra.nag import acknowledge_function_basics, acknowledge_resources, suppress
 
 API_STAGE = "review"
 PUBLIC_FILES = ("review.js", "review.css", "config.json", "index.html")
@@ -179,18 +174,18 @@ class Review(Construct):
     def _acknowledge(self, public_methods: list[apigw.Method]) -> None:
         for method in public_methods:
             for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
-                acknowledge(
+                suppress(
                     method,
                     rule,
                     "Public GET of the static page shell (HTML/JS/CSS/login config): no data; every "
                     "/api route uses the Cognito authorizer.",
                 )
-        acknowledge(
+        suppress(
             self.api,
             "AwsSolutions-APIG2",
             "Requests are validated by the review router (pydantic models, 400 naming the problem).",
         )
-        acknowledge(
+        suppress(
             self.api,
             "AwsSolutions-APIG3",
             "Internal expert tool behind Cognito (MFA required) with stage throttling; attach a WAF "

@@ -9,7 +9,6 @@ skills/.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,19 +21,12 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from infra.constructs.labelling import (
-    FunctionDefaults,
-    acknowledge,
-    acknowledge_function_basics,
-    nag_resource,
-    zip_function,
-)
+from infra.constructs.python_code import FunctionDefaults, zip_function
+from infra.ecr import image_repository_arn
+from infra.nag import acknowledge_function_basics, nag_resource, suppress
 from training.launcher import metric_definitions
 
 SAGEMAKER_EVENTS_RULE = "StepFunctionsGetEventsForSageMakerTrainingJobsRule"
-_IMAGE = re.compile(
-    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?/(?P<repo>[^:@]+)"
-)
 
 
 @dataclass(frozen=True)
@@ -46,16 +38,6 @@ class TrainingSizing:
     register_timeout_s: int = 120
     max_runtime_cap_s: int = 6 * 3600
     state_machine_timeout_h: int = 30
-
-
-def image_repository_arn(image_uri: str) -> str:
-    """ECR repository ARN of a training image URI (the role may pull that repository only)."""
-    match = _IMAGE.match(image_uri)
-    if not match:
-        raise ValueError(
-            f"training image {image_uri!r} is not an ECR image URI (<account>.dkr.ecr.<region>…)"
-        )
-    return f"arn:aws:ecr:{match['region']}:{match['account']}:repository/{match['repo']}"
 
 
 class Training(Construct):
@@ -114,7 +96,7 @@ class Training(Construct):
             iam.PolicyStatement(actions=["s3:PutObject"], resources=[artifacts.arn_for_objects("datasets/*")])
         )
         _grant_customer_keys(role, table, artifacts)
-        acknowledge(
+        suppress(
             role,
             "AwsSolutions-IAM5",
             "Query on the catalog's status index (index/* of this one table) and data-driven dataset keys "
@@ -148,7 +130,7 @@ class Training(Construct):
             )
         )
         _grant_customer_keys(role, table, artifacts)
-        acknowledge(
+        suppress(
             role,
             "AwsSolutions-IAM5",
             "Model archives (skills/) and lineage files (lineage/) have data-driven keys; "
@@ -226,7 +208,7 @@ class Training(Construct):
                 resources=[image_repository_arn(image_uri)],
             )
         )
-        acknowledge(
+        suppress(
             role,
             "AwsSolutions-IAM5",
             "The channels' prefixes of the artifacts bucket (datasets, configs, code, models), crops/ of the "
@@ -386,7 +368,7 @@ class Training(Construct):
                 ],
             )
         )
-        acknowledge(
+        suppress(
             machine,
             "AwsSolutions-IAM5",
             "Training job names are per run (training-job/*); CDK's LambdaInvoke grants the two functions' "

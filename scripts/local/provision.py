@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from functions.core.catalog import STATUS_INDEX
+from functions.core.resources import STATUS_INDEX
 from functions.core.resources import ResourceNames
 
 
