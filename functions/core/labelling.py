@@ -35,6 +35,8 @@ logger = Logger(child=True)
 
 LABEL_ATTRIBUTE = "crop-labels"
 TEMPLATE_NAME = "crop_task.liquid.html"
+# What the hand-off declares about the crops to Ground Truth (number plates are visible: not PII-free).
+CONTENT_CLASSIFIERS = ("FreeOfAdultContent",)
 JOBS_PREFIX = LABELLING_JOBS_PREFIX
 TEMPLATES_PREFIX = LABELLING_TEMPLATES_PREFIX
 OUTPUT_PREFIX = LABELLING_OUTPUT_PREFIX
@@ -233,10 +235,9 @@ def labeling_job_request(
         "LabelAttributeName": LABEL_ATTRIBUTE,
         "InputConfig": {
             "DataSource": {"S3DataSource": {"ManifestS3Uri": manifest_uri}},
-            # Mechanical Turk requires both declarations; crops are cars, metadata (EXIF) stripped.
-            "DataAttributes": {
-                "ContentClassifiers": ["FreeOfPersonallyIdentifiableInformation", "FreeOfAdultContent"]
-            },
+            # Crops are cars with EXIF stripped, but they show number plates (personal data in the EU):
+            # they are declared free of adult content only, never free of personal data.
+            "DataAttributes": {"ContentClassifiers": list(CONTENT_CLASSIFIERS)},
         },
         "OutputConfig": {"S3OutputPath": output_uri},
         "RoleArn": settings.role_arn,

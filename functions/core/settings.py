@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from functions.core.images import ImageLimits
@@ -18,7 +18,11 @@ class AwsSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SKILLFORGE_", extra="ignore")
 
     aws_endpoint_url: str | None = None
-    aws_region: str = "us-east-1"
+    # SKILLFORGE_AWS_REGION wins; otherwise the region Lambda (and the AWS CLI setup) sets.
+    aws_region: str = Field(
+        default="us-east-1",
+        validation_alias=AliasChoices("SKILLFORGE_AWS_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"),
+    )
 
 
 DetectorBackend = Literal["ultralytics", "openvino", "onnx"]
