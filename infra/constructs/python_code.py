@@ -35,9 +35,11 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra.artifacts import ZIP_LAYER
+
 RUNTIME = lambda_.Runtime.PYTHON_3_11  # the project's Python (pyproject: >=3.11,<3.12)
 ARCHITECTURE = lambda_.Architecture.ARM_64
-ZIP_REQUIREMENTS = "requirements-lambda-zip.txt"
+ZIP_REQUIREMENTS = ZIP_LAYER.requirements
 LAYER_SITE_PACKAGES = "python"  # Lambda adds /opt/python of every layer to sys.path
 
 # Docker-style patterns relative to the repository root: `functions/` and nothing else.

@@ -23,6 +23,7 @@ from constructs import Construct
 
 from functions.core.deployment import MappingFile
 from functions.core.resources import ResourceNames
+from infra.artifacts import EVALUATE_IMAGE
 from infra.config import LOG_RETENTION_DAYS, StageConfig
 from infra.constructs.catalog import Catalog
 from infra.constructs.detection import DetectImage, Detection, DetectorKnobs, DetectSizing
@@ -36,8 +37,6 @@ from infra.constructs.review import Review, ReviewConfig
 from infra.constructs.storage import Storage, StorageRetention
 from infra.constructs.training import Training, TrainingSizing
 from infra.nag import suppress
-
-EVALUATE_HANDLER = "functions.evaluate.handler.handler"  # a second handler of the detect image
 
 CLOUD_NAME_SUFFIX = f"{Aws.ACCOUNT_ID}-{Aws.REGION}"
 
@@ -257,7 +256,7 @@ class SkillforgeStack(Stack):
             table=self.catalog_table,
             artifacts_bucket=self.artifacts_bucket,
             raw_bucket=self.raw_bucket,
-            evaluate_code=detect_image.code(cmd=[EVALUATE_HANDLER]),
+            evaluate_code=detect_image.code(EVALUATE_IMAGE),
             notify_function=self.notifications.function,
             training_output_prefix="skills/",  # make-skill's SageMaker output path
         )

@@ -64,14 +64,19 @@ def test_train_and_gate_waits_for_make_skill_then_evaluates_its_model(synthesize
     assert any(catch["Next"] == "NotifyFailure" for catch in step["Catch"])
 
 
-def test_evaluate_runs_the_detect_image_with_the_evaluate_handler(synthesized: Synthesized) -> None:
+def test_evaluate_runs_its_own_image_not_the_light_detect_image(synthesized: Synthesized) -> None:
     # GIVEN the evaluate and detect functions
     resources = synthesized.resources
     evaluate = resources[synthesized.logical_id(synthesized.stack.train_and_gate.evaluate_function)]
     detect = resources[synthesized.logical_id(synthesized.stack.detection.function)]
-    # THEN evaluate uses the same image asset as detect, with the evaluate handler as its command
-    assert evaluate["Properties"]["Code"]["ImageUri"] == detect["Properties"]["Code"]["ImageUri"]
-    assert evaluate["Properties"]["ImageConfig"]["Command"] == ["functions.evaluate.handler.handler"]
+    # THEN evaluate (torch, fpdf2) has an image of its own, whose Dockerfile starts the evaluate handler
+    assert evaluate["Properties"]["Code"]["ImageUri"] != detect["Properties"]["Code"]["ImageUri"]
+    from infra.artifacts import EVALUATE_IMAGE
+    from infra.config import REPO_ROOT
+
+    text = (REPO_ROOT / str(EVALUATE_IMAGE.dockerfile)).read_text(encoding="utf-8")
+    assert 'CMD ["functions.evaluate.handler.handler"]' in text
+    assert "fpdf2==" in (REPO_ROOT / EVALUATE_IMAGE.requirements).read_text(encoding="utf-8")
 
 
 def test_training_job_state_changes_go_to_the_notify_function(synthesized: Synthesized) -> None:
