@@ -8,7 +8,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 
-from functions.core.resources import STATUS_INDEX
+from functions.core.base.resources import STATUS_INDEX
 
 
 def allow(grantee: iam.IGrantable, actions: Sequence[str], resources: Sequence[str]) -> None:

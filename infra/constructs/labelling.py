@@ -19,7 +19,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from functions.core.resources import (
+from functions.core.base.resources import (
     LABELLING_JOB_STATE_CHANGE,
     LABELLING_JOBS_PREFIX,
     LABELLING_OUTPUT_PREFIX,

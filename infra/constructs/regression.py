@@ -26,14 +26,14 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from functions.core.deployment import MappingFile, parameter_name
-from functions.core.gate import GateConfig
-from functions.core.resources import parameter_prefix
+from functions.core.base.resources import parameter_prefix
+from functions.core.gate.rule import GateConfig
+from functions.core.skills.deployment import MappingFile, parameter_name
 from infra.constructs.python_code import FunctionDefaults, log_group, zip_function
 from infra.nag import acknowledge_function_basics, nag_resource, suppress
 
 if TYPE_CHECKING:  # the cascade module loads the detector stack; synth needs only the type
-    from functions.core.cascade import CascadeConfig
+    from functions.core.serving.cascade import CascadeConfig
 
 _SSM_REASON = "one run-time parameter per skill under /skillforge/<stage>/skills/; skills are added by data"
 

@@ -16,7 +16,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from functions.core.resources import STATUS_INDEX
+from functions.core.base.resources import STATUS_INDEX
 from infra.constructs.python_code import FunctionDefaults, zip_function
 from infra.grants import allow_items, allow_objects
 from infra.nag import acknowledge_function_basics, acknowledge_resources, suppress

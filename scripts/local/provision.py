@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from functions.core.resources import STATUS_INDEX, ResourceNames
+from functions.core.base.resources import STATUS_INDEX, ResourceNames
 
 
 def provision(names: ResourceNames, s3: Any, dynamodb: Any, sqs: Any) -> dict[str, str]:

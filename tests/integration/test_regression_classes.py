@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.core.catalog import DynamoCatalog
-from functions.core.dataset_spec import DatasetSpec
-from functions.core.models import Box, CropRecord, CropStatus, ImageRecord, ImageStatus
-from functions.core.regression import replay_cases
+from functions.core.base.catalog import DynamoCatalog
+from functions.core.base.records import Box, CropRecord, CropStatus, ImageRecord, ImageStatus
+from functions.core.dataset.spec import DatasetSpec
+from functions.core.gate.regression import replay_cases
 
 CAR_MAKE = DatasetSpec.model_validate(
     {"classes": [{"name": "Audi", "match": ["audi-*"]}, {"name": "BMW", "match": ["bmw-*"]}]}

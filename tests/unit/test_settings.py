@@ -3,8 +3,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from functions.core.resources import ResourceNames
-from functions.core.settings import AwsSettings, DetectorSettings
+from functions.core.base.resources import ResourceNames
+from functions.core.base.settings import AwsSettings
+from functions.core.detection.settings import DetectorSettings
 
 
 def test_vehicle_classes_from_a_comma_list(monkeypatch: pytest.MonkeyPatch) -> None:
