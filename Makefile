@@ -15,7 +15,7 @@ export YOLO_OFFLINE := 1
 export PYTHONDONTWRITEBYTECODE := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help setup node browser demo test lint typecheck unit integration infra e2e bench soak synth clean
+.PHONY: help setup node browser demo test lint typecheck unit integration infra e2e bench soak synth clean artifacts-check validate
 
 help:
 	@echo "make demo   - run the local end-to-end pipeline on the bundled sample photos (out/)"
@@ -23,6 +23,8 @@ help:
 	@echo "make bench  - speed / memory benchmarks"
 	@echo "make soak   - load + fault test of local mode (2,000 images, loopback only)"
 	@echo "make synth  - synthesize the CDK app (no AWS account needed)"
+	@echo "make artifacts-check - per function: artifact, size, handler import, sample event handled"
+	@echo "make validate - cfn-lint, checkov and asl-validator on the synthesized templates"
 
 $(STAMP): $(REQS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -80,6 +82,9 @@ soak: setup
 
 synth: setup node
 	PATH=$(abspath $(BIN)):$$PATH npx cdk synth --quiet
+
+artifacts-check: setup node
+	$(BIN)/python -m scripts.artifacts_check
 
 clean:
 	rm -rf out cdk.out .pytest_cache .mypy_cache .ruff_cache

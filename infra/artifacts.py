@@ -8,7 +8,7 @@ with nothing else. Plain data: no CDK, no clients.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 
@@ -21,15 +21,37 @@ class Artifact:
     # Where the artifact runs: zip functions on Lambda's python3.11 (Amazon Linux 2, glibc 2.26: wheels
     # up to manylinux2014), images on Amazon Linux 2023 (glibc 2.34: manylinux_2_34 and older).
     pip_platforms: tuple[str, ...] = ("manylinux2014_x86_64",)
+    # False where the image takes some wheels from another index (torch's CPU builds): the artifact check
+    # then resolves the set from the pinned packages' metadata instead of installing it.
+    installable_here: bool = True
+    # Packages the artifact leaves out on purpose although code in it can import them, with the reason.
+    # The check accepts them only where they are imported lazily (inside a function), never at import.
+    leaves_out: dict[str, str] = field(default_factory=dict)
 
 
-ZIP_LAYER = Artifact("zip-layer", "zip", "requirements-lambda-zip.txt")
+_MODEL_STACK = (
+    "the model stack (detector backends, classifier skills, Grad-CAM, the PDF report) runs in the detect and "
+    "evaluate images; zip functions reach its modules only through the gate's record types and never call it"
+)
+ZIP_LAYER = Artifact(
+    "zip-layer",
+    "zip",
+    "requirements-lambda-zip.txt",
+    leaves_out={
+        name: _MODEL_STACK
+        for name in ("torch", "ultralytics", "openvino", "onnxruntime", "cv2", "yaml", "matplotlib", "fpdf")
+    },
+)
 DETECT_IMAGE = Artifact(
     "detect-image",
     "image",
     "requirements-lambda-light.txt",
     dockerfile="functions/detect/Dockerfile",
     pip_platforms=tuple(f"manylinux_2_{minor}_x86_64" for minor in (34, 28, 17)),
+    leaves_out={
+        "ultralytics": "the Ultralytics detector backend (torch) is for the CLI and the evaluate image; this "
+        "image sets SKILLFORGE_DETECTOR_BACKEND=openvino",
+    },
 )
 EVALUATE_IMAGE = Artifact(
     "evaluate-image",
@@ -37,6 +59,7 @@ EVALUATE_IMAGE = Artifact(
     "requirements-evaluate.txt",
     dockerfile="functions/evaluate/Dockerfile",
     pip_platforms=tuple(f"manylinux_2_{minor}_x86_64" for minor in (34, 28, 17)),
+    installable_here=False,
 )
 ARTIFACTS = (ZIP_LAYER, DETECT_IMAGE, EVALUATE_IMAGE)
 
