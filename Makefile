@@ -6,6 +6,9 @@ BIN := $(VENV)/bin
 REQS := requirements-lambda.txt requirements-detect.txt requirements-training.txt requirements-dev.txt constraints.txt pyproject.toml
 STAMP := $(VENV)/.installed-$(shell cat $(REQS) 2>/dev/null | sha256sum | cut -c1-16)
 NODE_STAMP := node_modules/.installed-$(shell cat package-lock.json 2>/dev/null | sha256sum | cut -c1-16)
+# checkov pins its own boto3 and friends: it lives in a tool environment of its own, not in .venv.
+CHECKOV_VERSION := 3.3.30
+CHECKOV := .work/tools/checkov-$(CHECKOV_VERSION)/bin/checkov
 
 # Offline model weights and real photos: ../shared when it is there, overridable.
 SHARED ?= $(abspath ../shared)
@@ -59,7 +62,7 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-test: setup node browser lint typecheck
+test: setup node browser lint typecheck validate
 	$(BIN)/python -m pytest -n 2 --timeout=600 tests
 
 unit: setup
@@ -82,6 +85,13 @@ soak: setup
 
 synth: setup node
 	PATH=$(abspath $(BIN)):$$PATH npx cdk synth --quiet
+
+$(CHECKOV):
+	@test -x $@ || $(PYTHON) -m venv $(dir $(@D))
+	$(dir $(@D))bin/pip install -q --disable-pip-version-check checkov==$(CHECKOV_VERSION)
+
+validate: setup node $(CHECKOV)
+	SKILLFORGE_CHECKOV=$(abspath $(CHECKOV)) $(BIN)/python -m scripts.validate_templates
 
 artifacts-check: setup node
 	$(BIN)/python -m scripts.artifacts_check

@@ -22,6 +22,7 @@ from aws_cdk.aws_lambda_event_sources import SqsEventSource
 from constructs import Construct
 
 from infra.artifacts import DETECT_IMAGE, Artifact
+from infra.checkov import skip_check
 from infra.nag import suppress
 
 IMAGE_MODELS_DIR = "/opt/skillforge/models"
@@ -167,6 +168,12 @@ class Detection(Construct):
             },
         )
         self._grant(raw_bucket, crops_bucket, quarantine_bucket, table)
+        skip_check(
+            self.function,
+            "CKV_AWS_116",
+            "Fed by an SQS event source: a failed message goes to the detect queue's redrive DLQ (a function "
+            "DLQ applies to asynchronous invokes only).",
+        )
         self.function.add_event_source(
             SqsEventSource(
                 queue,

@@ -26,6 +26,7 @@ from functions.core.base.resources import (
     LABELLING_TEMPLATES_PREFIX,
     STATUS_INDEX,
 )
+from infra.checkov import skip_check
 from infra.constructs.python_code import FunctionDefaults, zip_function
 from infra.grants import allow, allow_items, allow_objects
 from infra.nag import acknowledge_function_basics, acknowledge_resources, nag_resource, suppress
@@ -97,6 +98,18 @@ class Labelling(Construct):
                 retry_attempts=2,
                 max_event_age=Duration.hours(6),
                 on_failure=destinations.SqsDestination(self.dead_letter_queue),
+            )
+            skip_check(
+                function,
+                "CKV_AWS_116",
+                "Failed asynchronous invokes go to the labelling DLQ through an on-failure destination "
+                "(EventInvokeConfig), which this check does not read.",
+            )
+        for function in (self.pre_function, self.post_function):
+            skip_check(
+                function,
+                "CKV_AWS_116",
+                "Invoked synchronously by Ground Truth, which retries and records the failure in the job.",
             )
         self._acknowledge(crops_bucket, artifacts_bucket, table, self.labeling_jobs)
 

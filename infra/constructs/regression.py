@@ -29,6 +29,7 @@ from constructs import Construct
 from functions.core.base.resources import parameter_prefix
 from functions.core.gate.rule import GateConfig
 from functions.core.skills.deployment import MappingFile, parameter_name
+from infra.checkov import STEP_FUNCTIONS_TASK, skip_check
 from infra.constructs.python_code import FunctionDefaults, log_group, zip_function
 from infra.nag import acknowledge_function_basics, nag_resource, suppress
 
@@ -88,6 +89,8 @@ class TrainAndGate(Construct):
         self.evaluate_function = self._evaluate_function(evaluate_code, environment, evaluate_timeout)
         self._grant_evaluate(table, artifacts_bucket, raw_bucket, training_output_prefix)
         self.promote_function = self._promote_function(environment, table)
+        for function in (self.evaluate_function, self.promote_function):
+            skip_check(function, "CKV_AWS_116", STEP_FUNCTIONS_TASK)
         self.state_machine = self._state_machine(train_step, notify_function, evaluate_timeout, run_timeout)
 
     def _evaluate_function(

@@ -21,6 +21,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from infra.checkov import STEP_FUNCTIONS_TASK, skip_check
 from infra.constructs.python_code import FunctionDefaults, zip_function
 from infra.ecr import image_repository_arn
 from infra.nag import acknowledge_function_basics, nag_resource, suppress
@@ -77,6 +78,8 @@ class Training(Construct):
             for name, (module, text, timeout_s, memory_mb) in specs.items()
         )  # fmt: skip
         acknowledge_function_basics(self, [self.extract_fn, self.register_fn])
+        for function in (self.extract_fn, self.register_fn):
+            skip_check(function, "CKV_AWS_116", STEP_FUNCTIONS_TASK)
         self._grant_extract(table, artifacts_bucket)
         self._grant_register(table, artifacts_bucket)
         self.training_role = self._training_role(artifacts_bucket, crops_bucket, training_image_uri)
