@@ -61,7 +61,21 @@ EVALUATE_IMAGE = Artifact(
     pip_platforms=tuple(f"manylinux_2_{minor}_x86_64" for minor in (34, 28, 17)),
     installable_here=False,
 )
-ARTIFACTS = (ZIP_LAYER, DETECT_IMAGE, EVALUATE_IMAGE)
+TRAINING_IMAGE = Artifact(
+    "training-image",
+    "image",
+    "requirements-training.txt",
+    dockerfile="training/Dockerfile",
+    installable_here=False,  # torch and CUDA come with the SageMaker PyTorch base
+)
+ARTIFACTS = (ZIP_LAYER, DETECT_IMAGE, EVALUATE_IMAGE, TRAINING_IMAGE)
+
+
+def by_dockerfile(dockerfile: str) -> Artifact:
+    for artifact in ARTIFACTS:
+        if artifact.dockerfile == dockerfile:
+            return artifact
+    raise KeyError(f"no artifact is built from {dockerfile!r}")
 
 
 def by_requirements(requirements: str) -> Artifact:

@@ -34,7 +34,7 @@ from typing import Any
 
 from packaging.requirements import Requirement
 
-from infra.artifacts import ARTIFACTS, Artifact, by_requirements
+from infra.artifacts import ARTIFACTS, TRAINING_IMAGE, Artifact, by_dockerfile, by_requirements
 from infra.config import REPO_ROOT
 
 WORK = REPO_ROOT / ".work"
@@ -44,10 +44,11 @@ EVENTS = REPO_ROOT / "samples" / "events"
 PYTHON_VERSION = "3.11"
 # What Lambda's runtime (or the image's awslambdaric) provides besides the artifact.
 RUNTIME_PROVIDED = frozenset({"awslambdaric"})
+CODE_PACKAGES = frozenset({"functions", "training"})  # the project's code (followed, not installed)
 # The sample events run in pipeline order (register's candidate is the one promote promotes).
 PIPELINE_ORDER = (
     "detect", "gt_pre", "gt_post", "handoff", "label_import", "review_api",
-    "extract", "register", "evaluate", "promote", "notify",
+    "extract", "train", "register", "evaluate", "promote", "notify",
 )  # fmt: skip
 # Exceptions that mean "the artifact lacks something", never "the handler refused the event".
 MISSING = ("ModuleNotFoundError", "ImportError", "AttributeError", "NameError", "OSError")
@@ -117,6 +118,7 @@ def packaged_functions(outdir: Path) -> list[PackagedFunction]:
             if resource["Type"] != "AWS::Lambda::Function":
                 continue
             found += _packaged(outdir, logical_id, resource["Properties"], resources, assets)
+        found += _training_images(outdir, assets)
     order = {name: i for i, name in enumerate(PIPELINE_ORDER)}
     return sorted(found, key=lambda f: (order.get(f.name, len(order)), f.name))
 
@@ -150,6 +152,19 @@ def _packaged(
         size = _folder_size(code_dir)
     name = handler.split(".")[1]
     return [PackagedFunction(name, logical_id, handler, artifact, code_dir, size, environment)]
+
+
+def _training_images(outdir: Path, assets: dict[str, Any]) -> list[PackagedFunction]:
+    """The SageMaker training image: its entry point is training/train.py (script mode)."""
+    found = []
+    for digest, image in assets["dockerImages"].items():
+        source = image["source"]
+        if source["dockerFile"] != TRAINING_IMAGE.dockerfile:
+            continue
+        code_dir = outdir / source["directory"]
+        artifact = by_dockerfile(source["dockerFile"])
+        found.append(PackagedFunction("train", digest[:12], "training.train.main", artifact, code_dir, 0))
+    return found
 
 
 def _dockerfile_cmd(dockerfile: Path) -> str:
@@ -239,7 +254,7 @@ def third_party_imports(handler_module: str, code_dir: Path) -> dict[str, Needed
         for imported, optional, lazy in _imports(ast.parse(source.read_text(), str(source))):
             top = imported.split(".")[0]
             now_eager = is_eager and not lazy
-            if top == "functions":
+            if top in CODE_PACKAGES:
                 queue.append((imported, now_eager))
             elif not optional and top not in sys.stdlib_module_names and top not in RUNTIME_PROVIDED:
                 known = needed.get(top)
@@ -499,7 +514,7 @@ def check(outdir: Path, run_events: bool = True, models_dir: str | None = None) 
                     )
             else:
                 outcome.handled = (
-                    "not run: torch comes from the CPU wheel index at image build (imports checked)"
+                    "not run: torch comes from another wheel index or the base (imports checked)"
                 )
             outcomes.append(outcome)
     return outcomes

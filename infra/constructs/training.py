@@ -10,10 +10,12 @@ skills/.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import Aws, Duration, IgnoreMode, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -41,6 +43,36 @@ class TrainingSizing:
     state_machine_timeout_h: int = 30
 
 
+TRAINING_DOCKERFILE = "training/Dockerfile"
+# Docker-style patterns relative to the repository root: what training/Dockerfile copies, nothing else.
+TRAINING_BUILD_CONTEXT_ALLOW = (
+    "*",
+    "!training/",
+    "!functions/",
+    "!requirements-lambda.txt",
+    "!requirements-detect.txt",
+    "!requirements-training.txt",
+    "!constraints.txt",
+    "**/__pycache__",
+    "**/*.pyc",
+    "functions/core/base/CODE_VERSION",
+)
+
+
+def training_image_asset(scope: Construct, repo_root: Path) -> ecr_assets.DockerImageAsset:
+    """training/Dockerfile (a SageMaker PyTorch base with the training pins and code), built and pushed
+    to the CDK assets repository by `cdk deploy`; never built at synth."""
+    return ecr_assets.DockerImageAsset(
+        scope,
+        "TrainingImage",
+        directory=str(repo_root),
+        file=TRAINING_DOCKERFILE,
+        platform=ecr_assets.Platform.LINUX_AMD64,
+        exclude=list(TRAINING_BUILD_CONTEXT_ALLOW),
+        ignore_mode=IgnoreMode.DOCKER,
+    )
+
+
 class Training(Construct):
     def __init__(
         self,
@@ -49,16 +81,29 @@ class Training(Construct):
         *,
         stage: str,
         functions: FunctionDefaults,
-        training_image_uri: str,
+        training_image_uri: str | None,
         artifacts_bucket: s3.IBucket,
         crops_bucket: s3.IBucket,
         table: dynamodb.ITable,
         split_salt: str,
         sizing: TrainingSizing | None = None,
+        repo_root: Path | None = None,
     ) -> None:
+        """`training_image_uri` None: training/Dockerfile of `repo_root`, built and pushed by `cdk deploy`."""
         super().__init__(scope, construct_id)
         sizing = sizing or TrainingSizing()
-        self.training_image_uri = training_image_uri
+        self.training_image: ecr_assets.DockerImageAsset | None = None
+        if training_image_uri is None:
+            if repo_root is None:
+                raise ValueError(
+                    "training: give a training image URI, or the repository root to build it from"
+                )
+            self.training_image = training_image_asset(self, repo_root)
+            self.training_image_uri = self.training_image.image_uri
+            repository_arn = self.training_image.repository.repository_arn
+        else:
+            self.training_image_uri = training_image_uri
+            repository_arn = image_repository_arn(training_image_uri)
         env = {
             "SKILLFORGE_CATALOG_TABLE": table.table_name,
             "SKILLFORGE_ARTIFACTS_BUCKET": artifacts_bucket.bucket_name,
@@ -82,7 +127,7 @@ class Training(Construct):
             skip_check(function, "CKV_AWS_116", STEP_FUNCTIONS_TASK)
         self._grant_extract(table, artifacts_bucket)
         self._grant_register(table, artifacts_bucket)
-        self.training_role = self._training_role(artifacts_bucket, crops_bucket, training_image_uri)
+        self.training_role = self._training_role(artifacts_bucket, crops_bucket, repository_arn)
         self.state_machine = self._state_machine(stage, artifacts_bucket, sizing)
 
     def _grant_extract(self, table: dynamodb.ITable, artifacts: s3.IBucket) -> None:
@@ -145,7 +190,7 @@ class Training(Construct):
         )
 
     # --- SageMaker training role ------------------------------------------------------------------
-    def _training_role(self, artifacts: s3.IBucket, crops: s3.IBucket, image_uri: str) -> iam.Role:
+    def _training_role(self, artifacts: s3.IBucket, crops: s3.IBucket, repository_arn: str) -> iam.Role:
         role = iam.Role(
             self,
             "TrainingJobRole",
@@ -208,7 +253,7 @@ class Training(Construct):
                     "ecr:GetDownloadUrlForLayer",
                     "ecr:BatchCheckLayerAvailability",
                 ],
-                resources=[image_repository_arn(image_uri)],
+                resources=[repository_arn],
             )
         )
         suppress(

@@ -241,6 +241,7 @@ class SkillforgeStack(Stack):
             table=self.catalog_table,
             split_salt=config.split_salt,
             sizing=TrainingSizing(log_retention=self.log_retention, removal_policy=self.removal_policy),
+            repo_root=detect_image.repo_root,
         )
         self.notifications = Notifications(
             self,
@@ -282,11 +283,10 @@ class SkillforgeStack(Stack):
         CfnOutput(
             self,
             "TrainingImageUri",
-            value=config.training_image_uri,
-            description="SKILLFORGE_TRAINING_IMAGE_URI"
-            + (" (a placeholder: push the training image and set trainingImageUri)"
-               if config.training_image_is_placeholder else ""),
-        )  # fmt: skip
+            value=self.training.training_image_uri,
+            description="SKILLFORGE_TRAINING_IMAGE_URI (training/Dockerfile pushed by cdk deploy, "
+            "unless trainingImageUri names another)",
+        )
         CfnOutput(
             self,
             "SlackWebhookSecretArn",

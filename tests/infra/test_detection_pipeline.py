@@ -160,9 +160,9 @@ def test_detect_image_is_built_from_the_repo_dockerfile_with_model_and_code_vers
 ) -> None:
     # GIVEN the assets manifest written by synthesis
     images = synthesized.assets()["dockerImages"]
-    # THEN there are two images to build at deploy time: detect (light runtime) and evaluate (torch)
+    # THEN three images are built at deploy time: detect (light runtime), evaluate (torch), training
     sources = {image["source"]["dockerFile"]: image["source"] for image in images.values()}
-    assert sorted(sources) == sorted([DOCKERFILE, str(EVALUATE_IMAGE.dockerfile)])
+    assert sorted(sources) == sorted([DOCKERFILE, str(EVALUATE_IMAGE.dockerfile), "training/Dockerfile"])
     source = sources[DOCKERFILE]
     # AND each installs its declared requirement set
     assert source["dockerBuildArgs"]["REQUIREMENTS"] == DETECT_IMAGE.requirements
