@@ -18,8 +18,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from functions.core.base.records import CropRecord, CropStatus, ImageRecord
-
-STATUS_INDEX = "by_status"
+from functions.core.base.resources import STATUS_INDEX
 
 
 class Catalog(Protocol):
