@@ -15,9 +15,10 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
-from functions.core.models import CropRecord, CropStatus, ImageRecord
+from functions.core.models import CropRecord, CropStatus, ImageRecord, ServedAnswer
 
 STATUS_INDEX = "by_status"
 
@@ -26,6 +27,7 @@ class Catalog(Protocol):
     def get_image(self, image_id: str) -> ImageRecord | None: ...
     def put_image_if_absent(self, record: ImageRecord) -> bool: ...
     def put_crop(self, record: CropRecord) -> None: ...
+    def put_crops(self, records: list[CropRecord]) -> None: ...
     def get_crop(self, crop_id: str) -> CropRecord | None: ...
     def update_crop(self, record: CropRecord, expected_status: CropStatus | None = None) -> bool: ...
     def crops_by_status(self, status: CropStatus) -> Iterator[CropRecord]: ...
@@ -97,6 +99,57 @@ class DynamoCatalog:
 
     def put_crop(self, record: CropRecord) -> None:
         self.table.put_item(Item=_crop_item(record))
+
+    def put_crops(self, records: list[CropRecord]) -> None:
+        """Write several crops in batches of 25 (unprocessed items are resent by the batch writer)."""
+        if len(records) == 1:
+            self.put_crop(records[0])
+            return
+        with self.table.batch_writer(overwrite_by_pkeys=["pk"]) as batch:
+            for record in records:
+                batch.put_item(Item=_crop_item(record))
+
+    def get_crops(self, crop_ids: list[str]) -> dict[str, CropRecord]:
+        """Crops by id (BatchGetItem, 100 keys a call, strongly consistent); absent ids are left out."""
+        found: dict[str, CropRecord] = {}
+        unique = list(dict.fromkeys(crop_ids))
+        deserialize = TypeDeserializer().deserialize
+        for start in range(0, len(unique), 100):
+            keys = [{"pk": {"S": f"crop#{c}"}} for c in unique[start : start + 100]]
+            request: dict[str, Any] = {self.table.name: {"Keys": keys, "ConsistentRead": True}}
+            while request:
+                response = self.table.meta.client.batch_get_item(RequestItems=request)
+                for raw in response.get("Responses", {}).get(self.table.name, []):
+                    item = {name: deserialize(value) for name, value in raw.items()}
+                    record = CropRecord.model_validate(_strip(item))
+                    found[record.crop_id] = record
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
+    def set_served(self, record: CropRecord, answer: ServedAnswer) -> bool:
+        """Store a new served answer on an existing crop unless another writer changed it since `record`
+        was read (optimistic: compares the previous answer's time). True if written."""
+        values: dict[str, Any] = {":answer": to_item({"a": answer.model_dump(mode="json")})["a"]}
+        names = {"#served": "served"}
+        if record.served is None:
+            condition = "attribute_exists(pk) AND attribute_not_exists(#served)"
+        else:
+            condition = "attribute_exists(pk) AND #served.#at = :previous"
+            names["#at"] = "served_at"
+            values[":previous"] = record.served.model_dump(mode="json")["served_at"]
+        try:
+            self.table.update_item(
+                Key={"pk": f"crop#{record.crop_id}"},
+                UpdateExpression="SET #served = :answer",
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def get_crop(self, crop_id: str) -> CropRecord | None:
         item = self.table.get_item(Key={"pk": f"crop#{crop_id}"}, ConsistentRead=True).get("Item")

@@ -58,6 +58,11 @@ class OnnxClassifier:
             raise ModelFileError(f"{model} has a dynamic input size: pass imgsz")
         self.imgsz: int = size
 
+    @property
+    def names(self) -> dict[int, str]:
+        """Class index → name, from the export's metadata."""
+        return dict(self._names)
+
     def classify(self, image: Image.Image) -> Classification:
         output = self._session.run(None, {self._input: classify_input(image, self.imgsz)})[0]
         return _classification(np.asarray(output, dtype=np.float32)[0].tolist(), self._names)

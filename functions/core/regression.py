@@ -24,8 +24,8 @@ from pydantic import BaseModel, Field
 from functions.core.artifacts import Artifacts, join_uri
 from functions.core.cascade import CarAnswer, Cascade
 from functions.core.catalog import Catalog
-from functions.core.models import Box, CropRecord, CropStatus, utc_now
-from functions.core.skill_model import ClassifierSkill, Scored
+from functions.core.models import Box, CropRecord, CropStatus, Scored, utc_now
+from functions.core.skill_model import ClassifierSkill
 
 NO_CAR = "(no car)"
 NOT_REACHED = "(not reached)"

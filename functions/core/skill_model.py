@@ -12,18 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image
-from pydantic import BaseModel
 
-from functions.core.models import SkillRef
+from functions.core.models import Scored, SkillRef
 from functions.core.offline import configure_offline
 from functions.core.skills import SkillManifest
 
 MANIFEST_FILE = "skill.json"
-
-
-class Scored(BaseModel):
-    label: str
-    score: float
 
 
 def read_manifest(folder: Path) -> SkillManifest:

@@ -1,4 +1,5 @@
-"""Detect Lambda: SQS batch of S3 notifications → detect_and_catalog per upload.
+"""Detect Lambda: SQS batch of S3 notifications → detect_and_catalog per upload, each car crop served
+by the deployed cascade (when SKILLFORGE_CASCADE is set) before the records are written.
 
 Parse, delegate, report. A record that raises is reported back as a partial-batch failure
 (SQS retries it, then the DLQ keeps it); bad images never raise, they are quarantined.
@@ -17,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.core.detection import DetectDeps, detect_and_catalog
 from functions.core.s3events import parse_s3_notification
-from functions.core.wiring import build_detect_deps
+from functions.core.serving.wiring import build_detect_and_serve_deps
 
 logger, metrics, tracer = Logger(), Metrics(), Tracer()
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -25,7 +26,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 @cache
 def deps() -> DetectDeps:
-    return build_detect_deps()
+    return build_detect_and_serve_deps()
 
 
 @tracer.capture_method
@@ -35,6 +36,9 @@ def record_handler(record: SQSRecord) -> None:
         if not outcome.duplicate:
             metrics.add_metric(name=f"images_{outcome.status.value}", unit=MetricUnit.Count, value=1)
             metrics.add_metric(name="cars_found", unit=MetricUnit.Count, value=outcome.cars)
+            for name, value in (outcome.served or {}).items():
+                if name != "cars":
+                    metrics.add_metric(name=f"crops_{name}", unit=MetricUnit.Count, value=value)
 
 
 @logger.inject_lambda_context

@@ -1,0 +1,35 @@
+"""Serving settings, validated once from the environment (prefix SKILLFORGE_)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+
+from functions.core.cascade import CascadeConfig, load_cascade_config
+from functions.core.settings import AwsSettings
+
+
+class ServingSettings(AwsSettings):
+    """Which cascade answers uploads, and where its deployed versions are found.
+
+    `cascade` (SKILLFORGE_CASCADE: inline JSON or a file path) unset = serving off (detection only).
+    """
+
+    stage: str = "local"
+    cascade: CascadeConfig | None = None
+    deployment_ttl_s: float = Field(
+        default=60.0,
+        ge=0.0,
+        description="how long a deployed version is cached: a promotion is served within it",
+    )
+    skills_cache_dir: Path = Field(
+        default=Path("/tmp/skillforge-skills"), description="per-container cache of skill.json + ONNX"
+    )
+
+    @field_validator("cascade", mode="before")
+    @classmethod
+    def _json_or_path(cls, value: object) -> object:
+        if isinstance(value, str):
+            return load_cascade_config(value) if value.strip() else None
+        return value

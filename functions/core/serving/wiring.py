@@ -1,0 +1,46 @@
+"""Builds the serving adapters from validated settings (once per cold start)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from functions.core.artifacts import Artifacts
+from functions.core.aws import client
+from functions.core.deployment import DeploymentStore
+from functions.core.detection import DetectDeps
+from functions.core.detector import Detector
+from functions.core.serving.serve import ServeDeps, annotator
+from functions.core.serving.settings import ServingSettings
+from functions.core.serving.skills import DeployedSkills, load_onnx_skill
+from functions.core.settings import DetectorSettings, PipelineSettings
+from functions.core.storage import BlobStore
+from functions.core.wiring import build_detect_deps
+
+
+def build_deployed_skills(settings: ServingSettings) -> DeployedSkills:
+    artifacts = Artifacts(BlobStore(client("s3", settings)), cache_dir=settings.skills_cache_dir)
+    deployments = DeploymentStore(client("ssm", settings), settings.stage, ttl_s=settings.deployment_ttl_s)
+    return DeployedSkills(
+        deployments,
+        lambda uri: load_onnx_skill(artifacts, uri, settings.skills_cache_dir),
+    )
+
+
+def build_serve_deps(settings: ServingSettings | None = None) -> ServeDeps | None:
+    """The deployed cascade, or None when no cascade is configured (serving off)."""
+    settings = settings or ServingSettings()
+    if settings.cascade is None:
+        return None
+    return ServeDeps(config=settings.cascade, skills=build_deployed_skills(settings))
+
+
+def build_detect_and_serve_deps(
+    pipeline: PipelineSettings | None = None,
+    detector_settings: DetectorSettings | None = None,
+    detector: Detector | None = None,
+    serving: ServingSettings | None = None,
+) -> DetectDeps:
+    """The detect function's dependencies, with every crop served by the cascade when one is configured."""
+    deps = build_detect_deps(pipeline, detector_settings, detector)
+    serve = build_serve_deps(serving)
+    return deps if serve is None else replace(deps, annotate=annotator(serve))
