@@ -33,3 +33,17 @@ class ServingSettings(AwsSettings):
         if isinstance(value, str):
             return load_cascade_config(value) if value.strip() else None
         return value
+
+
+class ReprocessSettings(ServingSettings):
+    """The reprocess batch function and command: the catalog, the crops, and the run's shape."""
+
+    catalog_table: str
+    crops_bucket: str
+    reprocess_batch_size: int = Field(default=100, ge=1, le=1000, description="crops per batch")
+    reprocess_max_concurrency: int = Field(default=10, ge=1, le=1000, description="batches at once")
+    reprocess_ms_per_crop: float = Field(
+        default=60.0, gt=0, description="cost estimate: measured classify + I/O time per crop"
+    )
+    reprocess_memory_mb: int = Field(default=2048, ge=128, le=10240)
+    reprocess_state_machine_arn: str | None = None

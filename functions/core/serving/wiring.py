@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import replace
 
 from functions.core.artifacts import Artifacts
-from functions.core.aws import client
+from functions.core.aws import client, resource
+from functions.core.catalog import DynamoCatalog
 from functions.core.deployment import DeploymentStore
 from functions.core.detection import DetectDeps
 from functions.core.detector import Detector
+from functions.core.registry import SkillRegistry
+from functions.core.serving.reprocess import ReprocessDeps
 from functions.core.serving.serve import ServeDeps, annotator
-from functions.core.serving.settings import ServingSettings
+from functions.core.serving.settings import ReprocessSettings, ServingSettings
 from functions.core.serving.skills import DeployedSkills, load_onnx_skill
 from functions.core.settings import DetectorSettings, PipelineSettings
 from functions.core.storage import BlobStore
@@ -44,3 +47,16 @@ def build_detect_and_serve_deps(
     deps = build_detect_deps(pipeline, detector_settings, detector)
     serve = build_serve_deps(serving)
     return deps if serve is None else replace(deps, annotate=annotator(serve))
+
+
+def build_reprocess_deps(settings: ReprocessSettings | None = None) -> ReprocessDeps:
+    settings = settings or ReprocessSettings()  # type: ignore[call-arg]
+    if settings.cascade is None:
+        raise ValueError("reprocessing needs the served cascade: set SKILLFORGE_CASCADE (JSON or a file)")
+    table = resource("dynamodb", settings).Table(settings.catalog_table)
+    return ReprocessDeps(
+        serve=ServeDeps(config=settings.cascade, skills=build_deployed_skills(settings)),
+        catalog=DynamoCatalog(table),
+        store=BlobStore(client("s3", settings)),
+        registry=SkillRegistry(table),
+    )
