@@ -16,8 +16,8 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.core.detection import DetectDeps, detect_and_catalog
-from functions.core.s3events import parse_s3_notification
+from functions.core.detection.detect import DetectDeps, detect_and_catalog
+from functions.core.detection.s3events import parse_s3_notification
 from functions.core.serving.wiring import build_detect_and_serve_deps
 
 logger, metrics, tracer = Logger(), Metrics(), Tracer()

@@ -37,10 +37,10 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from functions.core.aws import resource
-    from functions.core.catalog import DynamoCatalog
+    from functions.core.base.aws import resource
+    from functions.core.base.catalog import DynamoCatalog
+    from functions.core.detection.settings import PipelineSettings
     from functions.core.serving.readback import read_records
-    from functions.core.settings import PipelineSettings
 
     settings = PipelineSettings()  # type: ignore[call-arg]
     catalog = DynamoCatalog(resource("dynamodb", settings).Table(settings.catalog_table))

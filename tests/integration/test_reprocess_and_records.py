@@ -11,20 +11,20 @@ from typing import Any
 import boto3
 import pytest
 
-from functions.core.cascade import CascadeConfig
-from functions.core.catalog import DynamoCatalog
-from functions.core.detection import DetectOutcome, detect_and_catalog
-from functions.core.models import Upload
-from functions.core.resources import ResourceNames
+from functions.core.base.catalog import DynamoCatalog
+from functions.core.base.records import Upload
+from functions.core.base.resources import ResourceNames
+from functions.core.detection.detect import DetectOutcome, detect_and_catalog
+from functions.core.detection.settings import DetectorSettings, PipelineSettings
+from functions.core.serving.cascade import CascadeConfig
 from functions.core.serving.settings import ServingSettings
 from functions.core.serving.wiring import build_detect_and_serve_deps
-from functions.core.settings import DetectorSettings, PipelineSettings
 from functions.reprocess import handler as reprocess_handler
 from scripts.cli import main
 from scripts.local.delivery import FakeLambdaContext
-from scripts.local.tiny_skill import synthetic_image
-from tests.gate_support import BlobDetector
-from tests.serving_support import as_version, onnx_colour_skill, register_and_promote
+from tests.support.gate import BlobDetector
+from tests.support.serving import as_version, onnx_colour_skill, register_and_promote
+from tests.support.tiny_skill import synthetic_image
 
 __all__ = ["onnx_colour_skill"]
 CROPS = 5

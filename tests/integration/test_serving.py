@@ -9,19 +9,19 @@ from typing import Any
 import boto3
 import pytest
 
-from functions.core.cascade import CascadeConfig
-from functions.core.catalog import DynamoCatalog
-from functions.core.deployment import DeployedSkill, DeploymentStore
-from functions.core.detection import detect_and_catalog
-from functions.core.models import ImageStatus, Upload
-from functions.core.resources import ResourceNames
+from functions.core.base.catalog import DynamoCatalog
+from functions.core.base.records import ImageStatus, Upload
+from functions.core.base.resources import ResourceNames
+from functions.core.detection.detect import detect_and_catalog
+from functions.core.detection.settings import DetectorSettings, PipelineSettings
+from functions.core.detection.upload_keys import upload_context
+from functions.core.serving.cascade import CascadeConfig
 from functions.core.serving.settings import ServingSettings
 from functions.core.serving.wiring import build_detect_and_serve_deps
-from functions.core.settings import DetectorSettings, PipelineSettings
-from functions.core.upload_keys import upload_context
-from scripts.local.tiny_skill import synthetic_image
-from tests.gate_support import BlobDetector
-from tests.serving_support import as_version, onnx_colour_skill, register_and_promote
+from functions.core.skills.deployment import DeployedSkill, DeploymentStore
+from tests.support.gate import BlobDetector
+from tests.support.serving import as_version, onnx_colour_skill, register_and_promote
+from tests.support.tiny_skill import synthetic_image
 
 __all__ = ["onnx_colour_skill"]
 

@@ -8,8 +8,8 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from functions.core.catalog import DynamoCatalog
-from functions.core.models import CropRecord, ImageRecord
+from functions.core.base.catalog import DynamoCatalog
+from functions.core.base.records import CropRecord, ImageRecord
 
 
 class CatalogEntry(BaseModel):

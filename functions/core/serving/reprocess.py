@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from PIL import Image
 from pydantic import BaseModel, Field
 
-from functions.core.catalog import DynamoCatalog
-from functions.core.crops import crop_id_of_key
-from functions.core.models import CropRecord, ServedAnswer
-from functions.core.registry import SkillRegistry
+from functions.core.base.catalog import DynamoCatalog
+from functions.core.base.records import CropRecord, ServedAnswer
+from functions.core.base.storage import BlobStore, ObjectMissingError
+from functions.core.detection.crops import crop_id_of_key
 from functions.core.serving.serve import ServeDeps, serve_crop
-from functions.core.skills import validate_skill_name
-from functions.core.storage import BlobStore, ObjectMissingError
+from functions.core.skills.manifest import validate_skill_name
+from functions.core.skills.registry import SkillRegistry
 
 
 class ReprocessRequest(BaseModel):

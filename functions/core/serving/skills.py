@@ -11,20 +11,16 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from botocore.exceptions import ClientError
-from PIL import Image
 from pydantic import ValidationError
 
-from functions.core.artifacts import Artifacts, join_uri
-from functions.core.classifier import OnnxClassifier
-from functions.core.deployment import DeploymentStore
-from functions.core.models import Scored, SkillRef
-from functions.core.skill_model import MANIFEST_FILE
-from functions.core.skills import SkillManifest
-from functions.core.storage import ObjectMissingError
+from functions.core.base.artifacts import Artifacts, join_uri
+from functions.core.base.storage import ObjectMissingError
+from functions.core.skills.deployment import DeploymentStore
+from functions.core.skills.manifest import SkillManifest
+from functions.core.skills.model import MANIFEST_FILE, ClassifierSkill, load_classifier
 
 ARTIFACT_MISSING = "skill_artifact_missing"
 ARTIFACT_CORRUPT = "skill_artifact_corrupt"
@@ -42,58 +38,29 @@ class SkillUnavailableError(Exception):
         self.detail = detail
 
 
-@dataclass
-class OnnxSkill:
-    """One skill version on ONNX Runtime: `classify` ranks every class, best first."""
-
-    manifest: SkillManifest
-    classifier: OnnxClassifier
-    load_seconds: float
-
-    @property
-    def ref(self) -> SkillRef:
-        return SkillRef(
-            skill=self.manifest.skill,
-            skill_version=self.manifest.skill_version,
-            code_version=self.manifest.code_version,
-        )
-
-    def classify(self, image: Image.Image) -> list[Scored]:
-        probabilities = self.classifier.classify(image.convert("RGB")).probabilities
-        ranked = sorted(probabilities.items(), key=lambda item: -item[1])
-        return [Scored(label=label, score=round(score, 6)) for label, score in ranked]
-
-
-def load_onnx_skill(artifacts: Artifacts, artifact_uri: str, cache_dir: Path) -> OnnxSkill:
+def load_onnx_skill(artifacts: Artifacts, artifact_uri: str, cache_dir: Path) -> ClassifierSkill:
     """Fetch skill.json and the ONNX export of one version (immutable: cached by URI) and load them.
 
     Raises FileNotFoundError when the artifact or a file of it is missing, ValueError when it is corrupt.
     """
-    started = time.perf_counter()
     if artifact_uri.endswith(".tar.gz"):
         folder = artifacts.local_folder(artifact_uri)
-        manifest = _manifest((folder / MANIFEST_FILE).read_bytes(), artifact_uri)
-        model = folder / _onnx_name(manifest, artifact_uri)
     else:
-        target = cache_dir / hashlib.sha256(artifact_uri.encode()).hexdigest()[:16]
-        manifest_path = target / MANIFEST_FILE
+        folder = cache_dir / hashlib.sha256(artifact_uri.encode()).hexdigest()[:16]
+        manifest_path = folder / MANIFEST_FILE
         if not manifest_path.is_file():
-            target.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(parents=True, exist_ok=True)
             _fetch(artifacts, join_uri(artifact_uri, MANIFEST_FILE), manifest_path)
-        manifest = _manifest(manifest_path.read_bytes(), artifact_uri)
-        model = target / _onnx_name(manifest, artifact_uri)
-        if not model.is_file():
-            _fetch(artifacts, join_uri(artifact_uri, model.name), model)
-    if not model.is_file():
-        raise FileNotFoundError(f"{artifact_uri}: the ONNX export {model.name} is missing")
+        onnx = _onnx_name(_manifest(manifest_path.read_bytes(), artifact_uri), artifact_uri)
+        if not (folder / onnx).is_file():
+            _fetch(artifacts, join_uri(artifact_uri, onnx), folder / onnx)
+    _onnx_name(_manifest((folder / MANIFEST_FILE).read_bytes(), artifact_uri), artifact_uri)
     try:
-        classifier = OnnxClassifier(model, manifest.imgsz)
+        return load_classifier(folder, backend="onnx")
+    except (FileNotFoundError, ValueError):
+        raise
     except Exception as exc:  # onnxruntime raises its own types for a truncated or invalid model
-        raise ValueError(f"{artifact_uri}: {model.name} is not a loadable ONNX model: {exc}") from exc
-    classes = [classifier.names[i] for i in sorted(classifier.names)]
-    if classes != list(manifest.classes):
-        raise ValueError(f"{artifact_uri}: model classes {classes} differ from skill.json {manifest.classes}")
-    return OnnxSkill(manifest, classifier, time.perf_counter() - started)
+        raise ValueError(f"{artifact_uri}: the ONNX export is not a loadable model: {exc}") from exc
 
 
 def _fetch(artifacts: Artifacts, uri: str, path: Path) -> None:
@@ -121,7 +88,7 @@ def _onnx_name(manifest: SkillManifest, artifact_uri: str) -> str:
     return manifest.onnx
 
 
-SkillFactory = Callable[[str], OnnxSkill]
+SkillFactory = Callable[[str], ClassifierSkill]
 
 
 class DeployedSkills:
@@ -136,7 +103,7 @@ class DeployedSkills:
         self.deployments = deployments
         self.load_uri = load
         self.clock = clock
-        self._loaded: dict[tuple[str, int], OnnxSkill] = {}
+        self._loaded: dict[tuple[str, int], ClassifierSkill] = {}
         self._broken: dict[tuple[str, int], tuple[float, SkillUnavailableError]] = {}
 
     def version(self, skill: str) -> tuple[int, str] | None:
@@ -144,7 +111,7 @@ class DeployedSkills:
         current = self.deployments.current(skill)
         return (current.version, current.artifact_uri) if current else None
 
-    def get(self, skill: str, pinned: tuple[int, str] | None = None) -> OnnxSkill:
+    def get(self, skill: str, pinned: tuple[int, str] | None = None) -> ClassifierSkill:
         """The deployed (or `pinned`) version of `skill`; SkillUnavailableError says why it cannot answer.
 
         A transient AWS error (throttling, network) is raised as is, so the caller's message is retried.

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from functions.core.artifacts import Artifacts
-from functions.core.aws import client, resource
-from functions.core.catalog import DynamoCatalog
-from functions.core.deployment import DeploymentStore
-from functions.core.detection import DetectDeps
-from functions.core.detector import Detector
-from functions.core.registry import SkillRegistry
+from functions.core.base.artifacts import Artifacts
+from functions.core.base.aws import client, resource
+from functions.core.base.catalog import DynamoCatalog
+from functions.core.base.storage import BlobStore
+from functions.core.detection.detect import DetectDeps
+from functions.core.detection.detector import Detector
+from functions.core.detection.settings import DetectorSettings, PipelineSettings
+from functions.core.detection.wiring import build_detect_deps
 from functions.core.serving.reprocess import ReprocessDeps
 from functions.core.serving.serve import ServeDeps, annotator
 from functions.core.serving.settings import ReprocessSettings, ServingSettings
 from functions.core.serving.skills import DeployedSkills, load_onnx_skill
-from functions.core.settings import DetectorSettings, PipelineSettings
-from functions.core.storage import BlobStore
-from functions.core.wiring import build_detect_deps
+from functions.core.skills.deployment import DeploymentStore
+from functions.core.skills.registry import SkillRegistry
 
 
 def build_deployed_skills(settings: ServingSettings) -> DeployedSkills:
