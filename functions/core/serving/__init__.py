@@ -1,1 +1,2 @@
-"""Serving: the deployed cascade answers every upload's crops (and reprocesses stored crops)."""
+"""Serving: the deployed skill cascade (detector, crop, skills) with the versions of every stage;
+every upload's crops answered through it, and stored crops reprocessed."""
