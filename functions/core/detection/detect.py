@@ -154,9 +154,10 @@ def detect_and_catalog(upload: Upload, deps: DetectDeps) -> DetectOutcome:
             for index, d in enumerate(analysis.cars)
         ]
         record.crop_ids = [crop_record.crop_id for _, crop_record in crops]
+        uploads = _upload_crops(crops, record, deps)  # in the background, while the crops are answered
         if deps.annotate is not None and crops:
             deps.annotate(crops, record)
-        _store_crops(crops, record, deps)
+        _store_crop_records(crops, uploads, deps)
 
     written = deps.catalog.put_image_if_absent(record)
     outcome = DetectOutcome(
@@ -187,28 +188,33 @@ def _crop_record(detection: Detection, index: int, record: ImageRecord, deps: De
     )
 
 
-def _store_crops(crops: list[tuple[Image.Image, CropRecord]], record: ImageRecord, deps: DetectDeps) -> None:
-    """Crop objects (in parallel) and crop records (one batch write), all done before the image record.
+def _upload_crops(
+    crops: list[tuple[Image.Image, CropRecord]], record: ImageRecord, deps: DetectDeps
+) -> list[Future[None]]:
+    """Encode and put the crop objects in parallel (keys are deterministic: a retry rewrites them)."""
+    metadata = {"image-id": record.image_id, "skill-version": str(deps.skill.skill_version)}
+
+    def upload(image: Image.Image, key: str) -> None:
+        deps.store.put(
+            deps.crops_bucket, key, encode_jpeg(image), content_type="image/jpeg", metadata=metadata
+        )
+
+    return [_io_pool().submit(upload, image, crop_record.crop_key) for image, crop_record in crops]
+
+
+def _store_crop_records(
+    crops: list[tuple[Image.Image, CropRecord]], uploads: list[Future[None]], deps: DetectDeps
+) -> None:
+    """The crop records in one batch write, then every crop object confirmed: all before the image record.
 
     Keys are deterministic, so a retried upload rewrites the same objects and items: nothing doubles.
     """
-    if not crops:
-        return
-    metadata = {"image-id": record.image_id, "skill-version": str(deps.skill.skill_version)}
-    puts: list[Future[None]] = [
-        _io_pool().submit(
-            deps.store.put,
-            deps.crops_bucket,
-            crop_record.crop_key,
-            encode_jpeg(image),
-            content_type="image/jpeg",
-            metadata=metadata,
-        )
-        for image, crop_record in crops
-    ]
-    deps.catalog.put_crops([crop_record for _, crop_record in crops])
-    for put in puts:
-        put.result()  # re-raises a failed put: the message is retried, the image record is not written
+    try:
+        if crops:
+            deps.catalog.put_crops([crop_record for _, crop_record in crops])
+    finally:
+        for upload in uploads:
+            upload.result()  # re-raises a failed put: the message is retried, the image record is not written
 
 
 def _record(upload: Upload, context: UploadContext, deps: DetectDeps, status: ImageStatus) -> ImageRecord:
