@@ -230,8 +230,6 @@ def _detect_one(upload: Upload, fetch: _Fetch, deps: DetectDeps) -> DetectOutcom
         ]
         record.crop_ids = [crop_record.crop_id for _, crop_record in crops]
         uploads = _upload_crops(crops, record, deps)  # in the background, while the crops are answered
-        if deps.annotate is not None and crops:
-            deps.annotate(crops, record)
     return _writes_pool().submit(_finish, record, crops, uploads, deps, started)
 
 
@@ -242,7 +240,10 @@ def _finish(
     deps: DetectDeps,
     started: float,
 ) -> DetectOutcome:
-    """Crop records, then every object write confirmed, then the image record (the terminal marker)."""
+    """Answers (the annotator), crop records, every object write confirmed, then the image record (the
+    terminal marker). Runs in the background while the next upload of the batch is detected."""
+    if deps.annotate is not None and crops:
+        deps.annotate(crops, record)
     _store_crop_records(crops, uploads, deps)
     written = deps.catalog.put_image_if_absent(record)
     outcome = DetectOutcome(
