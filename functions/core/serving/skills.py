@@ -9,6 +9,7 @@ remembered as broken for the TTL (no download storm, no crash loop) and reported
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -105,6 +106,7 @@ class DeployedSkills:
         self.clock = clock
         self._loaded: dict[tuple[str, int], ClassifierSkill] = {}
         self._broken: dict[tuple[str, int], tuple[float, SkillUnavailableError]] = {}
+        self._lock = threading.Lock()  # crops are answered on several threads: one load per version
 
     def version(self, skill: str) -> tuple[int, str] | None:
         """(version, artifact URI) deployed now (TTL cache), None when the skill is not deployed."""
@@ -121,7 +123,15 @@ class DeployedSkills:
             raise SkillUnavailableError(skill, None, NOT_DEPLOYED, "no version is deployed in this stage")
         version, uri = deployed
         key = (skill, version)
-        if key in self._loaded:
+        loaded = self._loaded.get(key)
+        if loaded is not None:
+            return loaded
+        with self._lock:
+            return self._load(skill, version, uri)
+
+    def _load(self, skill: str, version: int, uri: str) -> ClassifierSkill:
+        key = (skill, version)
+        if key in self._loaded:  # another thread loaded it while this one waited
             return self._loaded[key]
         broken = self._broken.get(key)
         if broken is not None and self.clock() - broken[0] < self.deployments.ttl_s:
