@@ -219,7 +219,9 @@ class Detection(Construct):
                 resources=[quarantine_bucket.arn_for_objects("*")],
             ),
             iam.PolicyStatement(
-                actions=["dynamodb:GetItem", "dynamodb:PutItem"], resources=[table.table_arn]
+                # BatchWriteItem: the crop records of one upload are written in one batch
+                actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem"],
+                resources=[table.table_arn],
             ),
         ]
         for statement in statements:
