@@ -11,14 +11,9 @@ from aws_cdk import aws_events_targets as targets
 from constructs import Construct
 
 from functions.core.monitoring.settings import METRIC_NAMESPACE, SCORE_METRIC, DriftSettings
-from infra.constructs.labelling import (
-    FunctionDefaults,
-    acknowledge_function_basics,
-    nag_resource,
-    zip_function,
-)
 from infra.constructs.monitoring import Monitoring
-from infra.nag import suppress
+from infra.constructs.python_code import FunctionDefaults, zip_function
+from infra.nag import acknowledge_function_basics, nag_resource, suppress
 
 
 class DriftMonitor(Construct):

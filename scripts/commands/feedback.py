@@ -44,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps({"per_version": corrections_per_version(items)}))
             return 0
         request = CorrectionRequest(target=args.target, correct=args.correct)
-        correction = record_correction(catalog, request, args.user or getpass.getuser(), registry_classes(catalog))
+        correction = record_correction(
+            catalog, request, args.user or getpass.getuser(), registry_classes(catalog)
+        )
     print(correction.model_dump_json())
     return 0

@@ -1,4 +1,4 @@
-"""Corrective feedback (moto): recorded against the answering version, to review, then by the group's split."""
+"""Corrective feedback (moto): recorded against the answering version, reviewed, then by the group's split."""
 
 from __future__ import annotations
 
@@ -48,7 +48,9 @@ def world(moto_aws: dict[str, Any]) -> dict[str, Any]:
         "s3://x/skills/car-make/v000002/",
     )
     crop = add_crop(moto_aws, 1, hint="audi", status=CropStatus.VERIFIED)
-    catalog.update_crop(crop.model_copy(update={"served": served({"audi": 0.6, "bmw": 0.3}), "final_class": "audi"}))
+    catalog.update_crop(
+        crop.model_copy(update={"served": served({"audi": 0.6, "bmw": 0.3}), "final_class": "audi"})
+    )
     api = ReviewApi(catalog, BlobStore(moto_aws["s3"]), TokenAuthenticator(TOKEN, reviewer="user-1"))
     return {"aws": moto_aws, "catalog": catalog, "api": api, "crop_id": crop.crop_id}
 
@@ -105,7 +107,10 @@ def test_bad_corrections_get_a_clear_400_and_record_nothing(world, body, message
 
 def test_an_image_id_with_one_car_names_its_crop(world):
     correction = record_correction(
-        world["catalog"], CorrectionRequest(target="img0001", correct="dodge"), "cli", registry_classes(world["catalog"])
+        world["catalog"],
+        CorrectionRequest(target="img0001", correct="dodge"),
+        "cli",
+        registry_classes(world["catalog"]),
     )
     assert correction.crop_id == world["crop_id"]
 
@@ -114,18 +119,25 @@ def test_a_confirmed_correction_of_a_test_group_joins_the_regression_replay_not_
     # GIVEN the crop's group is on the test side, and a correction to "bmw"
     catalog = world["catalog"]
     catalog.assign_group_split("advert-1", "test")
-    record_correction(catalog, CorrectionRequest(target=world["crop_id"], correct="bmw"), "u", registry_classes(catalog))
+    record_correction(
+        catalog, CorrectionRequest(target=world["crop_id"], correct="bmw"), "u", registry_classes(catalog)
+    )
     # WHEN the expert confirms it
     assert ReviewStore(catalog).auto_approve(reviewer="expert") == 1
     # THEN it is a replayed regression case expecting "bmw", and extraction keeps it on the test side
-    cases = replay_cases(catalog, ["audi", "bmw"])
+    cases = replay_cases(catalog, {"audi": "audi", "bmw": "bmw"}.get)
     assert [(c.case_id, c.expected) for c in cases] == [(f"replay-{world['crop_id']}", "bmw")]
     for n in range(2, 14):  # train-side examples so the class is kept
         add_crop(world["aws"], n, hint="bmw", status=CropStatus.VERIFIED)
     extraction, _ = extract_from_catalog(
         "car-make",
         DatasetSpec(min_images_per_class=1),
-        ExtractDeps(catalog=catalog, store=BlobStore(world["aws"]["s3"]), artifacts_bucket=world["aws"]["names"].artifacts_bucket, salt="s"),
+        ExtractDeps(
+            catalog=catalog,
+            store=BlobStore(world["aws"]["s3"]),
+            artifacts_bucket=world["aws"]["names"].artifacts_bucket,
+            salt="s",
+        ),
     )
     sides = {c: s for s, per in extraction.data.splits.items() for cl in per.values() for c in cl.crop_ids}
     assert sides[world["crop_id"]] == "test"

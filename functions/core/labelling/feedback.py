@@ -82,13 +82,18 @@ def _answering_stage(crop: CropRecord, label: str, classes_of: ClassesOf) -> Sta
         if label in classes:
             return stage
         known.append(f"{stage.skill} v{stage.skill_version}: {', '.join(classes)}")
+    answered = "; ".join(known) or "none known"
     raise CorrectionError(
-        f"{label!r} is not a class of the skills that answered crop {crop.crop_id} ({'; '.join(known) or 'none'})"
+        f"{label!r} is not a class of the skills that answered crop {crop.crop_id} ({answered})"
     )
 
 
 def record_correction(
-    catalog: DynamoCatalog, request: CorrectionRequest, user: str, classes_of: ClassesOf, now: datetime | None = None
+    catalog: DynamoCatalog,
+    request: CorrectionRequest,
+    user: str,
+    classes_of: ClassesOf,
+    now: datetime | None = None,
 ) -> Correction:
     """Validate, record the correction and put the crop in expert review (both or neither)."""
     now = now or utc_now()
@@ -126,7 +131,13 @@ def record_correction(
     client = catalog.table.meta.client
     client.transact_write_items(
         TransactItems=[
-            {"Put": {"TableName": catalog.table.name, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}},
+            {
+                "Put": {
+                    "TableName": catalog.table.name,
+                    "Item": item,
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
             {
                 "Put": {
                     "TableName": catalog.table.name,

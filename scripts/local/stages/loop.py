@@ -22,6 +22,7 @@ from typing import Any
 
 from PIL import Image, ImageEnhance
 
+from functions.core.base.artifacts import Artifacts
 from functions.core.base.catalog import DynamoCatalog
 from functions.core.base.records import CropRecord, CropStatus, ServedAnswer, StageAnswer, utc_now
 from functions.core.base.storage import BlobStore
@@ -44,7 +45,6 @@ from functions.core.monitoring.settings import DriftSettings
 from functions.core.skills.registry import SkillRegistry
 from functions.core.skills.resolver import RegistrySkills
 from functions.core.skills.wiring import build_deployments
-from functions.core.base.artifacts import Artifacts
 from scripts.local.catalog_export import export_catalog
 from scripts.local.delivery import drain_queue
 from scripts.local.demo_run import DemoRun
@@ -85,9 +85,15 @@ def _serve(catalog: DynamoCatalog, store: BlobStore, skills: RegistrySkills, ver
         stage = StageAnswer(**skill.ref.model_dump(), label=top[0].label, score=top[0].score, top_k=top)
         margin = top[0].score - (top[1].score if len(top) > 1 else 0.0)
         served = ServedAnswer(
-            status="classified", stages=[stage], final_label=stage.label, margin=round(margin, 6), served_at=utc_now()
+            status="classified",
+            stages=[stage],
+            final_label=stage.label,
+            margin=round(margin, 6),
+            served_at=utc_now(),
         )
-        answered += catalog.update_crop(crop.model_copy(update={"served": served}), expected_status=CropStatus.NEW)
+        answered += catalog.update_crop(
+            crop.model_copy(update={"served": served}), expected_status=CropStatus.NEW
+        )
     return answered
 
 
@@ -105,7 +111,9 @@ def run(demo: DemoRun) -> None:
             demo.summary[section] = {"skipped": reason}
         return
     photos = [
-        p for p in stanford_photos(subset, per_class=PHOTOS_PER_CLASS + HELD_OUT_PER_CLASS) if p.label in DEMO_CLASSES
+        p
+        for p in stanford_photos(subset, per_class=PHOTOS_PER_CLASS + HELD_OUT_PER_CLASS)
+        if p.label in DEMO_CLASSES
     ]
     seen: dict[str, int] = {}
     held_out = []
@@ -138,14 +146,18 @@ def run(demo: DemoRun) -> None:
 def _data_quality(demo: DemoRun, catalog: DynamoCatalog) -> dict[str, Any]:
     """Copies of a test photo under new adverts: uploaded, detected, then kept out by the screen."""
     deps = build_extract_deps()
-    spec = DatasetSpec.model_validate(json.loads((REPO / "training/configs/demo-tiny.json").read_text())["dataset"])
+    spec = DatasetSpec.model_validate(
+        json.loads((REPO / "training/configs/demo-tiny.json").read_text())["dataset"]
+    )
     splits = catalog.group_splits()
     test_image = next(
         (i for i in catalog.iter_images() if splits.get(i.group_id) == "test" and i.crop_ids), None
     )
     copies = 0
     if test_image is not None:
-        original = Image.open(io.BytesIO(BlobStore(demo.emulator.client("s3")).get(test_image.bucket, test_image.key).data))
+        original = Image.open(
+            io.BytesIO(BlobStore(demo.emulator.client("s3")).get(test_image.bucket, test_image.key).data)
+        )
         hint = test_image.variant_hint or "x"
         resized = original.convert("RGB").resize((original.width * 2 // 3, original.height * 2 // 3))
         _upload(
@@ -161,8 +173,8 @@ def _data_quality(demo: DemoRun, catalog: DynamoCatalog) -> dict[str, Any]:
     figures = report.model_dump()
     figures["copies_of_a_test_photo_uploaded"] = copies
     demo.progress(
-        f"data quality: {report.blocked_near_duplicates_of_test} of {copies} copies of a test photo kept out of "
-        f"training; {report.near_duplicate_pairs} near-duplicate pairs; flags {report.flagged_crops}"
+        f"data quality: {report.blocked_near_duplicates_of_test} of {copies} copies of a test photo kept "
+        f"out of training; {report.near_duplicate_pairs} near-duplicate pairs; flags {report.flagged_crops}"
     )
     return figures
 
@@ -172,7 +184,11 @@ def _active_learning(demo: DemoRun, catalog: DynamoCatalog, store: BlobStore) ->
     names = demo.emulator.names
     waiting = list(catalog.crops_by_status(CropStatus.NEW))
     settings = local_labelling_settings(region, names.stage).model_copy(
-        update={"budget_per_job": max(1, len(waiting) // 2), "skip_crowd_when_confident": True, "confident_score": 0.9}
+        update={
+            "budget_per_job": max(1, len(waiting) // 2),
+            "skip_crowd_when_confident": True,
+            "confident_score": 0.9,
+        }
     )
     jobs = LocalLabelingJobs(store, names.artifacts_bucket, region)
     result = hand_off(HandoffDeps(catalog, store, jobs, settings, names.artifacts_bucket, region), force=True)
@@ -216,23 +232,35 @@ def _feedback(catalog: DynamoCatalog) -> dict[str, Any]:
     target = wrong or (answered[0] if answered else None)
     figures: dict[str, Any] = {}
     try:
-        record_correction(catalog, CorrectionRequest(target="no-such-crop", correct="x"), "demo-user", classes_of)
+        record_correction(
+            catalog, CorrectionRequest(target="no-such-crop", correct="x"), "demo-user", classes_of
+        )
     except CorrectionError as exc:
         figures["refused"] = str(exc)
     if target is None or target.served is None:
         figures["corrections_per_version"] = {}
         return figures
-    label = target.variant_hint if wrong else next(
-        c for c in classes_of(target.served.stages[-1].skill, target.served.stages[-1].skill_version) or [] if c != target.served.final_label
+    label = (
+        target.variant_hint
+        if wrong
+        else next(
+            c
+            for c in classes_of(target.served.stages[-1].skill, target.served.stages[-1].skill_version) or []
+            if c != target.served.final_label
+        )
     )
-    correction = record_correction(catalog, CorrectionRequest(target=target.crop_id, correct=str(label)), "demo-user", classes_of)
+    correction = record_correction(
+        catalog, CorrectionRequest(target=target.crop_id, correct=str(label)), "demo-user", classes_of
+    )
     approved = ReviewStore(catalog).auto_approve(reviewer="demo-expert")
     confirmed = catalog.get_crop(target.crop_id)
     figures.update(
         correction=correction.model_dump(mode="json"),
         expert_confirmed=bool(confirmed and confirmed.status is CropStatus.VERIFIED),
         reviewed_with_it=approved,
-        group_split=catalog.group_splits().get(target.group_id, "unassigned (decided at the next extraction)"),
+        group_split=catalog.group_splits().get(
+            target.group_id, "unassigned (decided at the next extraction)"
+        ),
         corrections_per_version=corrections_per_version(corrections(catalog)),
     )
     return figures
@@ -247,13 +275,19 @@ def _drift(demo: DemoRun, catalog: DynamoCatalog, day: set[str], dark: set[str])
         crops_of.setdefault(crop.image_id, []).append(crop)
     reference = sample_of([i for i in images if splits.get(i.group_id) == "train"], crops_of)
     rows = [
-        day_drift("held-out photos", reference, sample_of([i for i in images if i.key in day], crops_of), settings),
-        day_drift("same, darkened", reference, sample_of([i for i in images if i.key in dark], crops_of), settings),
+        day_drift(
+            "held-out photos", reference, sample_of([i for i in images if i.key in day], crops_of), settings
+        ),
+        day_drift(
+            "same, darkened", reference, sample_of([i for i in images if i.key in dark], crops_of), settings
+        ),
     ]
     table = render_table(rows)
     print("\n" + table + "\n")
     export = demo.out_dir / "catalog.jsonl"
-    exported = export_catalog(demo.emulator.resource("dynamodb").Table(demo.emulator.names.catalog_table), export)
+    exported = export_catalog(
+        demo.emulator.resource("dynamodb").Table(demo.emulator.names.catalog_table), export
+    )
     return {
         "reference_images": reference.images,
         "alarm_threshold": settings.alarm_threshold,
