@@ -106,6 +106,12 @@ def test_bad_corrections_get_a_clear_400_and_record_nothing(world, body, message
 
 
 def test_an_image_id_with_one_car_names_its_crop(world):
+    # GIVEN the image record lists its one crop (as detection writes it)
+    catalog = world["catalog"]
+    image = catalog.get_image("img0001")
+    catalog.table.delete_item(Key={"pk": "image#img0001"})
+    catalog.put_image_if_absent(image.model_copy(update={"crop_ids": [world["crop_id"]]}))
+    # WHEN the correction names the image  THEN it is recorded against its crop
     correction = record_correction(
         world["catalog"],
         CorrectionRequest(target="img0001", correct="dodge"),
