@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "scripts.commands.harness",
     "scripts.commands.records",
     "scripts.commands.reprocess",
+    "scripts.commands.drift",
 )
 
 

@@ -6,7 +6,7 @@ import hashlib
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cache
 
 from aws_lambda_powertools import Logger
@@ -29,6 +29,8 @@ from functions.core.detection.detector import Detector
 from functions.core.detection.images import BadImageError, decode_image, encode_jpeg
 from functions.core.detection.settings import DetectorSettings
 from functions.core.detection.upload_keys import UploadContext, upload_context
+from functions.core.quality.measure import measure
+from functions.core.quality.settings import QualitySettings
 
 logger = Logger(child=True)
 
@@ -83,6 +85,7 @@ class DetectDeps:
     crops_bucket: str
     quarantine_bucket: str
     annotate: CropAnnotator | None = None
+    quality: QualitySettings = field(default_factory=QualitySettings)
 
 
 @cache
@@ -224,9 +227,11 @@ def _detect_one(upload: Upload, fetch: _Fetch, deps: DetectDeps) -> DetectOutcom
         )
     elif analysis.image is not None:
         record.width, record.height = analysis.image.size
+        record.stats = measure(analysis.image, deps.quality)
+        images = [crop(analysis.image, d.box, deps.settings.crop_padding) for d in analysis.cars]
         crops = [
-            (crop(analysis.image, d.box, deps.settings.crop_padding), _crop_record(d, index, record, deps))
-            for index, d in enumerate(analysis.cars)
+            (car, _crop_record(car, d, index, record, deps))
+            for index, (car, d) in enumerate(zip(images, analysis.cars, strict=True))
         ]
         record.crop_ids = [crop_record.crop_id for _, crop_record in crops]
         uploads = _upload_crops(crops, record, deps)  # in the background, while the crops are answered
@@ -256,7 +261,9 @@ def _finish(
     return outcome
 
 
-def _crop_record(detection: Detection, index: int, record: ImageRecord, deps: DetectDeps) -> CropRecord:
+def _crop_record(
+    car: Image.Image, detection: Detection, index: int, record: ImageRecord, deps: DetectDeps
+) -> CropRecord:
     return CropRecord(
         crop_id=crop_id(record.image_id, index),
         image_id=record.image_id,
@@ -271,6 +278,7 @@ def _crop_record(detection: Detection, index: int, record: ImageRecord, deps: De
         skill=deps.skill.skill,
         skill_version=deps.skill.skill_version,
         code_version=deps.skill.code_version,
+        stats=measure(car, deps.quality),
     )
 
 

@@ -31,7 +31,8 @@ from functions.core.gate.regression import (
     without_harness_duplicates,
 )
 from functions.core.gate.rule import GateConfig, GateLog, GateRecord, decide
-from functions.core.serving.cascade import Cascade, CascadeConfig, CascadeStage
+from functions.core.serving.cascade import Cascade
+from functions.core.serving.config import CascadeConfig, CascadeStage
 from functions.core.skills.deployment import DeploymentStore
 from functions.core.skills.model import read_manifest
 from functions.core.skills.registry import RegisteredSkill, SkillRegistry

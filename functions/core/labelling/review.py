@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from functions.core.base.catalog import DynamoCatalog, crop_item, from_item, to_item
-from functions.core.base.records import CropRecord, CropStatus, utc_now
+from functions.core.base.records import CropRecord, CropStatus, Scored, utc_now
 from functions.core.detection.crops import padded_box
 
 NO_HINT = "(no hint)"
@@ -99,6 +99,10 @@ class ReviewItem(BaseModel):
     view: str | None
     quality: str | None
     agreement: float | None
+    model_top_k: list[Scored] = Field(
+        default_factory=list, description="the served cascade's top-k (last stage), beside the crowd's answer"
+    )
+    note: str | None = None  # why the crop is in review (e.g. a user correction)
 
 
 def _variant(crop: CropRecord) -> str:
@@ -144,6 +148,8 @@ class ReviewStore:
             view=crop.view,
             quality=crop.quality,
             agreement=crop.agreement,
+            model_top_k=crop.served.stages[-1].top_k if crop.served and crop.served.stages else [],
+            note=crop.review_note,
         )
 
     def box_in_crop(self, crop: CropRecord) -> list[float]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from functions.core.base.catalog import DynamoCatalog
 from functions.core.base.records import CropRecord
-from functions.core.serving.cascade import CascadeConfig, CascadeStage
+from functions.core.serving.config import CascadeConfig, CascadeStage
 from functions.core.skills.deployment import DeploymentStore
 from scripts.local.delivery import drain_queue
 from scripts.local.demo_run import DEFAULT_IMAGES, IMAGE_SUFFIXES, DemoRun
