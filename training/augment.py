@@ -83,10 +83,21 @@ class Augmenter:
         self.occluders = list(occluders)
         if config.copy_paste_occlusion and not self.occluders:
             raise ValueError("copy_paste_occlusion is on but no occluder images were given")
+        self.seed = seed
         self.rng = random.Random(seed)
+        self._worker_seed: int | None = None
+
+    def _generator(self) -> random.Random:
+        """This process's generator: a data-loader worker reseeds from its own seed (which differs per
+        worker), so workers never repeat each other's augmentations."""
+        seed = worker_seed()
+        if seed is not None and seed != self._worker_seed:
+            self._worker_seed = seed
+            self.rng = random.Random(f"{self.seed}/{seed}")
+        return self.rng
 
     def __call__(self, image: Image.Image) -> Image.Image:
-        cfg, rng = self.config, self.rng
+        cfg, rng = self.config, self._generator()
         out = image.convert("RGB")
         if cfg.horizontal_flip and rng.random() < cfg.flip_probability:
             out = horizontal_flip(out)
@@ -104,6 +115,16 @@ class Augmenter:
         if cfg.random_erasing and rng.random() < cfg.erasing_probability:
             out = erase(out, random_box(*out.size, cfg.erasing_max_area, rng), rng)
         return out
+
+
+def worker_seed() -> int | None:
+    """The seed of the data-loader worker this code runs in (None in the main process)."""
+    try:
+        from torch.utils.data import get_worker_info
+    except ImportError:  # pragma: no cover - training always has torch
+        return None
+    info = get_worker_info()
+    return int(info.seed) if info is not None else None
 
 
 def occluder_files(folder: Path) -> list[Path]:

@@ -10,7 +10,7 @@ from aws_lambda_powertools import Logger
 from PIL import Image
 
 from functions.core.catalog import Catalog
-from functions.core.crops import crop, crop_id, crop_key, keep_detection
+from functions.core.crops import crop, crop_id, crop_key, keep_detection, main_car_index
 from functions.core.detector import Detector
 from functions.core.images import BadImageError, decode_image, encode_jpeg
 from functions.core.models import (
@@ -130,8 +130,11 @@ def detect_and_catalog(upload: Upload, deps: DetectDeps) -> DetectOutcome:
         )
     elif analysis.image is not None:
         record.width, record.height = analysis.image.size
+        main = main_car_index(
+            [d.box for d in analysis.cars], record.width, record.height, deps.settings.main_car_rule
+        )
         for index, detection in enumerate(analysis.cars):
-            crop_record = _store_crop(analysis.image, detection, index, record, deps)
+            crop_record = _store_crop(analysis.image, detection, index, record, deps, main=index == main)
             record.crop_ids.append(crop_record.crop_id)
 
     written = deps.catalog.put_image_if_absent(record)
@@ -144,7 +147,7 @@ def detect_and_catalog(upload: Upload, deps: DetectDeps) -> DetectOutcome:
 
 
 def _store_crop(
-    image: Image.Image, detection: Detection, index: int, record: ImageRecord, deps: DetectDeps
+    image: Image.Image, detection: Detection, index: int, record: ImageRecord, deps: DetectDeps, main: bool
 ) -> CropRecord:
     key = crop_key(record.image_id, index)
     deps.store.put(
@@ -164,7 +167,9 @@ def _store_crop(
         confidence=detection.confidence,
         label=detection.label,
         group_id=record.group_id,
-        variant_hint=record.variant_hint,
+        variant_hint=record.variant_hint if main else None,
+        main_car=main,
+        main_car_rule=deps.settings.main_car_rule,
         skill=deps.skill.skill,
         skill_version=deps.skill.skill_version,
         code_version=deps.skill.code_version,

@@ -31,6 +31,7 @@ from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
 from functions.core.catalog import DynamoCatalog
+from functions.core.crops import DEFAULT_CROP_PADDING
 from functions.core.review import DecisionRequest, ReviewError, ReviewStore
 from functions.core.storage import BlobStore, ObjectMissingError
 
@@ -176,7 +177,7 @@ class ReviewApi:
         catalog: DynamoCatalog,
         store: BlobStore,
         auth: Authenticator,
-        crop_padding: float = 0.05,
+        crop_padding: float = DEFAULT_CROP_PADDING,
         login_url: str | None = None,
         static_dir: Path = STATIC_DIR,
         allowed_origins: Iterable[str] = (),

@@ -116,3 +116,16 @@ def test_a_bad_spec_names_the_field():
     # GIVEN a spec with a single class WHEN validated THEN the error says why
     with pytest.raises(ValueError, match="at least 2 classes"):
         DatasetSpec(classes=["only"])
+
+
+def test_the_default_balance_keeps_every_train_example():
+    # GIVEN a large and a small class and the default balance
+    spec = DatasetSpec(min_images_per_class=1, val_fraction=0.0)
+    # WHEN extracted
+    result, _ = extract(table({"big": 200, "small": 20}), spec, {}, "s")
+    report = result.report.balance
+    # THEN nothing is discarded: every train example of the large class is kept, the small one repeated
+    train = result.data.splits["train"]
+    assert len(train["big"]) == report.before["big"]
+    assert train["big"].examples() == report.before["big"]
+    assert report.after["small"] == report.before["big"]
