@@ -24,11 +24,11 @@ if __package__ in {None, ""}:  # run as a script (SageMaker's `python training/t
 
 from pydantic import BaseModel, ConfigDict
 
-from functions.core.dataset import DataFile
-from functions.core.dataset_io import lineage_record
-from functions.core.offline import configure_offline
-from functions.core.skills import SkillManifest
-from functions.core.split import Split
+from functions.core.base.offline import configure_offline
+from functions.core.dataset.build import DataFile
+from functions.core.dataset.extract import lineage_record
+from functions.core.dataset.split import Split
+from functions.core.skills.manifest import SkillManifest
 from training.config import SkillConfig, load_config, trainer_arguments
 
 WEIGHTS_FILE = "weights.pt"
@@ -65,10 +65,10 @@ class SmoothedLoss:
         self.label_smoothing = label_smoothing
 
     def __call__(self, preds: Any, batch: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-        import torch.nn.functional as F
+        from torch.nn import functional
 
         logits = preds[1] if isinstance(preds, list | tuple) else preds
-        loss = F.cross_entropy(logits, batch["cls"], label_smoothing=self.label_smoothing)
+        loss = functional.cross_entropy(logits, batch["cls"], label_smoothing=self.label_smoothing)
         return loss, {"loss": loss.detach()}
 
 
@@ -96,12 +96,13 @@ def _trainer_class(augmenter: Any, label_smoothing: float) -> type:
         def validate(self) -> tuple[Any, Any]:
             # Ultralytics ranks checkpoints by (top-1 + top-5) / 2; with 4 classes top-5 is always 1.0,
             # so the best checkpoint is the one with the best validation top-1.
-            before = self.best_fitness
-            metrics, fitness = super().validate()
+            before: float | None = self.best_fitness
+            metrics, fitness = super().validate()  # type: ignore[no-untyped-call]
             if metrics is None:
                 return metrics, fitness
             top1 = float(metrics.get("metrics/accuracy_top1", 0.0))
-            self.best_fitness = top1 if before is None or top1 > before else before
+            best: Any = top1 if before is None or top1 > before else before
+            self.best_fitness = best
             return metrics, top1
 
     return SkillTrainer
@@ -187,6 +188,7 @@ def train_skill(request: TrainRequest) -> SkillManifest:
         trainer=_trainer_class(augmenter, cfg.training.label_smoothing),
         **trainer_arguments(cfg, profile, data_root, request.work_dir),
     )
+    t = cfg.training
     trainer = model.trainer
     best = Path(trainer.best if Path(trainer.best).is_file() else trainer.last)
     train_seconds = time.perf_counter() - started
@@ -301,7 +303,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from functions.core.versions import code_version
+    from functions.core.base.versions import code_version
 
     args = parse_args(argv)
     if not args.data.is_file():

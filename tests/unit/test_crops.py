@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from functions.core.crops import FILL, crop, crop_id, crop_key, crop_window, main_car_index
-from functions.core.models import Box
-from functions.core.yolo_numpy import classify_input
+from functions.core.base.records import Box
+from functions.core.detection.crops import FILL, crop, crop_id, crop_key, crop_window, main_car_index
+from functions.core.detection.yolo_numpy import classify_input
 
 
 def _photo(width: int = 320, height: int = 200) -> Image.Image:
@@ -59,7 +59,12 @@ def test_the_largest_car_is_the_main_car() -> None:
     # WHEN the largest rule picks the main car
     # THEN the large one is the main car; the central rule weighs closeness to the centre
     assert main_car_index(boxes, 320, 200, "largest") == 1
-    assert main_car_index([Box(x1=0, y1=0, x2=110, y2=110), Box(x1=110, y1=50, x2=210, y2=150)], 320, 200, "central") == 1
+    assert (
+        main_car_index(
+            [Box(x1=0, y1=0, x2=110, y2=110), Box(x1=110, y1=50, x2=210, y2=150)], 320, 200, "central"
+        )
+        == 1
+    )
     assert main_car_index([], 320, 200) is None
 
 

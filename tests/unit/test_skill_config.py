@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from training.config import SCHEMA_PATH, ConfigError, load_config, parse_config, schema_text, trainer_arguments
+from training.config import (
+    SCHEMA_PATH,
+    ConfigError,
+    load_config,
+    parse_config,
+    schema_text,
+    trainer_arguments,
+)
 from training.launcher import execution_input
 
 CONFIGS = sorted((Path(__file__).resolve().parents[2] / "training" / "configs").glob("*.json"))
