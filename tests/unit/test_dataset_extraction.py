@@ -7,6 +7,7 @@ import pytest
 from functions.core.dataset.build import RecordTable, content_hash, extract
 from functions.core.dataset.extract import lineage_record
 from functions.core.dataset.spec import BalanceSpec, BalanceStrategy, DatasetSpec
+from functions.core.dataset.split import Split
 
 
 def table(counts: dict[str, int], groups_of: int = 1) -> RecordTable:
@@ -129,3 +130,24 @@ def test_the_default_balance_keeps_every_train_example():
     assert len(train["big"]) == report.before["big"]
     assert train["big"].examples() == report.before["big"]
     assert report.after["small"] == report.before["big"]
+
+
+def test_identical_crops_with_conflicting_labels_are_flagged_and_never_trained_on():
+    # GIVEN two classes, where one photo was uploaded twice under different labels (same content), and
+    # another photo twice under the same label
+    records = table({"audi-a5": 30, "audi-tts": 30})
+    records.append("dup-1", "img-dup-1", "grp-dup-1", "audi-a5", "crops", "crops/dup-1.jpg", "sha-x#0")
+    records.append("dup-2", "img-dup-2", "grp-dup-2", "audi-tts", "crops", "crops/dup-2.jpg", "sha-x#0")
+    records.append("same-1", "img-same-1", "grp-same-1", "audi-a5", "crops", "crops/same-1.jpg", "sha-y#0")
+    records.append("same-2", "img-same-2", "grp-same-2", "audi-a5", "crops", "crops/same-2.jpg", "sha-y#0")
+    spec = DatasetSpec(min_images_per_class=1, balance=BalanceSpec(strategy=BalanceStrategy.NONE))
+    # WHEN extracted
+    result, _ = extract(records, spec, {}, "salt")
+    used = {entry.crop_id for _, entry in result.data.entries(Split.TRAIN)}
+    used |= {entry.crop_id for split in (Split.VAL, Split.TEST) for _, entry in result.data.entries(split)}
+    # THEN the conflicting pair is left out on both sides and reported for review
+    assert "dup-1" not in used and "dup-2" not in used
+    assert result.report.conflicting_duplicates == {"sha-x#0": ["audi-a5", "audi-tts"]}
+    # AND of the agreeing pair one copy is kept
+    assert ("same-1" in used) != ("same-2" in used)
+    assert result.report.duplicates_dropped == 1

@@ -39,11 +39,16 @@ class RecordTable:
     labels: list[str] = field(default_factory=list)
     buckets: list[str] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
+    # what the crop shows: the photo's content hash and the crop's index ("" when unknown)
+    content_keys: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.crop_ids)
 
-    def append(self, crop_id: str, image_id: str, group_id: str, label: str, bucket: str, key: str) -> None:
+    def append(
+        self, crop_id: str, image_id: str, group_id: str, label: str, bucket: str, key: str, content: str = ""
+    ) -> None:
+        self.content_keys.append(content)
         self.crop_ids.append(crop_id)
         self.image_ids.append(image_id)
         self.group_ids.append(group_id)
@@ -59,7 +64,10 @@ class RecordTable:
             label = crop.final_class or crop.variant_hint
             if not label:
                 raise ValueError(f"verified crop {crop.crop_id} has neither final_class nor variant_hint")
-            table.append(crop.crop_id, crop.image_id, crop.group_id, label, crop.crop_bucket, crop.crop_key)
+            content = f"{crop.content_sha256}#{crop.index}" if crop.content_sha256 else ""
+            table.append(
+                crop.crop_id, crop.image_id, crop.group_id, label, crop.crop_bucket, crop.crop_key, content
+            )
         return table
 
 
@@ -113,6 +121,11 @@ class ExtractionReport(BaseModel):
     images_per_class: dict[str, int]
     excluded_classes: dict[str, int] = Field(description="classes left out, with their verified image counts")
     exclusion_reasons: dict[str, str] = Field(default_factory=dict, description="why each class was left out")
+    conflicting_duplicates: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="byte-identical crops verified under different classes: left out, to be reviewed",
+    )
+    duplicates_dropped: int = Field(default=0, description="extra copies of byte-identical crops, same class")
     split_counts: dict[str, dict[str, int]] = Field(description="unique crops per split per class")
     groups: dict[str, int] = Field(description="groups per split")
     new_group_assignments: int
@@ -190,6 +203,9 @@ def extract(
     row_class = class_of_label[label_codes] if len(table) else np.zeros(0, dtype=np.intp)
     matched = int(sum(c for name, c in zip(label_class, totals_by_label.tolist(), strict=True) if name))
     idx = np.flatnonzero(row_class >= 0)
+    unique, conflicts = _unique_contents(_column(table.content_keys)[idx].tolist(), row_class[idx], classes)
+    duplicates_dropped = int((~unique).sum()) - sum(len(c) for c in conflicts.values())
+    idx = idx[unique]
     codes = row_class[idx]
 
     groups, group_codes = factorize(_column(table.group_ids)[idx].tolist())
@@ -241,6 +257,8 @@ def extract(
         images_per_class={name: totals.get(name, 0) for name in wanted},
         excluded_classes=excluded,
         exclusion_reasons=reasons,
+        conflicting_duplicates=conflicts,
+        duplicates_dropped=duplicates_dropped,
         split_counts=split_counts,
         groups={split.value: groups_per_split[i] for i, split in enumerate(SPLIT_ORDER)},
         new_group_assignments=len(new),
@@ -250,6 +268,34 @@ def extract(
         dataset_version=data.dataset_version, content_sha256=sha, data=data, report=report, policy=policy
     )
     return extraction, new
+
+
+def _unique_contents(
+    contents: Sequence[str], codes: npt.NDArray[np.intp], classes: Sequence[str]
+) -> tuple[npt.NDArray[np.bool_], dict[str, list[str]]]:
+    """Which rows to keep: one row per content (the first), and none where copies disagree on the class.
+
+    Byte-identical photos under two labels would train the network on both sides of one question (and a
+    copy on each side of the split would leak test into train); the conflicts are reported for review.
+    """
+    keep = np.ones(len(contents), dtype=np.bool_)
+    first: dict[str, int] = {}
+    rows_of: dict[str, list[int]] = {}
+    for row, content in enumerate(contents):
+        if not content:
+            continue
+        if content in first:
+            keep[row] = False
+        else:
+            first[content] = row
+        rows_of.setdefault(content, []).append(row)
+    conflicts: dict[str, list[str]] = {}
+    for content, rows in rows_of.items():
+        names = sorted({classes[int(codes[row])] for row in rows})
+        if len(names) > 1:
+            conflicts[content] = names
+            keep[rows] = False
+    return keep, conflicts
 
 
 def _column(values: Sequence[str]) -> npt.NDArray[np.object_]:

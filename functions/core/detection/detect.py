@@ -170,6 +170,7 @@ def _store_crop(
         variant_hint=record.variant_hint if main else None,
         main_car=main,
         main_car_rule=deps.settings.main_car_rule,
+        content_sha256=record.content_sha256,
         skill=deps.skill.skill,
         skill_version=deps.skill.skill_version,
         code_version=deps.skill.code_version,
