@@ -121,6 +121,7 @@ def train_skill(request: TrainRequest) -> SkillManifest:
     cfg = request.config
     profile_name, profile = cfg.profile(request.profile)
     started = time.perf_counter()
+    cpu_started = cpu_seconds()
     data_root = request.work_dir / "data"
     laid_out = materialise(request.dataset, request.crops_root, data_root)
     model_dir = request.model_dir
@@ -192,6 +193,7 @@ def train_skill(request: TrainRequest) -> SkillManifest:
     trainer = model.trainer
     best = Path(trainer.best if Path(trainer.best).is_file() else trainer.last)
     train_seconds = time.perf_counter() - started
+    train_cpu_seconds = cpu_seconds() - cpu_started
     weights = model_dir / WEIGHTS_FILE
     shutil.copyfile(best, weights)
 
@@ -206,6 +208,8 @@ def train_skill(request: TrainRequest) -> SkillManifest:
         "test": evaluation.model_dump(),
         "epochs": history,
         "seconds_per_epoch": round(sum(epoch_times) / len(epoch_times), 2) if epoch_times else None,
+        "train_seconds": round(train_seconds, 1),
+        "train_cpu_seconds": round(train_cpu_seconds, 1),
         "transfer": transfer,
         "val_source": laid_out.val_source,
         "examples": laid_out.counts,
@@ -241,6 +245,14 @@ def train_skill(request: TrainRequest) -> SkillManifest:
     (model_dir / SKILL_FILE).write_text(manifest.model_dump_json(indent=1), encoding="utf-8")
     emit("train_seconds", train_seconds)
     return manifest
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (data-loader workers), user + system."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def write_curves(history: list[dict[str, float]], path: Path) -> Path:
