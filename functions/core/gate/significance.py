@@ -29,7 +29,7 @@ def mcnemar_one_sided(candidate_only: int, current_only: int) -> float:
     if n == 0:
         return 1.0
     tail = sum(math.comb(n, k) for k in range(candidate_only, n + 1))
-    return min(1.0, tail / 2**n)
+    return min(1.0, float(tail) / float(2**n))
 
 
 def bootstrap_interval(
