@@ -7,7 +7,7 @@ import pytest
 from functions.core.dataset.build import RecordTable, content_hash, extract
 from functions.core.dataset.extract import lineage_record
 from functions.core.dataset.spec import BalanceSpec, BalanceStrategy, DatasetSpec
-from functions.core.dataset.split import Split
+from functions.core.dataset.split import Split, SplitPolicy, hashed_split
 
 
 def table(counts: dict[str, int], groups_of: int = 1) -> RecordTable:
@@ -151,3 +151,45 @@ def test_identical_crops_with_conflicting_labels_are_flagged_and_never_trained_o
     # AND of the agreeing pair one copy is kept
     assert ("same-1" in used) != ("same-2" in used)
     assert result.report.duplicates_dropped == 1
+
+
+def test_every_class_with_two_train_groups_gets_a_validation_group():
+    # GIVEN three small classes of 6 groups each and a small val fraction (the hash alone leaves some
+    # class without any validation group)
+    spec = DatasetSpec(
+        min_images_per_class=1,
+        test_fraction=0.2,
+        val_fraction=0.05,
+        balance=BalanceSpec(strategy=BalanceStrategy.NONE),
+    )
+    records = table({"pickup": 6, "convertible": 6, "van": 6})
+    policy = SplitPolicy(test_fraction=0.2, val_fraction=0.05, salt="salt")
+    by_hash = {g: hashed_split(g, policy) for g in records.group_ids}
+    assert any(
+        all(by_hash[f"grp-{name}-{i}"] is not Split.VAL for i in range(6))
+        for name in ("pickup", "convertible", "van")
+    )
+    # WHEN extracted with the split policy
+    result, new = extract(records, spec, {}, "salt")
+    # THEN every class has a val example, the moved groups are recorded as new val assignments,
+    # and no group is on two sides
+    for name in result.data.classes:
+        assert len(result.data.splits["val"][name]) >= 1, name
+        assert len(result.data.splits["train"][name]) >= 1, name
+    val_groups = {entry.group_id for _, entry in result.data.entries(Split.VAL)}
+    assert val_groups <= {g for g, s in new.items() if s is Split.VAL}
+    train_groups = {entry.group_id for _, entry in result.data.entries(Split.TRAIN)}
+    assert not val_groups & train_groups
+
+
+def test_a_persisted_group_is_never_moved_to_val():
+    # GIVEN every group already assigned to train or test (persisted)
+    records = table({"pickup": 6, "van": 6})
+    spec = DatasetSpec(min_images_per_class=1, val_fraction=0.2)
+    _, new = extract(records, spec.model_copy(update={"val_fraction": 0.0}), {}, "salt")
+    persisted = {g: s.value for g, s in new.items()}
+    # WHEN extracted again with a val fraction
+    result, again = extract(records, spec, persisted, "salt")
+    # THEN nothing moves: val stays empty and no new assignment is made
+    assert again == {}
+    assert all(len(result.data.splits["val"][name]) == 0 for name in result.data.classes)

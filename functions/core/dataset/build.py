@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from functions.core.base.records import CropRecord
 from functions.core.dataset.balance import BalanceReport, balance_copies
 from functions.core.dataset.spec import DatasetSpec
-from functions.core.dataset.split import SPLIT_ORDER, Split, SplitPolicy, resolve_group_splits
+from functions.core.dataset.split import SPLIT_ORDER, Split, SplitPolicy, group_hashes, resolve_group_splits
 
 DATA_FILE = "data.json"
 DEFINITION_FILE = "definition.json"
@@ -212,6 +212,10 @@ def extract(
     resolved, new = resolve_group_splits(groups, existing_splits, policy)
     split_code = {s: i for i, s in enumerate(SPLIT_ORDER)}
     group_split = np.asarray([split_code[resolved[g]] for g in groups], dtype=np.int8)
+    if policy.val_fraction > 0 and len(groups):
+        for g in val_for_every_class(groups, group_codes, codes, group_split, new, policy.salt):
+            group_split[g] = split_code[Split.VAL]
+            new[groups[g]] = Split.VAL
     splits = group_split[group_codes] if len(groups) else np.zeros(0, dtype=np.int8)
 
     reasons = {
@@ -268,6 +272,37 @@ def extract(
         dataset_version=data.dataset_version, content_sha256=sha, data=data, report=report, policy=policy
     )
     return extraction, new
+
+
+def val_for_every_class(
+    groups: Sequence[str],
+    group_codes: npt.NDArray[np.intp],
+    codes: npt.NDArray[np.intp],
+    group_split: npt.NDArray[np.int8],
+    new: Mapping[str, Split],
+    salt: str,
+) -> list[int]:
+    """Groups to move from train to val so that every class can be validated on.
+
+    A class whose groups all fell on train (and test) by the hash gets its train group with the lowest
+    hash moved to val, when it has at least two train groups and that group is newly assigned in this
+    extraction (a persisted assignment never moves).
+    """
+    moved: list[int] = []
+    row_split = group_split[group_codes]
+    for c in np.unique(codes).tolist():
+        mine = codes == c
+        if (row_split[mine] == 1).any():
+            continue
+        train_groups = np.unique(group_codes[mine & (row_split == 0)])
+        movable = [int(g) for g in train_groups.tolist() if groups[g] in new and int(g) not in moved]
+        if len(train_groups) < 2 or not movable:
+            continue
+        hashes = group_hashes([groups[g] for g in movable], salt)
+        chosen = movable[int(np.argmin(hashes))]
+        moved.append(chosen)
+        row_split = np.where(group_codes == chosen, np.int8(1), row_split)
+    return moved
 
 
 def _unique_contents(
