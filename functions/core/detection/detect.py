@@ -155,7 +155,13 @@ def _store_crop(
         key,
         encode_jpeg(crop(image, detection.box, deps.settings.crop_padding)),
         content_type="image/jpeg",
-        metadata={"image-id": record.image_id, "skill-version": str(deps.skill.skill_version)},
+        metadata={
+            "image-id": record.image_id,
+            "skill-version": str(deps.skill.skill_version),
+            # the car's own size inside its square crop (what a person sees of the car)
+            "car-width": str(round(detection.box.x2 - detection.box.x1)),
+            "car-height": str(round(detection.box.y2 - detection.box.y1)),
+        },
     )
     crop_record = CropRecord(
         crop_id=crop_id(record.image_id, index),
