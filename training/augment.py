@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageDraw, ImageEnhance, ImageOps
 
 from training.config import MAX_TILT_DEGREES, AugmentConfig
 
@@ -39,6 +39,11 @@ def shift_hue_saturation(image: Image.Image, hue_shift: float, saturation_scale:
     hsv[..., 0] = (hsv[..., 0] + round(hue_shift * 256)) % 256
     hsv[..., 1] = np.clip(np.round(hsv[..., 1] * saturation_scale), 0, 255)
     return Image.fromarray(hsv.astype(np.uint8), mode="HSV").convert("RGB")
+
+
+def brightness_contrast(image: Image.Image, brightness: float, contrast: float) -> Image.Image:
+    """Scale brightness and contrast (1.0 = unchanged)."""
+    return ImageEnhance.Contrast(ImageEnhance.Brightness(image).enhance(brightness)).enhance(contrast)
 
 
 def erase(image: Image.Image, box: tuple[int, int, int, int], rng: random.Random) -> Image.Image:
@@ -109,6 +114,10 @@ class Augmenter:
                 rng.uniform(-cfg.max_hue_shift, cfg.max_hue_shift),
                 rng.uniform(1 - cfg.max_saturation_scale, 1 + cfg.max_saturation_scale),
             )
+        if cfg.brightness_contrast and cfg.max_brightness_contrast > 0:
+            spread = cfg.max_brightness_contrast
+            brightness, contrast = rng.uniform(1 - spread, 1 + spread), rng.uniform(1 - spread, 1 + spread)
+            out = brightness_contrast(out, brightness, contrast)
         if cfg.copy_paste_occlusion and rng.random() < cfg.occlusion_probability:
             with Image.open(rng.choice(self.occluders)) as occluder:
                 out = paste_occluder(out, occluder, random_box(*out.size, cfg.occlusion_max_area, rng))

@@ -38,6 +38,10 @@ class AugmentConfig(BaseModel):
     hue_saturation: bool = True
     max_hue_shift: float = Field(default=0.03, ge=0.0, le=0.5, description="fraction of the hue circle")
     max_saturation_scale: float = Field(default=0.4, ge=0.0, le=1.0, description="saturation x (1 ± this)")
+    brightness_contrast: bool = True
+    max_brightness_contrast: float = Field(
+        default=0.3, ge=0.0, le=0.9, description="brightness and contrast x (1 ± this)"
+    )
     random_erasing: bool = True
     erasing_probability: float = Field(default=0.25, ge=0.0, le=1.0)
     erasing_max_area: float = Field(default=0.2, gt=0.0, le=0.5)
