@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--compare-scratch", nargs="*", default=["car-make"], help="skills also trained from scratch"
     )
+    parser.add_argument(
+        "--only-scratch", action="store_true", help="train only the from-scratch runs (a parallel process)"
+    )
     parser.add_argument("--per-class", type=int, default=None, help="at most N photos per variant class")
     parser.add_argument("--runs", type=Path, default=REPO / "runs" / "real")
     parser.add_argument("--out", type=Path, default=REPO / "out" / "skills", help="skill version folders")
@@ -90,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         _log(json.dumps(ingest))
         deps = LocalMakerDeps(build_extract_deps(), SkillRegistry(table), args.runs, models_dir)
         for config in configs:
-            variants = [(config, "pretrained")]
+            variants = [] if args.only_scratch else [(config, "pretrained")]
             if config.skill in args.compare_scratch:
                 scratch = config.model_copy(
                     update={"network": config.network.model_copy(update={"pretrained": None, "freeze": 0})}
