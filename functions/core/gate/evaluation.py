@@ -156,7 +156,9 @@ def evaluate_candidate(request: EvaluateRequest, deps: EvaluateDeps) -> Evaluati
         current,
         harness_version=harness.harness_version if harness else None,
     )
-    decision = decide(regression.candidate, regression.current, request.gate or deps.gate or GateConfig())
+    pairs = [(r.candidate.correct, r.current.correct if r.current else False) for r in regression.results]
+    gate = request.gate or deps.gate or GateConfig()
+    decision = decide(regression.candidate, regression.current, gate, pairs if regression.current else ())
     folder_uri = join_uri(folder_of(candidate_entry.artifact_uri), "evaluation")
     record = EvaluationRecord(
         stage=deps.deployments.stage,

@@ -7,6 +7,7 @@ metrics overall / per class / vs current, confusion matrix, latency, failures wi
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +17,7 @@ from PIL import Image
 
 from functions.core.base.artifacts import Artifacts
 from functions.core.base.records import Box
-from functions.core.detection.crops import crop
+from functions.core.detection.crops import DEFAULT_CROP_PADDING, crop
 from functions.core.detection.images import decode_image
 from functions.core.gate.regression import NO_CAR, CaseResult, SideMetrics
 from functions.core.gate.rule import GateOutcome
@@ -117,6 +118,7 @@ def render_report(
     _data(report, record)
     report.pdf.add_page()
     _metrics(report, record)
+    _training_curves(report, candidate.folder / "metrics.json")
     report.pdf.add_page()
     _confusion_and_latency(report, record)
     report.pdf.add_page()
@@ -193,6 +195,28 @@ def _data(report: _Report, record: EvaluationRecord) -> None:
             report.figure(fig, width=170)
     else:
         report.text("Class counts were recorded neither in a dataset manifest nor in skill.json.", GREY)
+
+
+def _training_curves(report: _Report, metrics_file: Path) -> None:
+    """Loss and validation top-1 per epoch of the candidate's training run (from its metrics.json)."""
+    report.heading("Training curves")
+    epochs: list[dict[str, Any]] = []
+    if metrics_file.is_file():
+        epochs = list(json.loads(metrics_file.read_text(encoding="utf-8")).get("epochs") or [])
+    if not epochs:
+        report.text("The candidate's model folder has no per-epoch history (metrics.json).", GREY)
+        return
+    with _matplotlib() as plt:
+        fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(7.5, 2.4))
+        x = [row["epoch"] for row in epochs]
+        loss_ax.plot(x, [row["train_loss"] for row in epochs], marker="o")
+        loss_ax.set_title("train loss")
+        loss_ax.set_xlabel("epoch")
+        acc_ax.plot(x, [row["val_top1"] for row in epochs], marker="o", color="tab:green")
+        acc_ax.set_title("validation top-1")
+        acc_ax.set_xlabel("epoch")
+        acc_ax.set_ylim(0, 1)
+        report.figure(fig)
 
 
 def _metrics(report: _Report, record: EvaluationRecord) -> None:
@@ -310,7 +334,7 @@ def _failure_crop(result: CaseResult, artifacts: Artifacts) -> Image.Image:
     if result.box is None:
         return image
     x1, y1, x2, y2 = result.box
-    return crop(image, Box(x1=x1, y1=y1, x2=x2, y2=y2), 0.05)
+    return crop(image, Box(x1=x1, y1=y1, x2=x2, y2=y2), DEFAULT_CROP_PADDING)
 
 
 def _failures(

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from functions.core.base.catalog import DynamoCatalog, crop_item, from_item, to_item
 from functions.core.base.records import CropRecord, CropStatus, Scored, utc_now
-from functions.core.detection.crops import padded_box
+from functions.core.detection.crops import DEFAULT_CROP_PADDING, crop_window
 
 NO_HINT = "(no hint)"
 MAX_CROPS_PER_DECISION = 90  # a DynamoDB transaction holds at most 100 writes
@@ -115,7 +115,7 @@ class ReviewStore:
     Transactions go through the table resource's client, which serializes plain Python values itself.
     """
 
-    def __init__(self, catalog: DynamoCatalog, crop_padding: float = 0.05) -> None:
+    def __init__(self, catalog: DynamoCatalog, crop_padding: float = DEFAULT_CROP_PADDING) -> None:
         self.catalog = catalog
         self.table = catalog.table
         self.client = catalog.table.meta.client
@@ -154,10 +154,7 @@ class ReviewStore:
 
     def box_in_crop(self, crop: CropRecord) -> list[float]:
         """Where the detected car lies inside its (padded) crop, as fractions (for the green box)."""
-        image = self.catalog.get_image(crop.image_id)
-        if image is None or not image.width or not image.height:
-            return [0.0, 0.0, 1.0, 1.0]
-        left, top, right, bottom = padded_box(crop.box, image.width, image.height, self.crop_padding)
+        left, top, right, bottom = crop_window(crop.box, self.crop_padding)
         width, height = right - left, bottom - top
         b = crop.box
 

@@ -32,6 +32,7 @@ from pydantic import ValidationError
 
 from functions.core.base.catalog import DynamoCatalog
 from functions.core.base.storage import BlobStore, ObjectMissingError
+from functions.core.detection.crops import DEFAULT_CROP_PADDING
 from functions.core.labelling.review import DecisionRequest, ReviewError, ReviewStore
 
 logger = Logger(child=True)
@@ -176,7 +177,7 @@ class ReviewApi:
         catalog: DynamoCatalog,
         store: BlobStore,
         auth: Authenticator,
-        crop_padding: float = 0.05,
+        crop_padding: float = DEFAULT_CROP_PADDING,
         login_url: str | None = None,
         static_dir: Path = STATIC_DIR,
         allowed_origins: Iterable[str] = (),
