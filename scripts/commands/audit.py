@@ -10,6 +10,8 @@ import argparse
 import json
 from typing import Any
 
+from scripts.commands.output import emit
+
 
 def register(subparsers: Any) -> None:
     audit = subparsers.add_parser("audit", help="reconcile the raw bucket with the catalog, crops and DLQ")
@@ -52,11 +54,11 @@ def run_audit_command(args: argparse.Namespace) -> int:
 
 def print_report(report: dict[str, Any], as_json: bool = False) -> None:
     if as_json:
-        print(json.dumps(report, indent=2, ensure_ascii=False))
+        emit(json.dumps(report, indent=2, ensure_ascii=False))
         return
-    print(f"uploads            {report['uploads']}")
+    emit(f"uploads            {report['uploads']}")
     for state, count in sorted(report["terminal"].items()):
-        print(f"  {state:<16} {count}")
+        emit(f"  {state:<16} {count}")
     for name in (
         "missing",
         "duplicate_records",
@@ -66,7 +68,7 @@ def print_report(report: dict[str, Any], as_json: bool = False) -> None:
         "dead_letter_keys",
     ):
         items = report[name]
-        print(f"{name:<18} {len(items)}" + (f"  e.g. {items[:5]}" if items else ""))
+        emit(f"{name:<18} {len(items)}" + (f"  e.g. {items[:5]}" if items else ""))
 
 
 def run_redrive_command(args: argparse.Namespace) -> int:
@@ -82,5 +84,5 @@ def run_redrive_command(args: argparse.Namespace) -> int:
         _queue_url(sqs, settings.detect_queue, "SKILLFORGE_DETECT_QUEUE"),
         limit=args.limit,
     )
-    print(f"moved {moved} message(s) from the DLQ back to the detect queue")
+    emit(f"moved {moved} message(s) from the DLQ back to the detect queue")
     return 0

@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from scripts.commands.output import emit
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("make-skill", help="extract, train and register a candidate skill version")
@@ -43,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         made = make_skill_local(
             config, args.profile, LocalMakerDeps(extract_deps, registry, args.runs, models_dir)
         )
-        print(json.dumps(made.skill.model_dump(mode="json"), indent=1))
+        emit(json.dumps(made.skill.model_dump(mode="json"), indent=1))
         return 0
 
     from training.launcher import LaunchDeps, launch
@@ -68,5 +70,5 @@ def run(args: argparse.Namespace) -> int:
             models_dir=models_dir,
         ),
     )
-    print(json.dumps(started, indent=1))
+    emit(json.dumps(started, indent=1))
     return 0
