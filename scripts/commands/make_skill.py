@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from scripts.commands.output import emit
+from scripts.commands.output import emit, progress_from_metric_lines
 
 
 def register(subparsers: Any) -> None:
@@ -42,9 +42,10 @@ def run(args: argparse.Namespace) -> int:
     if args.local:
         from training.skill_maker import LocalMakerDeps, make_skill_local
 
-        made = make_skill_local(
-            config, args.profile, LocalMakerDeps(extract_deps, registry, args.runs, models_dir)
-        )
+        with progress_from_metric_lines(f"training {config.skill}", total=config.training.epochs):
+            made = make_skill_local(
+                config, args.profile, LocalMakerDeps(extract_deps, registry, args.runs, models_dir)
+            )
         emit(json.dumps(made.skill.model_dump(mode="json"), indent=1))
         return 0
 

@@ -94,6 +94,31 @@ def progress(description: str, total: int | None) -> Iterator[Any]:
         yield _Task(bar, task)
 
 
+@contextlib.contextmanager
+def progress_from_metric_lines(description: str, total: int, metric: str = "epoch") -> Iterator[Any]:
+    """A progress bar advanced by the `<metric>=N;` lines that training prints for SageMaker's metric
+    definitions (training stays free of any CLI import); the lines themselves still reach stderr."""
+    with progress(description, total=total) as bar:
+        tap = _MetricTap(sys.stdout, bar, f"{metric}=")
+        with contextlib.redirect_stdout(tap):
+            yield bar
+
+
+class _MetricTap:
+    def __init__(self, target: TextIO, bar: Any, prefix: str) -> None:
+        self._target, self._bar, self._prefix = target, bar, prefix
+
+    def write(self, text: str) -> int:
+        for line in text.splitlines():
+            if line.startswith(self._prefix):
+                with contextlib.suppress(ValueError):
+                    self._bar.update(completed=float(line[len(self._prefix) :].rstrip(";")))
+        return self._target.write(text)
+
+    def flush(self) -> None:
+        self._target.flush()
+
+
 class _Task:
     def __init__(self, bar: Any, task: Any) -> None:
         self._bar, self._task = bar, task
