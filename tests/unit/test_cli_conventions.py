@@ -140,3 +140,43 @@ def test_detect_with_no_model_anywhere_names_the_folders_and_the_fix(
     assert code == EXIT_BAD_INPUT and len(err) == 1
     assert "yolo11n_int8_openvino_model" in err[0] and "skillforge models" in err[0]
     assert str(tmp_path / "xdg" / "skillforge" / "models") in err[0]
+
+
+@pytest.mark.slow
+def test_readme_detect_example_works_without_environment_variables() -> None:
+    import os
+    import subprocess
+
+    # GIVEN a clone with ../shared beside it and no SKILLFORGE_* variable (as a new user has it)
+    repo = Path(__file__).resolve().parents[2]
+    photo = repo.parent / "shared" / "data" / "cars" / "stanfordcars_00022.jpg"
+    if (
+        not (repo.parent / "shared" / "models" / "yolo11n_int8_openvino_model").is_dir()
+        or not photo.is_file()
+    ):
+        pytest.skip(f"{repo.parent / 'shared'} with models and photos is not beside the repository")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SKILLFORGE_", "POWERTOOLS_"))}
+    # WHEN the README's example runs (plus a folder without cars), as a separate process
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "scripts.cli",
+            "detect",
+            "--format",
+            "jsonl",
+            str(photo),
+            "samples/images/not-cars",
+        ],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    # THEN it succeeds, every stdout line is JSON, and the car photo has a car
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(rows) == 9 and rows[0]["status"] == "cars_found"
+    assert {r["status"] for r in rows[1:]} <= {"no_car", "cars_found"}
