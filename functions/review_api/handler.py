@@ -1,4 +1,5 @@
-"""Review API Lambda (API Gateway REST, Cognito authorizer): the same router as the local server."""
+"""Review API Lambda (API Gateway REST, Cognito authorizer): the same powertools resolver as the local
+server, behind the same origin and reviewer checks."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.core.labelling_wiring import build_review_api
-from functions.core.review_api import ReviewApi, apigw_response, request_from_apigw
+from functions.core.review_api import ReviewApi
 
 logger = Logger()
 
@@ -21,4 +22,4 @@ def api() -> ReviewApi:
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return apigw_response(api().handle(request_from_apigw(event)))
+    return api().resolve(event, context)
