@@ -9,7 +9,7 @@ from typing import Any
 from aws_cdk import App, Environment, Validations
 from cdk_nag import AwsSolutionsChecks
 
-from functions.core.versions import code_version
+from functions.core.base.versions import code_version
 from infra.config import CONTEXT_KEY, REPO_ROOT, STAGE_CONTEXT_KEY, cdk_json_context, parse_deploy_config
 from infra.stacks.skillforge_stack import SkillforgeStack, stack_name
 

@@ -21,7 +21,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from functions.core.resources import ResourceNames
+from functions.core.base.resources import ResourceNames
 
 CONTEXT_KEY = "skillforge"
 STAGE_CONTEXT_KEY = "stage"
@@ -86,7 +86,7 @@ class StageConfig(_Model):
     detector_version: int = Field(default=1, ge=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    # Crowd labelling (Ground Truth) and expert review; bounds as in functions/core/labelling.py.
+    # Crowd labelling (Ground Truth) and expert review; bounds as in functions/core/labelling/handoff.py.
     labelling_workforce: Literal["public", "private"] = "public"
     labelling_workteam_arn: str | None = Field(default=None, pattern=_WORKTEAM_ARN)
     labelling_workers_per_crop: int = Field(default=3, ge=1, le=9)

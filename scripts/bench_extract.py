@@ -19,7 +19,7 @@ import numpy as np
 
 
 def synthetic_records(n: int, groups: int, classes: int, seed: int = 0) -> object:
-    from functions.core.dataset import RecordTable
+    from functions.core.dataset.build import RecordTable
 
     rng = np.random.default_rng(seed)
     group_of = rng.integers(0, groups, size=n)
@@ -38,9 +38,9 @@ def measure(records: int = 1_000_000, groups: int = 250_000, classes: int = 64) 
     """Time the split, the whole extraction and GroupShuffleSplit on the same synthetic records."""
     from sklearn.model_selection import GroupShuffleSplit
 
-    from functions.core.dataset import RecordTable, extract
-    from functions.core.dataset_spec import DatasetSpec
-    from functions.core.split import SplitPolicy, resolve_group_splits
+    from functions.core.dataset.build import RecordTable, extract
+    from functions.core.dataset.spec import DatasetSpec
+    from functions.core.dataset.split import SplitPolicy, resolve_group_splits
 
     started = time.perf_counter()
     table = synthetic_records(records, groups, classes)

@@ -36,7 +36,7 @@ COMMAND_MODULES: tuple[str, ...] = (
 def version_text() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
-    from functions.core.versions import code_version
+    from functions.core.base.versions import code_version
 
     try:
         package = version("skillforge")

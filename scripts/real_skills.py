@@ -34,9 +34,9 @@ def main() -> int:
     parser.add_argument("--results", type=Path, default=REPO / "docs" / "training-results")
     args = parser.parse_args()
 
-    from functions.core.catalog import DynamoCatalog
-    from functions.core.dataset_wiring import build_extract_deps
-    from functions.core.registry import SkillRegistry
+    from functions.core.base.catalog import DynamoCatalog
+    from functions.core.dataset.wiring import build_extract_deps
+    from functions.core.skills.registry import SkillRegistry
     from scripts.local.emulator import running_emulator
     from scripts.local.labelled_ingest import accept_hints, stanford_photos, upload_and_detect
     from training.config import load_config

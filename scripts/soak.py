@@ -21,11 +21,11 @@ from urllib.parse import quote_plus
 
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")  # before the functions' loggers exist
 
-from functions.core.auditing import run_audit
-from functions.core.catalog import DynamoCatalog
-from functions.core.queues import redrive
-from functions.core.settings import DetectorSettings, PipelineSettings
-from functions.core.wiring import build_detect_deps, build_detector
+from functions.core.audit.gather import run_audit
+from functions.core.audit.queues import redrive
+from functions.core.base.catalog import DynamoCatalog
+from functions.core.detection.settings import DetectorSettings, PipelineSettings
+from functions.core.detection.wiring import build_detect_deps, build_detector
 from scripts.commands.output import progress, results_on_stdout
 from scripts.local import corpus
 from scripts.local.delivery import DeliveryStats, drain_queue

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from functions.core.resources import ResourceNames
+from functions.core.base.resources import ResourceNames
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")

@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from functions.core.dataset_spec import DatasetSpec
-from functions.core.skills import validate_skill_name
+from functions.core.dataset.spec import DatasetSpec
+from functions.core.skills.manifest import validate_skill_name
 
 SCHEMA_PATH = Path(__file__).with_name("skill-config.schema.json")
 NETWORKS_DIR = Path(__file__).with_name("networks")

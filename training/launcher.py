@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from functions.core.registry import SkillRegistry
-from functions.core.storage import BlobStore
-from functions.core.versions import code_version
+from functions.core.base.storage import BlobStore
+from functions.core.base.versions import code_version
+from functions.core.skills.registry import SkillRegistry
 from training.config import HardwareProfile, ProfileKind, SkillConfig
 from training.transfer import resolve_weights
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from functions.core.dataset import DataFile
-from functions.core.split import SPLIT_ORDER, Split
+from functions.core.dataset.build import DataFile
+from functions.core.dataset.split import SPLIT_ORDER, Split
 
 
 class Materialised(BaseModel):

@@ -12,13 +12,13 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from functions.core.dataset import DataFile
-from functions.core.dataset_io import DatasetManifest, ExtractDeps, extract_from_catalog, lineage_record
-from functions.core.registry import RegisteredSkill, SkillRegistry
-from functions.core.skill_registration import RegisterDeps, register_candidate, split_uri
-from functions.core.split import SPLIT_ORDER
-from functions.core.storage import BlobStore
-from functions.core.versions import code_version
+from functions.core.base.storage import BlobStore
+from functions.core.base.versions import code_version
+from functions.core.dataset.build import DataFile
+from functions.core.dataset.extract import DatasetManifest, ExtractDeps, extract_from_catalog, lineage_record
+from functions.core.dataset.registration import RegisterDeps, register_candidate, split_uri
+from functions.core.dataset.split import SPLIT_ORDER
+from functions.core.skills.registry import RegisteredSkill, SkillRegistry
 from training.config import ProfileKind, SkillConfig
 
 

@@ -24,11 +24,11 @@ if __package__ in {None, ""}:  # run as a script (SageMaker's `python training/t
 
 from pydantic import BaseModel, ConfigDict
 
-from functions.core.dataset import DataFile
-from functions.core.dataset_io import lineage_record
-from functions.core.offline import configure_offline
-from functions.core.skills import SkillManifest
-from functions.core.split import Split
+from functions.core.base.offline import configure_offline
+from functions.core.dataset.build import DataFile
+from functions.core.dataset.extract import lineage_record
+from functions.core.dataset.split import Split
+from functions.core.skills.manifest import SkillManifest
 from training.config import SkillConfig, load_config
 
 WEIGHTS_FILE = "weights.pt"
@@ -273,7 +273,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from functions.core.versions import code_version
+    from functions.core.base.versions import code_version
 
     args = parse_args(argv)
     if not args.data.is_file():

@@ -15,9 +15,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.core.detection import DetectDeps, detect_and_catalog
-from functions.core.s3events import parse_s3_notification
-from functions.core.wiring import build_detect_deps
+from functions.core.detection.detect import DetectDeps, detect_and_catalog
+from functions.core.detection.s3events import parse_s3_notification
+from functions.core.detection.wiring import build_detect_deps
 
 logger, metrics, tracer = Logger(), Metrics(), Tracer()
 processor = BatchProcessor(event_type=EventType.SQS)

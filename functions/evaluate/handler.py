@@ -14,8 +14,8 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.core.evaluation import EvaluateDeps, EvaluateRequest, evaluate_candidate, summarize
-from functions.core.gate_wiring import build_evaluate_deps
+from functions.core.gate.evaluation import EvaluateDeps, EvaluateRequest, evaluate_candidate, summarize
+from functions.core.gate.wiring import build_evaluate_deps
 
 logger, metrics, tracer = Logger(), Metrics(), Tracer()
 

@@ -13,9 +13,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
-from functions.core.dataset_io import ExtractDeps, extract_from_catalog
-from functions.core.dataset_spec import DatasetSpec
-from functions.core.dataset_wiring import build_extract_deps
+from functions.core.dataset.extract import ExtractDeps, extract_from_catalog
+from functions.core.dataset.spec import DatasetSpec
+from functions.core.dataset.wiring import build_extract_deps
 
 logger, metrics, tracer = Logger(), Metrics(), Tracer()
 

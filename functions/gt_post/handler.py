@@ -8,10 +8,10 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.core.consolidation import post_annotation
-from functions.core.labelling import split_s3_uri
-from functions.core.labelling_wiring import build_store
-from functions.core.storage import BlobStore
+from functions.core.base.storage import BlobStore
+from functions.core.labelling.consolidation import post_annotation
+from functions.core.labelling.handoff import split_s3_uri
+from functions.core.labelling.wiring import build_store
 
 logger = Logger()
 

@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.core.consolidation import pre_annotation
+from functions.core.labelling.consolidation import pre_annotation
 
 logger = Logger()
 

@@ -9,8 +9,8 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.core.labelling import HandoffDeps, hand_off
-from functions.core.labelling_wiring import build_handoff_deps
+from functions.core.labelling.handoff import HandoffDeps, hand_off
+from functions.core.labelling.wiring import build_handoff_deps
 
 logger, metrics = Logger(), Metrics()
 

@@ -13,14 +13,14 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.core.labelling_import import (
+from functions.core.labelling.label_import import (
     FINAL_STATES,
     ImportDeps,
     LabelImportError,
     import_job,
     parse_job_event,
 )
-from functions.core.labelling_wiring import build_import_deps
+from functions.core.labelling.wiring import build_import_deps
 
 logger, metrics = Logger(), Metrics()
 

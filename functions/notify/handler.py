@@ -16,9 +16,9 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.core.gate_settings import NotifySettings
-from functions.core.gate_wiring import build_notifier
-from functions.core.notify import Notifier, notification_for
+from functions.core.gate.notify import Notifier, notification_for
+from functions.core.gate.settings import NotifySettings
+from functions.core.gate.wiring import build_notifier
 
 logger, tracer = Logger(), Tracer()
 

@@ -13,11 +13,11 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
-from functions.core.aws import resource
-from functions.core.deployment import DeploymentStore, promote
-from functions.core.gate_settings import GateSettings
-from functions.core.gate_wiring import build_deployments
-from functions.core.registry import SkillRegistry
+from functions.core.base.aws import resource
+from functions.core.gate.settings import GateSettings
+from functions.core.skills.deployment import DeploymentStore, promote
+from functions.core.skills.registry import SkillRegistry
+from functions.core.skills.wiring import build_deployments
 
 logger, tracer = Logger(), Tracer()
 

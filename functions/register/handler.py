@@ -9,11 +9,11 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
-from functions.core.aws import client, resource
-from functions.core.registry import SkillRegistry
-from functions.core.settings import AwsSettings
-from functions.core.skill_registration import RegisterDeps, register_model_archive
-from functions.core.storage import BlobStore
+from functions.core.base.aws import client, resource
+from functions.core.base.settings import AwsSettings
+from functions.core.base.storage import BlobStore
+from functions.core.dataset.registration import RegisterDeps, register_model_archive
+from functions.core.skills.registry import SkillRegistry
 
 logger, tracer = Logger(), Tracer()
 

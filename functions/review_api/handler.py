@@ -9,8 +9,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.core.labelling_wiring import build_review_api
-from functions.core.review_api import ReviewApi
+from functions.core.labelling.review_api import ReviewApi
+from functions.core.labelling.wiring import build_review_api
 
 logger = Logger()
 

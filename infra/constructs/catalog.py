@@ -1,4 +1,4 @@
-"""The catalog table: images, crops and group splits, one string key `pk` (see functions/core/catalog.py)."""
+"""The catalog table: images, crops and group splits, one string key `pk` (functions/core/base/catalog.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
-from functions.core.catalog import STATUS_INDEX
+from functions.core.base.catalog import STATUS_INDEX
 
 
 class Catalog(Construct):

@@ -35,7 +35,7 @@ BUILD_CONTEXT_ALLOW = (
     "!constraints.txt",
     "**/__pycache__",
     "**/*.pyc",
-    "functions/core/CODE_VERSION",
+    "functions/core/base/CODE_VERSION",
 )
 
 

@@ -21,9 +21,9 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 
-from functions.core.catalog import STATUS_INDEX
-from functions.core.labelling import JOBS_PREFIX, OUTPUT_PREFIX, TEMPLATES_PREFIX
-from functions.core.labelling_import import JOB_STATE_CHANGE
+from functions.core.base.catalog import STATUS_INDEX
+from functions.core.labelling.handoff import JOBS_PREFIX, OUTPUT_PREFIX, TEMPLATES_PREFIX
+from functions.core.labelling.label_import import JOB_STATE_CHANGE
 from infra.constructs.python_code import FunctionDefaults, zip_function
 from infra.nag import suppress
 

@@ -41,7 +41,7 @@ ZIP_REQUIREMENTS = "requirements-lambda-zip.txt"
 LAYER_SITE_PACKAGES = "python"  # Lambda adds /opt/python of every layer to sys.path
 
 # Docker-style patterns relative to the repository root: `functions/` and nothing else.
-FUNCTION_CODE_ALLOW = ("*", "!functions/", "**/__pycache__", "**/*.pyc", "functions/core/CODE_VERSION")
+FUNCTION_CODE_ALLOW = ("*", "!functions/", "**/__pycache__", "**/*.pyc", "functions/core/base/CODE_VERSION")
 # The machine-local CODE_VERSION file is left out: functions get SKILLFORGE_CODE_VERSION instead.
 
 _PIP_PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}

@@ -25,9 +25,9 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from functions.core.cascade import CascadeConfig
-from functions.core.deployment import MappingFile, parameter_name, parameter_prefix
-from functions.core.gate import GateConfig
+from functions.core.gate.rule import GateConfig
+from functions.core.serving.cascade import CascadeConfig
+from functions.core.skills.deployment import MappingFile, parameter_name, parameter_prefix
 from infra.constructs.labelling import (
     FunctionDefaults,
     acknowledge_function_basics,

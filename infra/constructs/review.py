@@ -16,7 +16,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from functions.core.catalog import STATUS_INDEX
+from functions.core.base.catalog import STATUS_INDEX
 from infra.constructs.labelling import (
     acknowledge,
     acknowledge_function_basics,

@@ -8,7 +8,7 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from functions.core.resources import ResourceNames
+from functions.core.base.resources import ResourceNames
 
 _ABORT_MULTIPART = Duration.days(7)
 

@@ -21,8 +21,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from functions.core.deployment import MappingFile
-from functions.core.resources import ResourceNames
+from functions.core.base.resources import ResourceNames
+from functions.core.skills.deployment import MappingFile
 from infra.config import LOG_RETENTION_DAYS, StageConfig
 from infra.constructs.catalog import Catalog
 from infra.constructs.detection import DetectImage, Detection, DetectorKnobs, DetectSizing

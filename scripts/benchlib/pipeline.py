@@ -56,8 +56,8 @@ def profile_summary(profile: cProfile.Profile, total_s: float) -> list[dict[str,
 
 def run_pipeline(photos: list[Path]) -> dict[str, Any]:
     """Upload the photos, deliver every event to the detect handler, and time it (profiled)."""
-    from functions.core.catalog import DynamoCatalog
-    from functions.core.settings import DetectorSettings
+    from functions.core.base.catalog import DynamoCatalog
+    from functions.core.detection.settings import DetectorSettings
     from scripts.local.delivery import drain_queue
     from scripts.local.emulator import running_emulator
 

@@ -28,8 +28,8 @@ def percentile(values: list[float], fraction: float) -> float:
 def measure(backend: str, photos: list[str]) -> dict[str, Any]:
     from PIL import Image, ImageOps
 
-    from functions.core.settings import DetectorSettings
-    from functions.core.wiring import build_detector
+    from functions.core.detection.settings import DetectorSettings
+    from functions.core.detection.wiring import build_detector
 
     settings = DetectorSettings(detector_backend=backend)  # type: ignore[arg-type]
     imported = time.perf_counter()

@@ -30,11 +30,11 @@ def _queue_url(sqs: Any, name: str | None, variable: str) -> str:
 
 
 def run_audit_command(args: argparse.Namespace) -> int:
-    from functions.core.auditing import run_audit
-    from functions.core.aws import client, resource
-    from functions.core.catalog import DynamoCatalog
-    from functions.core.settings import PipelineSettings
-    from functions.core.storage import BlobStore
+    from functions.core.audit.gather import run_audit
+    from functions.core.base.aws import client, resource
+    from functions.core.base.catalog import DynamoCatalog
+    from functions.core.base.storage import BlobStore
+    from functions.core.detection.settings import PipelineSettings
 
     settings = PipelineSettings()  # type: ignore[call-arg]
     sqs = client("sqs", settings)
@@ -72,9 +72,9 @@ def print_report(report: dict[str, Any], as_json: bool = False) -> None:
 
 
 def run_redrive_command(args: argparse.Namespace) -> int:
-    from functions.core.aws import client
-    from functions.core.queues import redrive
-    from functions.core.settings import PipelineSettings
+    from functions.core.audit.queues import redrive
+    from functions.core.base.aws import client
+    from functions.core.detection.settings import PipelineSettings
 
     settings = PipelineSettings()  # type: ignore[call-arg]
     sqs = client("sqs", settings)

@@ -24,7 +24,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from scripts.local.demo import DEFAULT_IMAGES, DemoOptions, run_demo
+    from scripts.local.demo import run_demo
+    from scripts.local.demo_run import DEFAULT_IMAGES, DemoOptions
 
     options = DemoOptions(
         images_dir=args.images or DEFAULT_IMAGES, out_dir=args.out, auto_approve=not args.review

@@ -28,10 +28,10 @@ def iter_files(paths: list[Path]) -> Iterator[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from functions.core.detection import analyse_image
-    from functions.core.settings import DetectorSettings
-    from functions.core.versions import code_version
-    from functions.core.wiring import build_detector
+    from functions.core.base.versions import code_version
+    from functions.core.detection.detect import analyse_image
+    from functions.core.detection.settings import DetectorSettings
+    from functions.core.detection.wiring import build_detector
 
     overrides = {"confidence": args.confidence} if args.confidence is not None else {}
     settings = DetectorSettings(**overrides)

@@ -17,8 +17,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from functions.core.dataset_io import extract_from_catalog
-    from functions.core.dataset_wiring import build_extract_deps
+    from functions.core.dataset.extract import extract_from_catalog
+    from functions.core.dataset.wiring import build_extract_deps
     from training.config import load_config
 
     config = load_config(args.config)

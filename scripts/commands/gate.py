@@ -30,10 +30,15 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from functions.core.deployment import promote
-    from functions.core.evaluation import EvaluateRequest, evaluate_candidate, summarize, write_local_copy
-    from functions.core.gate import GateConfig, GateOutcome
-    from functions.core.gate_wiring import build_evaluate_deps
+    from functions.core.gate.evaluation import (
+        EvaluateRequest,
+        evaluate_candidate,
+        summarize,
+        write_local_copy,
+    )
+    from functions.core.gate.rule import GateConfig, GateOutcome
+    from functions.core.gate.wiring import build_evaluate_deps
+    from functions.core.skills.deployment import promote
     from scripts.local.state import aws_or_local
 
     gate = GateConfig.model_validate_json(args.gate_config.read_text()) if args.gate_config else None

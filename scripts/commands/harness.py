@@ -26,12 +26,12 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from functions.core.artifacts import join_uri
-    from functions.core.gate_settings import GateSettings
-    from functions.core.gate_wiring import build_evaluate_deps
-    from functions.core.regression import NO_CAR, Harness, HarnessCase
+    from functions.core.base.artifacts import join_uri
+    from functions.core.gate.regression import NO_CAR, Harness, HarnessCase
+    from functions.core.gate.settings import GateSettings
+    from functions.core.gate.wiring import build_evaluate_deps
     from scripts.commands.detect import iter_files
-    from scripts.local.demo import IMAGE_SUFFIXES
+    from scripts.local.demo_run import IMAGE_SUFFIXES
     from scripts.local.state import aws_or_local
 
     with aws_or_local(args.state):

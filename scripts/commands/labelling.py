@@ -22,8 +22,8 @@ def register(subparsers: Any) -> None:
 
 
 def run_handoff(args: argparse.Namespace) -> int:
-    from functions.core.labelling import hand_off, reward_per_task
-    from functions.core.labelling_wiring import build_handoff_deps
+    from functions.core.labelling.handoff import hand_off, reward_per_task
+    from functions.core.labelling.wiring import build_handoff_deps
 
     deps = build_handoff_deps()
     reward = reward_per_task(deps.settings.seconds_per_task, deps.settings.hourly_rate_usd)
@@ -38,8 +38,8 @@ def run_handoff(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from functions.core.labelling_import import import_job
-    from functions.core.labelling_wiring import build_import_deps
+    from functions.core.labelling.label_import import import_job
+    from functions.core.labelling.wiring import build_import_deps
 
     result = import_job(args.job, build_import_deps())
     emit(json.dumps(result.summary(), indent=2))

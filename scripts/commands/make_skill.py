@@ -27,9 +27,10 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from functions.core.aws import client, resource
-    from functions.core.dataset_wiring import ExtractSettings, build_extract_deps
-    from functions.core.registry import SkillRegistry
+    from functions.core.base.aws import client, resource
+    from functions.core.dataset.settings import ExtractSettings
+    from functions.core.dataset.wiring import build_extract_deps
+    from functions.core.skills.registry import SkillRegistry
     from training.config import load_config
 
     config = load_config(args.config)

@@ -23,10 +23,10 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from functions.core.artifacts import join_uri
-    from functions.core.evaluation import load_evaluation
-    from functions.core.gate_wiring import build_registry_skills
-    from functions.core.report import render_report
+    from functions.core.base.artifacts import join_uri
+    from functions.core.gate.evaluation import load_evaluation
+    from functions.core.gate.report import render_report
+    from functions.core.skills.wiring import build_registry_skills
     from scripts.local.state import aws_or_local
 
     with aws_or_local(args.state):

@@ -48,8 +48,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from functions.core.labelling_wiring import LabellingResources, build_review_api
-    from functions.core.review_api import TokenAuthenticator
+    from functions.core.labelling.review_api import TokenAuthenticator
+    from functions.core.labelling.settings import LabellingResources
+    from functions.core.labelling.wiring import build_review_api
     from scripts.local.review_server import HOST, make_server, new_token
 
     resources = LabellingResources()  # type: ignore[call-arg]

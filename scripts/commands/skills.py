@@ -43,12 +43,12 @@ def run(args: argparse.Namespace) -> int:
 def _load_view() -> SkillsView:
     from boto3.dynamodb.conditions import Attr
 
-    from functions.core.aws import client, resource
-    from functions.core.catalog import from_item
-    from functions.core.deployment import DeploymentStore
-    from functions.core.gate import GateRecord
-    from functions.core.gate_settings import GateSettings
-    from functions.core.registry import RegisteredSkill
+    from functions.core.base.aws import client, resource
+    from functions.core.base.catalog import from_item
+    from functions.core.gate.rule import GateRecord
+    from functions.core.gate.settings import GateSettings
+    from functions.core.skills.deployment import DeploymentStore
+    from functions.core.skills.registry import RegisteredSkill
 
     settings = GateSettings()  # type: ignore[call-arg]
     table = resource("dynamodb", settings).Table(settings.catalog_table)

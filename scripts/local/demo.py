@@ -7,51 +7,12 @@ still says how far it got.
 
 from __future__ import annotations
 
-import json
-import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from scripts.commands.output import progress
-from scripts.local.emulator import Emulator, running_emulator
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
-DEFAULT_IMAGES = Path(__file__).resolve().parents[2] / "samples" / "images"
-
-
-@dataclass
-class DemoOptions:
-    images_dir: Path = DEFAULT_IMAGES
-    out_dir: Path = Path("out")
-    auto_approve: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class DemoRun:
-    emulator: Emulator
-    options: DemoOptions
-    summary: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def out_dir(self) -> Path:
-        return self.options.out_dir
-
-    def progress(self, message: str) -> None:
-        print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-    def write_summary(self) -> Path:
-        path = self.out_dir / "summary.json"
-        path.write_text(
-            json.dumps(self.summary, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8"
-        )
-        return path
-
-
-Stage = Callable[[DemoRun], None]
+from scripts.local.demo_run import DemoOptions, DemoRun, Stage
+from scripts.local.emulator import running_emulator
 
 
 def stages() -> list[tuple[str, Stage]]:

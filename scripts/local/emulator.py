@@ -12,7 +12,7 @@ from typing import Any
 
 import boto3
 
-from functions.core.resources import ResourceNames
+from functions.core.base.resources import ResourceNames
 from scripts.local.provision import provision
 
 REGION = "us-east-1"

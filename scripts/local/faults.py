@@ -12,8 +12,8 @@ from typing import Any
 from botocore.awsrequest import AWSResponse
 from PIL import Image
 
-from functions.core.detector import Detector
-from functions.core.models import Detection
+from functions.core.base.records import Detection
+from functions.core.detection.detector import Detector
 
 _THROTTLE_BODY = {
     "s3": b"<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>",

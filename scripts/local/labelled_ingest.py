@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from functions.core.catalog import Catalog
-from functions.core.models import CropRecord, CropStatus, utc_now
+from functions.core.base.catalog import Catalog
+from functions.core.base.records import CropRecord, CropStatus, utc_now
 from scripts.local.delivery import drain_queue
 from scripts.local.emulator import Emulator
 

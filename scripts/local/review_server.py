@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from functions.core.review_api import ApiResponse, ReviewApi, request_from_http
+from functions.core.labelling.review_api import ApiResponse, ReviewApi, request_from_http
 
 HOST = "127.0.0.1"  # never another interface: the token is the only protection in local mode
 MAX_BODY_BYTES = 1024 * 1024

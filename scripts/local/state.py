@@ -20,7 +20,7 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Attr
 
-from functions.core.deployment import MappingFile
+from functions.core.skills.deployment import MappingFile
 
 ITEM_PREFIXES = ("skillseq#", "skill#", "gate#")
 ARTIFACT_PREFIXES = ("skills/", "harness/", "datasets/")

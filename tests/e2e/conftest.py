@@ -1,5 +1,5 @@
 """Fixtures of the local-mode tests of the gate side."""
 
-from tests.gate_support import tiny_skill_folders
+from tests.support.gate import tiny_skill_folders
 
 __all__ = ["tiny_skill_folders"]

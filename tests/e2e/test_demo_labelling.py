@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from functions.core.catalog import DynamoCatalog
-from functions.core.models import CropStatus
-from scripts.local.demo import DemoOptions, DemoRun
+from functions.core.base.catalog import DynamoCatalog
+from functions.core.base.records import CropStatus
+from scripts.local.demo_run import DemoOptions, DemoRun
 from scripts.local.emulator import running_emulator
 from scripts.local.stages import labelling
-from tests.integration.labelling_helpers import add_crop
+from tests.support.labelling import add_crop
 
 
 def test_labelling_stage_hands_off_simulates_imports_and_auto_approves(tmp_path: Path) -> None:

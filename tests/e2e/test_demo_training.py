@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from scripts.local.demo import DEFAULT_IMAGES, DemoOptions, run_demo
+from scripts.local.demo import run_demo
+from scripts.local.demo_run import DEFAULT_IMAGES, DemoOptions
 from tests.conftest import shared_models
 
 pytestmark = pytest.mark.slow

@@ -9,17 +9,17 @@ from typing import Any
 
 from pypdf import PdfReader
 
-from functions.core.artifacts import Artifacts
-from functions.core.catalog import DynamoCatalog
-from functions.core.models import Box, CropRecord, CropStatus, ImageRecord, ImageStatus
-from functions.core.registry import SkillRegistry
-from functions.core.skill_model import read_manifest
-from functions.core.storage import BlobStore
-from scripts.local.demo import DemoOptions, DemoRun
+from functions.core.base.artifacts import Artifacts
+from functions.core.base.catalog import DynamoCatalog
+from functions.core.base.records import Box, CropRecord, CropStatus, ImageRecord, ImageStatus
+from functions.core.base.storage import BlobStore
+from functions.core.skills.model import read_manifest
+from functions.core.skills.registry import SkillRegistry
+from scripts.local.demo_run import DemoOptions, DemoRun
 from scripts.local.emulator import running_emulator
 from scripts.local.stages import gate
-from scripts.local.tiny_skill import synthetic_image
-from tests.gate_support import CLASSES, BlobDetector, register_folder, skill_version_copy
+from tests.support.gate import CLASSES, BlobDetector, register_folder, skill_version_copy
+from tests.support.tiny_skill import synthetic_image
 
 
 def seed_verified_test_crops(emulator: Any, per_class: int = 3) -> None:

@@ -16,14 +16,14 @@ from typing import Any
 import pytest
 from PIL import Image, ImageDraw
 
-from functions.core.catalog import DynamoCatalog
-from functions.core.images import encode_jpeg
-from functions.core.models import CropStatus
-from functions.core.review import ReviewStore
-from functions.core.review_api import ReviewApi, TokenAuthenticator
-from functions.core.storage import BlobStore
+from functions.core.base.catalog import DynamoCatalog
+from functions.core.base.records import CropStatus
+from functions.core.base.storage import BlobStore
+from functions.core.detection.images import encode_jpeg
+from functions.core.labelling.review import ReviewStore
+from functions.core.labelling.review_api import ReviewApi, TokenAuthenticator
 from scripts.local.review_server import serving
-from tests.integration.labelling_helpers import add_crop
+from tests.support.labelling import add_crop
 
 CHROMIUM = Path("/usr/bin/chromium")
 _REPO = Path(__file__).resolve().parents[2]

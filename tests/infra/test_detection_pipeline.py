@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
-from functions.core.settings import DetectorSettings, PipelineSettings
+from functions.core.detection.settings import DetectorSettings, PipelineSettings
 from infra.constructs.detection import DOCKERFILE, IMAGE_MODELS_DIR, MODELS_BUILD_CONTEXT
 from tests.infra.conftest import STAGE, Synthesized
 
@@ -216,7 +216,7 @@ def test_dockerfile_uses_the_build_args_and_context_the_construct_passes(synthes
         assert f"ARG {arg}=" in dockerfile, arg
     # AND copies the model from the named build context and bakes the code version
     assert f"COPY --from={MODELS_BUILD_CONTEXT} " in dockerfile
-    assert "functions/core/CODE_VERSION" in dockerfile
+    assert "functions/core/base/CODE_VERSION" in dockerfile
     # AND starts the detect handler, which exists
     assert 'CMD ["functions.detect.handler.handler"]' in dockerfile
     from functions.detect import handler

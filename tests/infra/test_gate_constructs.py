@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from tests.infra.gate_stack import gate_stack
+from tests.support.gate_stack import gate_stack
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +154,7 @@ def test_promote_may_only_touch_its_stages_skill_parameters(template: dict[str, 
 
 
 def test_mapping_file_in_repo_is_valid() -> None:
-    from functions.core.deployment import DEFAULT_MAPPING_FILE, MappingFile
+    from functions.core.skills.deployment import DEFAULT_MAPPING_FILE, MappingFile
 
     assert Path(__file__).resolve().parents[2] / "infra" / "skill_versions.json" == DEFAULT_MAPPING_FILE
     MappingFile().load()

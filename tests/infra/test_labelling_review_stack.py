@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from functions.core.labelling_import import JOB_STATE_CHANGE
+from functions.core.labelling.label_import import JOB_STATE_CHANGE
 from infra.config import CONTEXT_KEY, cdk_json_context
 from tests.infra.conftest import STAGE, Synthesized
 

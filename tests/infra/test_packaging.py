@@ -92,9 +92,9 @@ def test_function_code_asset_is_the_functions_folder_without_caches(synthesized:
     for needed in ("functions/handoff/handler.py", "functions/review_api/handler.py"):
         assert needed in files
     assert any(f.startswith("functions/review_api/static/") for f in files)
-    assert any(f.startswith("functions/core/templates/") for f in files)
+    assert any(f.startswith("functions/core/labelling/templates/") for f in files)
     assert not any("__pycache__" in f or f.endswith(".pyc") for f in files)
-    assert "functions/core/CODE_VERSION" not in files
+    assert "functions/core/base/CODE_VERSION" not in files
 
 
 def test_layer_bundling_is_skipped_when_the_stack_is_not_in_bundling_stacks(synthesized: Synthesized) -> None:

@@ -7,8 +7,8 @@ from typing import Any
 from aws_cdk import Aws
 from aws_cdk.assertions import Match
 
-from functions.core.catalog import STATUS_INDEX
-from functions.core.resources import ResourceNames
+from functions.core.base.catalog import STATUS_INDEX
+from functions.core.base.resources import ResourceNames
 from tests.infra.conftest import STAGE, Synthesized
 
 
@@ -152,7 +152,7 @@ def test_resource_names_come_from_resource_names(synthesized: Synthesized) -> No
 def test_catalog_table_matches_the_catalog_adapter(synthesized: Synthesized) -> None:
     # GIVEN the catalog table
     synthesized.template.resource_count_is("AWS::DynamoDB::Table", 1)
-    # THEN its keys and status index are the ones functions/core/catalog.py and local mode use,
+    # THEN its keys and status index are the ones functions/core/base/catalog.py and local mode use,
     # AND it is on-demand, point-in-time recoverable and encrypted
     synthesized.template.has_resource_properties(
         "AWS::DynamoDB::Table",

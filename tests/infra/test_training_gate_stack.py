@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from functions.core.deployment import parameter_name
+from functions.core.skills.deployment import parameter_name
 from infra.config import CONTEXT_KEY, cdk_json_context
 from tests.infra.conftest import STAGE, Synthesized
 
@@ -126,7 +126,7 @@ def test_skill_versions_of_the_mapping_file_become_ssm_parameters(tmp_path: Path
     from aws_cdk import App
     from aws_cdk.assertions import Template
 
-    from functions.core.deployment import MappingFile
+    from functions.core.skills.deployment import MappingFile
     from infra.config import REPO_ROOT, parse_deploy_config
     from infra.stacks.skillforge_stack import SkillforgeStack
 

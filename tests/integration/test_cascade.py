@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from functions.core.cascade import Cascade, CascadeConfig, CascadeStage
-from functions.core.models import SkillRef
-from functions.core.settings import DetectorSettings
-from functions.core.skill_model import load_classifier
-from scripts.local.tiny_skill import build_tiny_skill, synthetic_image
+from functions.core.base.records import SkillRef
+from functions.core.detection.settings import DetectorSettings
+from functions.core.serving.cascade import Cascade, CascadeConfig, CascadeStage
+from functions.core.skills.model import load_classifier
 from tests.conftest import REPO, shared_models
-from tests.gate_support import BlobDetector
+from tests.support.gate import BlobDetector
+from tests.support.tiny_skill import build_tiny_skill, synthetic_image
 
 DETECTOR = SkillRef(skill="car-detector", skill_version=4, code_version="det4")
 
@@ -71,7 +71,7 @@ def test_classify_command_prints_every_stages_versions(
     # GIVEN the real car detector and a local skill folder
     monkeypatch.setenv("SKILLFORGE_MODELS_DIR", str(shared_models()))
     monkeypatch.setenv("SKILLFORGE_CODE_VERSION", "cafe123")
-    from functions.core.versions import code_version
+    from functions.core.base.versions import code_version
     from scripts.cli import main
 
     code_version.cache_clear()

@@ -9,16 +9,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from functions.core.catalog import DynamoCatalog
-from functions.core.models import ImageStatus, QuarantineReason
-from functions.core.resources import ResourceNames
-from functions.core.settings import DetectorSettings, PipelineSettings
-from functions.core.upload_keys import upload_context
-from functions.core.wiring import build_detect_deps
+from functions.core.base.catalog import DynamoCatalog
+from functions.core.base.records import ImageStatus, QuarantineReason
+from functions.core.base.resources import ResourceNames
+from functions.core.detection.settings import DetectorSettings, PipelineSettings
+from functions.core.detection.upload_keys import upload_context
+from functions.core.detection.wiring import build_detect_deps
 from functions.detect import handler as detect_handler
 from scripts.local import corpus as images
 from scripts.local.delivery import FakeLambdaContext, _sqs_event
-from tests.fakes import FakeDetector
+from tests.support.fakes import FakeDetector
 
 
 @pytest.fixture

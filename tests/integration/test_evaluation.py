@@ -11,12 +11,12 @@ import boto3
 import pytest
 from pypdf import PdfReader
 
-from functions.core.artifacts import Artifacts
-from functions.core.deployment import promote
-from functions.core.evaluation import EvaluateDeps, EvaluateRequest, evaluate_candidate
-from functions.core.gate import GateConfig, GateOutcome
-from functions.core.storage import BlobStore
-from tests.gate_support import (
+from functions.core.base.artifacts import Artifacts
+from functions.core.base.storage import BlobStore
+from functions.core.gate.evaluation import EvaluateDeps, EvaluateRequest, evaluate_candidate
+from functions.core.gate.rule import GateConfig, GateOutcome
+from functions.core.skills.deployment import promote
+from tests.support.gate import (
     evaluate_deps,
     freeze_synthetic_harness,
     register_folder,

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from functions.core.catalog import DynamoCatalog
-from functions.core.dataset import Extraction
-from functions.core.dataset_io import ExtractDeps, extract_from_catalog
-from functions.core.dataset_spec import DatasetSpec
-from functions.core.models import Box, CropRecord, CropStatus
-from functions.core.storage import BlobStore
+from functions.core.base.catalog import DynamoCatalog
+from functions.core.base.records import Box, CropRecord, CropStatus
+from functions.core.base.storage import BlobStore
+from functions.core.dataset.build import Extraction
+from functions.core.dataset.extract import ExtractDeps, extract_from_catalog
+from functions.core.dataset.spec import DatasetSpec
 
 
 def _verified(catalog: DynamoCatalog, label: str, n: int, start: int = 0) -> None:

@@ -11,11 +11,12 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from functions.core.catalog import DynamoCatalog
-from functions.core.labelling import HandoffDeps, LabellingSettings, hand_off, job_name, task_template
-from functions.core.models import CropStatus
-from functions.core.storage import BlobStore
-from tests.integration.labelling_helpers import add_crop
+from functions.core.base.catalog import DynamoCatalog
+from functions.core.base.records import CropStatus
+from functions.core.base.storage import BlobStore
+from functions.core.labelling.handoff import HandoffDeps, hand_off, job_name, task_template
+from functions.core.labelling.settings import LabellingSettings
+from tests.support.labelling import add_crop
 
 NOW = datetime(2030, 5, 6, 7, 8, tzinfo=UTC)
 ROLE = "arn:aws:iam::123456789012:role/skillforge-groundtruth"

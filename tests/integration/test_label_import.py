@@ -7,21 +7,21 @@ from typing import Any
 
 import pytest
 
-from functions.core.catalog import DynamoCatalog
-from functions.core.consolidation import consolidate_payload
-from functions.core.labelling import Quality, View
-from functions.core.labelling_import import (
+from functions.core.base.catalog import DynamoCatalog
+from functions.core.base.records import CropRecord, CropStatus
+from functions.core.base.storage import BlobStore
+from functions.core.labelling.consolidation import consolidate_payload
+from functions.core.labelling.handoff import Quality, View
+from functions.core.labelling.label_import import (
     ImportDeps,
     LabelImportError,
     import_job,
     parse_job_event,
     worker_agreement,
 )
-from functions.core.labelling_local import form_output
-from functions.core.models import CropRecord, CropStatus
-from functions.core.review import ReviewStore
-from functions.core.storage import BlobStore
-from tests.integration.labelling_helpers import add_crop
+from functions.core.labelling.local_jobs import form_output
+from functions.core.labelling.review import ReviewStore
+from tests.support.labelling import add_crop
 
 JOB = "skillforge-20300506-0708-abcdef1234"
 

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from PIL import Image, ImageOps
 
-from functions.core.models import Box, Detection
-from functions.core.settings import DetectorSettings
-from functions.core.wiring import build_detector
+from functions.core.base.records import Box, Detection
+from functions.core.detection.settings import DetectorSettings
+from functions.core.detection.wiring import build_detector
 from tests.conftest import REPO, shared_data, shared_models
 
 pytestmark = pytest.mark.slow
@@ -100,47 +100,47 @@ def test_openvino_backend_finds_cars_in_car_photos_and_none_in_non_car_photos(
 
 
 @pytest.fixture(scope="module")
-def test_classifier(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    from tests.classifier_model import build_test_classifier
+def test_classifier(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.support.classifier_model import build_test_classifier
 
     calibration = sorted((shared_data() / "cars").iterdir())
     return build_test_classifier(tmp_path_factory.mktemp("classifier"), calibration)
 
 
-def test_onnx_classifier_gives_the_same_top1_as_ultralytics(test_classifier: tuple[Path, Path]) -> None:
-    from functions.core.classifier import OnnxClassifier, UltralyticsClassifier
-    from tests.classifier_model import IMGSZ
+def test_onnx_classifier_gives_the_same_top1_as_ultralytics(test_classifier: Path) -> None:
+    from functions.core.skills.model import load_classifier
 
-    # GIVEN a 3-class YOLO11n-cls checkpoint and its ONNX export
-    weights, onnx = test_classifier
-    reference, light = UltralyticsClassifier(weights, IMGSZ), OnnxClassifier(onnx)
+    # GIVEN a 3-class YOLO11n-cls skill version with its checkpoint and its ONNX export
+    reference, light = load_classifier(test_classifier, "torch"), load_classifier(test_classifier, "onnx")
     labels = []
     for path in _photos():
         image = _open(path)
-        # WHEN Ultralytics (torch) and ONNX Runtime classify the same photo
+        # WHEN the torch (Ultralytics transforms) and ONNX Runtime backends classify the same photo
         expected, got = reference.classify(image), light.classify(image)
         # THEN the top-1 class is the same and the probabilities agree closely
-        assert got.label == expected.label, path.name
-        assert got.probabilities == pytest.approx(expected.probabilities, abs=2e-3), path.name
-        labels.append(got.label)
+        assert got[0].label == expected[0].label, path.name
+        assert light.probabilities(image) == pytest.approx(reference.probabilities(image), abs=2e-3), (
+            path.name
+        )
+        labels.append(got[0].label)
     assert len(set(labels)) > 1  # the test model really depends on the image
 
 
-def test_light_backends_never_import_torch_or_ultralytics(test_classifier: tuple[Path, Path]) -> None:
+def test_light_backends_never_import_torch_or_ultralytics(test_classifier: Path) -> None:
     # GIVEN a fresh interpreter with the detect handler, the default detector backend and the ONNX classifier
-    _, onnx = test_classifier
     photo = next(iter(sorted((shared_data() / "samples").iterdir())))
     script = f"""
 import json, sys
+from pathlib import Path
 from PIL import Image
 import functions.detect.handler
-from functions.core.classifier import OnnxClassifier
-from functions.core.settings import DetectorSettings
-from functions.core.wiring import build_detector
+from functions.core.skills.model import load_classifier
+from functions.core.detection.settings import DetectorSettings
+from functions.core.detection.wiring import build_detector
 image = Image.open({str(photo)!r}).convert("RGB")
 settings = DetectorSettings()
 cars = build_detector(settings).detect(image)
-label = OnnxClassifier({str(onnx)!r}).classify(image).label
+label = load_classifier(Path({str(test_classifier)!r}), "onnx").classify(image)[0].label
 heavy = sorted(m for m in ("torch", "torchvision", "ultralytics") if m in sys.modules)
 print(json.dumps({{"backend": settings.detector_backend, "cars": len(cars), "label": label, "heavy": heavy}}))
 """
@@ -175,7 +175,7 @@ def test_backend_is_chosen_from_the_environment(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_openvino_backend_names_a_model_it_cannot_read(tmp_path: Path) -> None:
-    from functions.core.light_detector import ModelFileError
+    from functions.core.detection.light_detector import ModelFileError
 
     # GIVEN a models folder without the IR
     settings = DetectorSettings(models_dir=tmp_path, detector_model="missing_openvino_model")
@@ -185,7 +185,7 @@ def test_openvino_backend_names_a_model_it_cannot_read(tmp_path: Path) -> None:
 
 
 def test_onnx_backend_rejects_a_non_onnx_model(tmp_path: Path) -> None:
-    from functions.core.light_detector import ModelFileError
+    from functions.core.detection.light_detector import ModelFileError
 
     # GIVEN the onnx backend pointed at the OpenVINO folder
     settings = DetectorSettings(models_dir=shared_models(), detector_backend="onnx")

@@ -9,15 +9,16 @@ from typing import Any, cast
 
 import pytest
 
-from functions.core.catalog import DynamoCatalog
-from functions.core.labelling import HandoffDeps, LabellingSettings, Quality, View, hand_off
-from functions.core.labelling_import import JOB_STATE_CHANGE, LabelImportError
-from functions.core.labelling_local import CrowdSettings, LocalLabelingJobs, SimulatedCrowd, form_output
-from functions.core.models import CropStatus
-from functions.core.storage import BlobStore
+from functions.core.base.catalog import DynamoCatalog
+from functions.core.base.records import CropStatus
+from functions.core.base.storage import BlobStore
+from functions.core.labelling.handoff import HandoffDeps, Quality, View, hand_off
+from functions.core.labelling.label_import import JOB_STATE_CHANGE, LabelImportError
+from functions.core.labelling.local_jobs import CrowdSettings, LocalLabelingJobs, SimulatedCrowd, form_output
+from functions.core.labelling.settings import LabellingSettings
 from scripts.local.delivery import FakeLambdaContext
 from scripts.local.stages.labelling import local_labelling_settings
-from tests.integration.labelling_helpers import add_crop
+from tests.support.labelling import add_crop
 
 NOW = datetime(2030, 1, 1, 10, 0, tzinfo=UTC)
 
@@ -96,7 +97,7 @@ def test_same_seed_same_answers_and_errors_show_in_worker_agreement(local: dict[
     # THEN the output manifests are identical, and the import shows the sloppy worker's low agreement
     assert outputs[0] == outputs[1]
     local["handler"].handler(job_event(result.job_name), FakeLambdaContext())
-    from functions.core.labelling_import import worker_agreement
+    from functions.core.labelling.label_import import worker_agreement
 
     rates = worker_agreement(DynamoCatalog(local["aws"]["table"]))
     assert rates["local.worker-01"]["rate"] < min(

@@ -9,11 +9,11 @@ from typing import Any
 import boto3
 import pytest
 
-from functions.core.gate_settings import NotifySettings
-from functions.core.notify import Notifier, SlackWebhook, from_training_event, secret_webhook_url
+from functions.core.gate.notify import Notifier, SlackWebhook, from_training_event, secret_webhook_url
+from functions.core.gate.settings import NotifySettings
 from functions.notify import handler
 from scripts.local.delivery import FakeLambdaContext
-from tests.gate_support import SlackServer
+from tests.support.gate import SlackServer
 
 TRAINING_EVENT = {
     "source": "aws.sagemaker",

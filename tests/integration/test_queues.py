@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from functions.core.queues import peek_keys, redrive
+from functions.core.audit.queues import peek_keys, redrive
 
 
 def _s3_body(key: str) -> str:

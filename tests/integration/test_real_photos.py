@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from functions.core.detection import analyse_image
-from functions.core.detector import UltralyticsDetector
-from functions.core.models import ImageStatus
-from functions.core.settings import DetectorSettings
+from functions.core.base.records import ImageStatus
+from functions.core.detection.detect import analyse_image
+from functions.core.detection.detector import UltralyticsDetector
+from functions.core.detection.settings import DetectorSettings
 from tests.conftest import shared_data, shared_models
 
 pytestmark = pytest.mark.slow

@@ -7,13 +7,13 @@ import tarfile
 
 import pytest
 
-from functions.core.catalog import DynamoCatalog
-from functions.core.dataset_io import LineageRecord
-from functions.core.models import Box, CropRecord, CropStatus
-from functions.core.registry import SkillRegistry
-from functions.core.skill_registration import RegisterDeps, register_model_archive
-from functions.core.skills import SkillManifest
-from functions.core.storage import BlobStore
+from functions.core.base.catalog import DynamoCatalog
+from functions.core.base.records import Box, CropRecord, CropStatus
+from functions.core.base.storage import BlobStore
+from functions.core.dataset.extract import LineageRecord
+from functions.core.dataset.registration import RegisterDeps, register_model_archive
+from functions.core.skills.manifest import SkillManifest
+from functions.core.skills.registry import SkillRegistry
 from scripts.local.labelled_ingest import accept_hints
 
 

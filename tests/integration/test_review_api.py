@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from functions.core import review_api
-from functions.core.catalog import DynamoCatalog
-from functions.core.models import CropStatus
-from functions.core.review_api import (
+from functions.core.base.catalog import DynamoCatalog
+from functions.core.base.records import CropStatus
+from functions.core.base.storage import BlobStore
+from functions.core.labelling import review_api
+from functions.core.labelling.review_api import (
     ApiRequest,
     ApiResponse,
     CognitoClaimsAuthenticator,
@@ -24,9 +25,8 @@ from functions.core.review_api import (
     apigw_response,
     request_from_apigw,
 )
-from functions.core.storage import BlobStore
 from scripts.local.review_server import serving
-from tests.integration.labelling_helpers import add_crop
+from tests.support.labelling import add_crop
 
 TOKEN = "local-token-0123456789abcdef"
 AUTH = {"authorization": f"Bearer {TOKEN}"}

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from functions.core.catalog import DynamoCatalog
-from functions.core.models import CropStatus
-from functions.core.review_api import ApiRequest, ApiResponse, ReviewApi, TokenAuthenticator
-from functions.core.storage import BlobStore
+from functions.core.base.catalog import DynamoCatalog
+from functions.core.base.records import CropStatus
+from functions.core.base.storage import BlobStore
+from functions.core.labelling.review_api import ApiRequest, ApiResponse, ReviewApi, TokenAuthenticator
 from tests.integration.labelling_helpers import add_crop
 
 TOKEN = "local-token-0123456789abcdef"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from functions.core.deployment import DeployedSkill, DeploymentStore
-from functions.core.gate import GateConfig, GateDecision, GateLog, GateOutcome, GateRecord
-from functions.core.registry import SkillRegistry
-from functions.core.skills import SkillManifest
+from functions.core.gate.rule import GateConfig, GateDecision, GateLog, GateOutcome, GateRecord
+from functions.core.skills.deployment import DeployedSkill, DeploymentStore
+from functions.core.skills.manifest import SkillManifest
+from functions.core.skills.registry import SkillRegistry
 from scripts.cli import main
 from scripts.local.emulator import running_emulator
 from scripts.local.state import save_state

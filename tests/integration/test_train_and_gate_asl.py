@@ -22,22 +22,22 @@ from aws_cdk.assertions import Template
 from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
-from functions.core.artifacts import Artifacts
-from functions.core.deployment import parameter_name, promote
-from functions.core.gate import GateConfig
-from functions.core.notify import Notifier, SlackWebhook, secret_webhook_url
-from functions.core.resources import ResourceNames
-from functions.core.storage import BlobStore
+from functions.core.base.artifacts import Artifacts
+from functions.core.base.resources import ResourceNames
+from functions.core.base.storage import BlobStore
+from functions.core.gate.notify import Notifier, SlackWebhook, secret_webhook_url
+from functions.core.gate.rule import GateConfig
+from functions.core.skills.deployment import parameter_name, promote
 from scripts.local.delivery import FakeLambdaContext
 from scripts.local.provision import provision
-from tests.gate_support import (
+from tests.support.gate import (
     SlackServer,
     evaluate_deps,
     freeze_synthetic_harness,
     register_folder,
     skill_version_copy,
 )
-from tests.infra.gate_stack import gate_stack
+from tests.support.gate_stack import gate_stack
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 
@@ -153,7 +153,7 @@ def world(
             table=table,
         )
 
-        from functions.core.gate_settings import GateSettings, NotifySettings
+        from functions.core.gate.settings import GateSettings, NotifySettings
         from functions.evaluate import handler as evaluate_handler
         from functions.notify import handler as notify_handler
         from functions.promote import handler as promote_handler

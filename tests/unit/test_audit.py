@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from functions.core.audit import reconcile
-from functions.core.models import Box, CropRecord, ImageRecord, ImageStatus, QuarantineReason
+from functions.core.audit.reconcile import reconcile
+from functions.core.base.records import Box, CropRecord, ImageRecord, ImageStatus, QuarantineReason
 
 
 def _image(key: str, status: ImageStatus, reason: QuarantineReason | None = None) -> ImageRecord:

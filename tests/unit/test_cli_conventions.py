@@ -94,7 +94,7 @@ def test_aws_without_credentials_is_one_line_exit_4(
 ) -> None:
     # GIVEN the stack's names but no credentials anywhere
     _env(monkeypatch, NO_AWS | {"SKILLFORGE_CATALOG_TABLE": "t", "SKILLFORGE_ARTIFACTS_BUCKET": "b"})
-    from functions.core.aws import _session
+    from functions.core.base.aws import _session
 
     _session.cache_clear()
     # WHEN a command that reads AWS runs

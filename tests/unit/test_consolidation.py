@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from functions.core.consolidation import (
+from functions.core.base.records import CropStatus
+from functions.core.labelling.consolidation import (
     PreAnnotationError,
     UnknownAnswerError,
     WorkerAnswer,
@@ -16,9 +17,8 @@ from functions.core.consolidation import (
     pre_annotation,
     worker_tallies,
 )
-from functions.core.labelling import Quality, View
-from functions.core.labelling_local import form_output
-from functions.core.models import CropStatus
+from functions.core.labelling.handoff import Quality, View
+from functions.core.labelling.local_jobs import form_output
 
 
 def answer(worker: str, view: View, quality: Quality = Quality.GOOD) -> WorkerAnswer:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from functions.core.crops import crop_id, crop_key, padded_box
-from functions.core.models import Box
+from functions.core.base.records import Box
+from functions.core.detection.crops import crop_id, crop_key, padded_box
 
 
 def test_padding_is_clamped_to_the_image() -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from functions.core.dataset import RecordTable, content_hash, extract
-from functions.core.dataset_io import lineage_record
-from functions.core.dataset_spec import BalanceSpec, BalanceStrategy, DatasetSpec
+from functions.core.dataset.build import RecordTable, content_hash, extract
+from functions.core.dataset.extract import lineage_record
+from functions.core.dataset.spec import BalanceSpec, BalanceStrategy, DatasetSpec
 
 
 def table(counts: dict[str, int], groups_of: int = 1) -> RecordTable:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from functions.core.deployment import (
+from functions.core.skills.deployment import (
     DeployedSkill,
     DeploymentStore,
     MappingEntry,
@@ -18,8 +18,8 @@ from functions.core.deployment import (
     parameter_name,
     promote,
 )
-from functions.core.registry import RegisteredSkill
-from functions.core.skills import SkillManifest
+from functions.core.skills.manifest import SkillManifest
+from functions.core.skills.registry import RegisteredSkill
 
 
 class FakeSsm:  # boto3's parameter names

@@ -8,9 +8,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from functions.core.images import BadImageError, decode_image
-from functions.core.s3events import EventParseError, parse_s3_notification
-from functions.core.upload_keys import upload_context
+from functions.core.detection.images import BadImageError, decode_image
+from functions.core.detection.s3events import EventParseError, parse_s3_notification
+from functions.core.detection.upload_keys import upload_context
 from scripts.local import corpus
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from functions.core.gate import GateConfig, GateOutcome, decide
-from functions.core.regression import SideMetrics
+from functions.core.gate.regression import SideMetrics
+from functions.core.gate.rule import GateConfig, GateOutcome, decide
 
 CONFIG = GateConfig(
     min_accuracy_gain=0.02, latency_tolerance=0.10, latency_slack_ms=0.0, first_version_min_accuracy=0.7

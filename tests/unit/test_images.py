@@ -5,8 +5,8 @@ import io
 import pytest
 from PIL import Image
 
-from functions.core.images import BadImageError, ImageLimits, decode_image, encode_jpeg
-from functions.core.models import QuarantineReason
+from functions.core.base.records import QuarantineReason
+from functions.core.detection.images import BadImageError, ImageLimits, decode_image, encode_jpeg
 from scripts.local import corpus as images
 
 

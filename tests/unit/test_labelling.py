@@ -10,15 +10,10 @@ import pytest
 from PIL import Image
 from pydantic import ValidationError
 
-from functions.core.images import encode_jpeg
-from functions.core.labelling import (
-    LabellingSettings,
-    reward_per_task,
-    select_batch,
-    split_s3_uri,
-    task_template,
-)
-from functions.core.models import Box, CropRecord
+from functions.core.base.records import Box, CropRecord
+from functions.core.detection.images import encode_jpeg
+from functions.core.labelling.handoff import reward_per_task, select_batch, split_s3_uri, task_template
+from functions.core.labelling.settings import LabellingSettings
 
 NOW = datetime(2026, 1, 2, 12, 0, tzinfo=UTC)
 

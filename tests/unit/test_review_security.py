@@ -9,14 +9,14 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from functions.core.review_api import (
+from functions.core.base.storage import MAX_PRESIGN_EXPIRY_S, BlobStore
+from functions.core.labelling.review_api import (
     DEFAULT_TOKEN_TTL,
     ApiRequest,
     AuthError,
     TokenAuthenticator,
     normalise_origin,
 )
-from functions.core.storage import MAX_PRESIGN_EXPIRY_S, BlobStore
 
 TOKEN = "unit-token-0123456789abcdef"
 START = datetime(2025, 1, 1, 9, 0, tzinfo=UTC)

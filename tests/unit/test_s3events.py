@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from functions.core.s3events import EventParseError, parse_s3_notification
+from functions.core.detection.s3events import EventParseError, parse_s3_notification
 
 
 def _event(key: str, name: str = "ObjectCreated:Put") -> str:

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from functions.core.resources import ResourceNames
-from functions.core.settings import DetectorSettings
+from functions.core.base.resources import ResourceNames
+from functions.core.detection.settings import DetectorSettings
 
 
 def test_vehicle_classes_from_a_comma_list(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from functions.core.split import Split, SplitPolicy, hashed_split, resolve_group_splits
+from functions.core.dataset.split import Split, SplitPolicy, hashed_split, resolve_group_splits
 
 group_ids = st.lists(st.text(min_size=1, max_size=12), min_size=1, max_size=60, unique=True)
 

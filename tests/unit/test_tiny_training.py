@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from functions.core.dataset import RecordTable, extract
+from functions.core.dataset.build import RecordTable, extract
 from tests.conftest import MODELS
 from training.config import parse_config
 from training.synthetic import write_synthetic_set

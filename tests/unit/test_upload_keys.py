@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from functions.core.upload_keys import image_id_for, upload_context
+from functions.core.detection.upload_keys import image_id_for, upload_context
 
 
 def test_hint_and_group_come_from_the_key() -> None:

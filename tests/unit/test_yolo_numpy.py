@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from functions.core.yolo_numpy import (
+from functions.core.detection.yolo_numpy import (
     classify_input,
     decode_detections,
     letterbox,
@@ -124,7 +124,7 @@ def test_classify_input_matches_torchvision_resize_and_centre_crop() -> None:
 
 def test_letterbox_is_the_same_with_and_without_opencv(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("cv2")
-    from functions.core import yolo_numpy
+    from functions.core.detection import yolo_numpy
 
     # GIVEN a random photo-sized image
     image = Image.fromarray(RNG.integers(0, 256, size=(541, 1488, 3), dtype=np.uint8))

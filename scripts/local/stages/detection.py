@@ -6,12 +6,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from functions.core.catalog import DynamoCatalog
-from functions.core.crops import crop_key
-from functions.core.models import ImageRecord, ImageStatus
-from functions.core.versions import code_version
+from functions.core.base.catalog import DynamoCatalog
+from functions.core.base.records import ImageRecord, ImageStatus
+from functions.core.base.versions import code_version
+from functions.core.detection.crops import crop_key
 from scripts.local.delivery import drain_queue
-from scripts.local.demo import IMAGE_SUFFIXES, DemoRun
+from scripts.local.demo_run import IMAGE_SUFFIXES, DemoRun
 
 
 def upload_images(demo: DemoRun) -> int:

@@ -18,23 +18,23 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Attr
 
-from functions.core.deployment import promote
-from functions.core.detector import Detector
-from functions.core.evaluation import (
+from functions.core.detection.detector import Detector
+from functions.core.detection.settings import DetectorSettings
+from functions.core.gate.evaluation import (
     EvaluateDeps,
     EvaluateRequest,
     evaluate_candidate,
     summarize,
     write_local_copy,
 )
-from functions.core.gate import GateConfig, GateOutcome
-from functions.core.gate_settings import GateSettings, NotifySettings
-from functions.core.gate_wiring import build_evaluate_deps, build_notifier
-from functions.core.notify import from_evaluation
-from functions.core.registry import RegisteredSkill
-from functions.core.regression import Harness, freeze_from_catalog
-from functions.core.settings import DetectorSettings
-from scripts.local.demo import DemoRun
+from functions.core.gate.notify import from_evaluation
+from functions.core.gate.regression import Harness, freeze_from_catalog
+from functions.core.gate.rule import GateConfig, GateOutcome
+from functions.core.gate.settings import GateSettings, NotifySettings
+from functions.core.gate.wiring import build_evaluate_deps, build_notifier
+from functions.core.skills.deployment import promote
+from functions.core.skills.registry import RegisteredSkill
+from scripts.local.demo_run import DemoRun
 from scripts.local.state import mapping_file, restore_state, save_state
 
 # The demo's tiny skills train for seconds on a few dozen crops on a shared CPU: a first version must

@@ -12,16 +12,17 @@ import time
 from collections import Counter
 from typing import Any
 
-from functions.core.catalog import DynamoCatalog
-from functions.core.labelling import HandoffDeps, LabellingSettings, hand_off, reward_per_task
-from functions.core.labelling_import import JOB_STATE_CHANGE, worker_agreement
-from functions.core.labelling_local import CrowdSettings, LocalLabelingJobs, SimulatedCrowd
-from functions.core.models import CropStatus
-from functions.core.review import ReviewStore
-from functions.core.review_api import ReviewApi, TokenAuthenticator
-from functions.core.storage import BlobStore
+from functions.core.base.catalog import DynamoCatalog
+from functions.core.base.records import CropStatus
+from functions.core.base.storage import BlobStore
+from functions.core.labelling.handoff import HandoffDeps, hand_off, reward_per_task
+from functions.core.labelling.label_import import JOB_STATE_CHANGE, worker_agreement
+from functions.core.labelling.local_jobs import CrowdSettings, LocalLabelingJobs, SimulatedCrowd
+from functions.core.labelling.review import ReviewStore
+from functions.core.labelling.review_api import ReviewApi, TokenAuthenticator
+from functions.core.labelling.settings import LabellingSettings
 from scripts.local.delivery import FakeLambdaContext
-from scripts.local.demo import DemoRun
+from scripts.local.demo_run import DemoRun
 from scripts.local.review_server import new_token, serving
 
 LOCAL_ACCOUNT = "000000000000"

@@ -17,12 +17,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from functions.core.catalog import DynamoCatalog
-from functions.core.crops import crop_id, crop_key
-from functions.core.models import Box, CropRecord, CropStatus
-from functions.core.upload_keys import image_id_for
-from functions.core.versions import code_version
-from scripts.local.demo import DemoRun
+from functions.core.base.catalog import DynamoCatalog
+from functions.core.base.records import Box, CropRecord, CropStatus
+from functions.core.base.versions import code_version
+from functions.core.detection.crops import crop_id, crop_key
+from functions.core.detection.upload_keys import image_id_for
+from scripts.local.demo_run import DemoRun
 from scripts.local.labelled_ingest import accept_hints, stanford_photos, upload_and_detect
 
 REPO = Path(__file__).resolve().parents[3]
@@ -90,8 +90,8 @@ def ingest(demo: DemoRun) -> None:
 
 
 def run(demo: DemoRun) -> None:
-    from functions.core.dataset_wiring import build_extract_deps
-    from functions.core.registry import SkillRegistry
+    from functions.core.dataset.wiring import build_extract_deps
+    from functions.core.skills.registry import SkillRegistry
     from training.config import load_config
     from training.skill_maker import LocalMakerDeps, make_skill_local
 

@@ -1,0 +1,1 @@
+"""Audit: zero-loss accounting of the pipeline, dead-letter peek and redrive."""

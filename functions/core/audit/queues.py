@@ -1,0 +1,54 @@
+"""Dead-letter queue helpers: look without consuming, and redrive to the source queue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from functions.core.detection.s3events import EventParseError, parse_s3_notification
+
+
+def peek_keys(sqs: Any, queue_url: str, max_messages: int = 1000) -> list[str]:
+    """Upload keys of the messages waiting in a queue (garbage shows as `<unparseable:ID>`).
+
+    Messages are hidden while they are read, then made visible again: nothing is consumed.
+    """
+    keys: list[str] = []
+    handles: list[str] = []
+    try:
+        while len(handles) < max_messages:
+            batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60).get(
+                "Messages", []
+            )
+            if not batch:
+                break
+            for message in batch:
+                handles.append(message["ReceiptHandle"])
+                try:
+                    keys.extend(upload.key for upload in parse_s3_notification(message["Body"]))
+                except EventParseError:
+                    keys.append(f"<unparseable:{message['MessageId']}>")
+    finally:
+        for handle in handles:
+            sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=handle, VisibilityTimeout=0)
+    return keys
+
+
+def redrive(sqs: Any, dlq_url: str, target_url: str, limit: int | None = None) -> int:
+    """Move messages from the DLQ back to the queue they came from; returns how many moved.
+
+    Each message is sent before it is deleted, so a crash in between duplicates it (harmless:
+    handlers are idempotent) but never loses it.
+    """
+    moved = 0
+    while limit is None or moved < limit:
+        want = 10 if limit is None else min(10, limit - moved)
+        batch = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=want, VisibilityTimeout=60).get(
+            "Messages", []
+        )
+        if not batch:
+            break
+        for message in batch:
+            sqs.send_message(QueueUrl=target_url, MessageBody=message["Body"])
+            sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
+            moved += 1
+    return moved

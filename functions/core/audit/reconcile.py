@@ -1,0 +1,65 @@
+"""Zero-loss accounting: reconcile the raw bucket with the catalog, the crops and the dead-letter queues."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from pydantic import BaseModel, Field
+
+from functions.core.base.records import CropRecord, ImageRecord
+
+
+class AuditReport(BaseModel):
+    uploads: int
+    terminal: dict[str, int] = Field(description="uploads per terminal state")
+    quarantine_reasons: dict[str, int]
+    missing: list[str] = Field(description="raw keys with no catalog record (lost or still in flight)")
+    orphan_records: list[str] = Field(description="catalog records whose raw object is gone")
+    duplicate_records: list[str] = Field(description="raw keys catalogued more than once")
+    crops: int
+    missing_crops: list[str] = Field(description="crop records whose object is not in the crops bucket")
+    orphan_crops: list[str] = Field(description="crop objects no record points to (duplicates)")
+    dead_letters: int = Field(description="messages waiting in dead-letter queues")
+    dead_letter_keys: list[str]
+
+    @property
+    def clean(self) -> bool:
+        return not (
+            self.missing
+            or self.duplicate_records
+            or self.missing_crops
+            or self.orphan_crops
+            or self.dead_letters
+        )
+
+
+def reconcile(
+    raw_keys: Iterable[str],
+    images: Iterable[ImageRecord],
+    crops: Iterable[CropRecord],
+    crop_object_keys: Iterable[str],
+    dead_letter_keys: Iterable[str] = (),
+) -> AuditReport:
+    """Every upload must be in exactly one terminal state; anything else is listed by name."""
+    raw = set(raw_keys)
+    image_list = list(images)
+    per_key = Counter(record.key for record in image_list)
+    by_key = {record.key: record for record in image_list}
+    crop_list = list(crops)
+    referenced = {crop.crop_key for crop in crop_list}
+    stored_crops = set(crop_object_keys)
+    dead = sorted(set(dead_letter_keys))
+    return AuditReport(
+        uploads=len(raw),
+        terminal=dict(Counter(by_key[k].status.value for k in raw if k in by_key)),
+        quarantine_reasons=dict(Counter(str(r.reason) for r in image_list if r.reason is not None)),
+        missing=sorted(k for k in raw if k not in by_key),
+        orphan_records=sorted(k for k in by_key if k not in raw),
+        duplicate_records=sorted(k for k, n in per_key.items() if n > 1),
+        crops=len(crop_list),
+        missing_crops=sorted(referenced - stored_crops),
+        orphan_crops=sorted(stored_crops - referenced),
+        dead_letters=len(dead),
+        dead_letter_keys=dead,
+    )

@@ -1,0 +1,1 @@
+"""What every capability shares: records, catalog, storage, artifacts, resource names, clients, versions."""

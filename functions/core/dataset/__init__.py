@@ -1,0 +1,1 @@
+"""Dataset: spec, group-aware split, balance, extraction with lineage, candidate registration."""

@@ -1,0 +1,1 @@
+"""Detection: decode an upload safely, find the vehicles, crop them, catalog everything."""

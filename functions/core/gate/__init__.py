@@ -1,0 +1,1 @@
+"""Gate: regression of candidate vs deployed, the gate rule, evaluation, report, notifications."""

@@ -1,0 +1,381 @@
+"""Notifications: what happened to a skill version, to Slack (incoming webhook) and email (SNS).
+
+Messages come from three sources: the gate (promoted / needs investigation), the pipeline's failure
+path, and EventBridge (SageMaker training job state changes, Step Functions executions that timed out
+or were aborted). Sending never breaks the pipeline: Slack is retried with back-off and a final
+failure is reported in the result, not raised. The webhook URL is a secret: it is read from Secrets
+Manager when needed and never appears in logs, results or exceptions.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, Field
+
+from functions.core.gate.records import EvaluationSummary
+from functions.core.gate.rule import GateOutcome
+
+logger = Logger(child=True)
+
+Outcome = Literal[
+    "promoted",
+    "ready_for_promotion",
+    "needs_investigation",
+    "failed",
+    "training_completed",
+    "training_failed",
+    "training_stopped",
+    "timed_out",
+    "aborted",
+]
+
+# On-demand USD per hour (us-east-1, list prices) of the training instance types we use; an estimate.
+INSTANCE_PRICE_PER_HOUR: dict[str, float] = {
+    "ml.m5.large": 0.115,
+    "ml.m5.xlarge": 0.23,
+    "ml.c5.xlarge": 0.204,
+    "ml.c5.2xlarge": 0.408,
+    "ml.g4dn.xlarge": 0.736,
+    "ml.g5.xlarge": 1.408,
+    "ml.g5.2xlarge": 1.515,
+    "ml.p3.2xlarge": 3.825,
+}
+
+
+class Notification(BaseModel):
+    outcome: Outcome
+    stage: str
+    skill: str | None = None
+    skill_version: int | None = None
+    current_version: int | None = None
+    code_version: str | None = None
+    dataset_version: str | None = None
+    metrics: dict[str, str] = Field(default_factory=dict, description="key metrics vs current, as text")
+    reasons: list[str] = Field(default_factory=list)
+    duration_s: float | None = None
+    estimated_cost_usd: float | None = None
+    report_uri: str | None = None
+    source: str = "pipeline"
+    reference: str | None = Field(default=None, description="training job name or execution ARN")
+    error: str | None = None
+
+    @property
+    def headline(self) -> str:
+        who = (
+            f"{self.skill} v{self.skill_version}"
+            if self.skill and self.skill_version
+            else self.skill or "skill"
+        )
+        text = {
+            "promoted": f"✅ {who} promoted in {self.stage}",
+            "ready_for_promotion": (
+                f"✅ {who} passed the gate; promote {self.stage} by hand (skillforge promote)"
+            ),
+            "needs_investigation": f"⚠️ {who} needs investigation ({self.stage})",
+            "failed": f"❌ train-and-gate failed for {who} ({self.stage})",
+            "training_completed": f"🏁 training job completed: {who}",
+            "training_failed": f"❌ training job failed: {who}",
+            "training_stopped": f"⏹ training job stopped: {who}",
+            "timed_out": f"⏱ train-and-gate timed out for {who} ({self.stage})",
+            "aborted": f"⏹ train-and-gate aborted for {who} ({self.stage})",
+        }
+        return text[self.outcome]
+
+    def lines(self) -> list[str]:
+        facts = [
+            ("skill", self.skill),
+            ("version", f"v{self.skill_version}" if self.skill_version else None),
+            ("current", f"v{self.current_version}" if self.current_version else None),
+            ("code commit", self.code_version),
+            ("dataset version", self.dataset_version),
+            ("duration", f"{self.duration_s:.0f} s" if self.duration_s is not None else None),
+            (
+                "estimated cost",
+                f"${self.estimated_cost_usd:.2f}" if self.estimated_cost_usd is not None else None,
+            ),
+            ("report", self.report_uri),
+            ("reference", self.reference),
+            ("error", self.error),
+        ]
+        lines = [f"{name}: {value}" for name, value in facts if value]
+        lines += [f"{name}: {value}" for name, value in self.metrics.items()]
+        lines += [f"• {reason}" for reason in self.reasons]
+        return lines
+
+
+def slack_message(note: Notification) -> dict[str, Any]:
+    body = "\n".join(note.lines())
+    return {
+        "text": note.headline,
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": note.headline[:150]}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": body[:2900] or "—"}},
+        ],
+    }
+
+
+def email_message(note: Notification) -> tuple[str, str]:
+    subject = note.headline.encode("ascii", "ignore").decode().strip()[:100] or "skillforge notification"
+    return subject, note.headline + "\n\n" + "\n".join(note.lines()) + "\n"
+
+
+def from_evaluation(
+    summary: EvaluationSummary, stage: str, promoted: bool | None, duration_s: float | None = None
+) -> Notification:
+    """promoted: True (done), False (passed, but the stage needs a deliberate promotion), None (held back)."""
+    metrics = {"accuracy": f"{summary.accuracy:.1%}", "latency p95": f"{summary.latency_p95_ms:.1f} ms"}
+    if summary.current_accuracy is not None:
+        metrics["accuracy"] += f" (current {summary.current_accuracy:.1%})"
+    if summary.current_latency_p95_ms is not None:
+        metrics["latency p95"] += f" (current {summary.current_latency_p95_ms:.1f} ms)"
+    metrics["regression inputs"] = str(summary.cases)
+    return Notification(
+        outcome=(
+            "needs_investigation"
+            if summary.outcome is GateOutcome.INVESTIGATE
+            else "promoted"
+            if promoted
+            else "ready_for_promotion"
+        ),
+        stage=stage,
+        skill=summary.skill,
+        skill_version=summary.skill_version,
+        current_version=summary.current_version,
+        code_version=summary.code_version,
+        dataset_version=summary.dataset_version,
+        metrics=metrics,
+        reasons=summary.reasons,
+        duration_s=duration_s if duration_s is not None else summary.seconds,
+        report_uri=summary.report_uri,
+    )
+
+
+def training_cost(instance_type: str | None, billable_s: float | None, count: int = 1) -> float | None:
+    if not instance_type or billable_s is None or instance_type not in INSTANCE_PRICE_PER_HOUR:
+        return None
+    return round(INSTANCE_PRICE_PER_HOUR[instance_type] * count * billable_s / 3600, 4)
+
+
+def _time(value: Any) -> datetime | None:
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value / 1000 if value > 1e11 else value)
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return None
+
+
+def from_training_event(event: dict[str, Any], stage: str) -> Notification:
+    """EventBridge "SageMaker Training Job State Change" (detail = DescribeTrainingJob)."""
+    detail = event.get("detail") or {}
+    status = str(detail.get("TrainingJobStatus", ""))
+    outcomes: dict[str, Outcome] = {
+        "Completed": "training_completed",
+        "Failed": "training_failed",
+        "Stopped": "training_stopped",
+    }
+    outcome = outcomes.get(status, "training_failed")
+    hyper = {k.lower(): v for k, v in (detail.get("HyperParameters") or {}).items()}
+    tags = detail.get("Tags") or {}
+    if isinstance(tags, list):
+        tags = {t.get("Key"): t.get("Value") for t in tags}
+    started, ended = _time(detail.get("TrainingStartTime")), _time(detail.get("TrainingEndTime"))
+    billable = detail.get("BillableTimeInSeconds")
+    duration = (ended - started).total_seconds() if started and ended else billable
+    resources = detail.get("ResourceConfig") or {}
+    version = hyper.get("skill_version") or tags.get("skill-version")
+    return Notification(
+        outcome=outcome,
+        stage=stage,
+        skill=str(hyper.get("skill") or tags.get("skill") or detail.get("TrainingJobName", "")),
+        skill_version=int(str(version).strip('"')) if version and str(version).strip('"').isdigit() else None,
+        code_version=str(hyper.get("code_version") or tags.get("code-version") or "") or None,
+        dataset_version=str(hyper.get("dataset_version") or tags.get("dataset-version") or "") or None,
+        duration_s=float(duration) if duration is not None else None,
+        estimated_cost_usd=training_cost(
+            resources.get("InstanceType"),
+            float(billable) if billable is not None else None,
+            int(resources.get("InstanceCount", 1)),
+        ),
+        report_uri=(detail.get("ModelArtifacts") or {}).get("S3ModelArtifacts"),
+        source="sagemaker",
+        reference=detail.get("TrainingJobName"),
+        error=detail.get("FailureReason"),
+    )
+
+
+def from_execution_event(event: dict[str, Any], stage: str) -> Notification:
+    """EventBridge "Step Functions Execution Status Change" for a run that ended badly."""
+    detail = event.get("detail") or {}
+    status = str(detail.get("status", "FAILED"))
+    try:
+        given = json.loads(detail.get("input") or "{}")
+    except json.JSONDecodeError:
+        given = {}
+    started, stopped = detail.get("startDate"), detail.get("stopDate")
+    outcomes: dict[str, Outcome] = {"TIMED_OUT": "timed_out", "ABORTED": "aborted"}
+    outcome = outcomes.get(status, "failed")
+    return Notification(
+        outcome=outcome,
+        stage=stage,
+        skill=given.get("skill"),
+        duration_s=(stopped - started) / 1000
+        if isinstance(started, int) and isinstance(stopped, int)
+        else None,
+        source="stepfunctions",
+        reference=detail.get("executionArn"),
+        error=" ".join(str(detail.get(k) or "") for k in ("error", "cause")).strip() or status,
+    )
+
+
+def from_pipeline_failure(event: dict[str, Any], stage: str) -> Notification:
+    """The state machine's catch-all: which step failed and why."""
+    error = event.get("error") or {}
+    cause = str(error.get("Cause") or "")
+    return Notification(
+        outcome="failed",
+        stage=stage,
+        skill=event.get("skill"),
+        skill_version=event.get("skill_version"),
+        source="stepfunctions",
+        reference=event.get("execution"),
+        error=f"{error.get('Error', 'error')}: {cause[:500]}",
+    )
+
+
+def notification_for(event: dict[str, Any], stage: str) -> Notification:
+    """Any input the notify function receives → one Notification (a clear error for anything else)."""
+    detail_type = event.get("detail-type")
+    if detail_type == "SageMaker Training Job State Change":
+        return from_training_event(event, stage)
+    if detail_type == "Step Functions Execution Status Change":
+        return from_execution_event(event, stage)
+    kind = event.get("kind")
+    if kind == "gate":
+        summary = EvaluationSummary.model_validate(event["evaluation"])
+        promotion = event.get("promotion") or {}
+        promoted = bool(promotion.get("promoted")) if summary.outcome is GateOutcome.PROMOTE else None
+        note = from_evaluation(summary, stage, promoted)
+        note.reference = event.get("execution")
+        return note
+    if kind == "failure":
+        return from_pipeline_failure(event, stage)
+    raise ValueError(f"notify: unknown input (detail-type {detail_type!r}, kind {kind!r})")
+
+
+class SlackWebhook:
+    """Posts to an incoming webhook with retries; `url` is called lazily and never logged."""
+
+    def __init__(
+        self,
+        url: Callable[[], str],
+        attempts: int = 3,
+        timeout_s: float = 5.0,
+        backoff_s: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._url = url
+        self.attempts = attempts
+        self.timeout_s = timeout_s
+        self.backoff_s = backoff_s
+        self.sleep = sleep
+
+    def post(self, message: dict[str, Any]) -> str:
+        """'posted', or 'failed: <why>' after the last attempt (the why never contains the URL)."""
+        data = json.dumps(message).encode("utf-8")
+        why = "not attempted"
+        for attempt in range(1, self.attempts + 1):
+            try:
+                request = urllib.request.Request(
+                    self._url(), data=data, headers={"Content-Type": "application/json"}, method="POST"
+                )
+                with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                    if 200 <= response.status < 300:
+                        return "posted"
+                    why = f"HTTP {response.status}"
+            except urllib.error.HTTPError as exc:
+                why = f"HTTP {exc.code}"
+                if 400 <= exc.code < 500 and exc.code != 429:
+                    break  # a bad request or revoked hook does not get better by retrying
+            except (urllib.error.URLError, TimeoutError, OSError, ValueError) as exc:
+                why = type(exc).__name__
+            except Exception as exc:  # a secret that cannot be read, etc.: never break the pipeline
+                why = type(exc).__name__
+            logger.warning("slack post failed", extra={"attempt": attempt, "why": why})
+            if attempt < self.attempts:
+                self.sleep(self.backoff_s * 2 ** (attempt - 1))
+        return f"failed: {why}"
+
+
+def secret_webhook_url(secrets: Any, secret_id: str) -> Callable[[], str]:
+    """A lazy reader of the webhook URL from Secrets Manager (plain string or JSON {"url": ...})."""
+
+    def read() -> str:
+        value = str(secrets.get_secret_value(SecretId=secret_id)["SecretString"]).strip()
+        if value.startswith("{"):
+            data = json.loads(value)
+            value = str(data.get("url") or data.get("webhook_url") or "")
+        if not value.startswith("https://") and not value.startswith("http://"):
+            raise ValueError("the Slack secret does not hold a webhook URL")
+        return value
+
+    return read
+
+
+@dataclass
+class Notifier:
+    slack: SlackWebhook | None = None
+    slack_file: Path | None = None
+    sns: Any = None
+    topic_arn: str | None = None
+    table: Any = None  # catalog table: one notification per (reference, outcome)
+
+    def send(self, note: Notification) -> dict[str, str]:
+        if self.table is not None and note.reference and not self._first_time(note):
+            logger.info("already notified", extra={"reference": note.reference, "outcome": note.outcome})
+            return {"slack": "duplicate", "email": "duplicate"}
+        message = slack_message(note)
+        result = {"slack": "skipped", "email": "skipped"}
+        if self.slack is not None:
+            result["slack"] = self.slack.post(message)
+        elif self.slack_file is not None:
+            self.slack_file.parent.mkdir(parents=True, exist_ok=True)
+            self.slack_file.write_text(
+                json.dumps(message, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+            )
+            result["slack"] = f"written to {self.slack_file}"
+        if self.sns is not None and self.topic_arn:
+            subject, body = email_message(note)
+            try:
+                self.sns.publish(TopicArn=self.topic_arn, Subject=subject, Message=body)
+                result["email"] = "published"
+            except ClientError as exc:
+                result["email"] = f"failed: {exc.response['Error']['Code']}"
+                logger.warning("email publish failed", extra={"code": exc.response["Error"]["Code"]})
+        logger.info("notified", extra={"outcome": note.outcome, "skill": note.skill, **result})
+        return result
+
+    def _first_time(self, note: Notification) -> bool:
+        try:
+            self.table.put_item(
+                Item={"pk": f"notified#{note.reference}#{note.outcome}", "kind": "notified"},
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True

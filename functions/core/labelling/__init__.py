@@ -1,0 +1,1 @@
+"""Labelling: crowd hand-off, label import and consolidation, expert review and its API."""

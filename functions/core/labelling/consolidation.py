@@ -1,0 +1,211 @@
+"""Consolidation of crowd answers: majority vote per question, agreement, per-worker agreement.
+
+Rules (one crop, several workers):
+- each question is decided by the most common answer; a tie for the top answer decides nothing;
+- a crop whose view is undecided (tie) or `unsure`, or whose quality is undecided, goes to
+  `background` (kept, eligible for a later relabel, never deleted);
+- `exterior, more than half of the car` + `good` enters the expert review queue (`in_review`);
+- any other decided answer pair is `labelled` (known, but not a training example of a variant);
+- agreement of a question = share of workers who gave the winning answer; the crop's agreement is
+  the mean over both questions; a worker agrees on a question when it gave the decided answer
+  (nothing is counted for undecided questions or single-worker crops, where agreement is trivial).
+
+Also the Ground Truth pre-annotation and post-annotation (consolidation) Lambda bodies.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from functions.core.base.records import CropStatus
+from functions.core.labelling.handoff import Quality, View
+
+
+class UnknownAnswerError(ValueError):
+    """A worker's form output does not hold exactly one known answer per question."""
+
+
+class WorkerAnswer(BaseModel):
+    worker_id: str
+    view: View
+    quality: Quality
+
+
+class Consolidated(BaseModel):
+    """The consolidated labels of one crop (the post-annotation Lambda output content)."""
+
+    view: View | None
+    quality: Quality | None
+    view_agreement: float = Field(ge=0.0, le=1.0)
+    quality_agreement: float = Field(ge=0.0, le=1.0)
+    agreement: float = Field(ge=0.0, le=1.0)
+    status: CropStatus
+    answers: list[WorkerAnswer]
+    invalid_answers: int = 0
+
+
+def _pick(content: dict[str, Any], question: str, allowed: type[View] | type[Quality]) -> str:
+    chosen: list[str] = []
+    for name, value in content.items():
+        if not name.startswith(f"{question}-"):
+            continue
+        if not isinstance(value, dict):
+            raise UnknownAnswerError(f"field {name!r} is not a radio-button output object")
+        chosen.extend(str(answer) for answer, on in value.items() if on is True)
+    if len(chosen) != 1:
+        raise UnknownAnswerError(f"expected exactly one answer to {question!r}, got {chosen or 'none'}")
+    if chosen[0] not in {a.value for a in allowed}:
+        raise UnknownAnswerError(f"unknown {question} answer {chosen[0]!r}")
+    return chosen[0]
+
+
+def parse_form_output(worker_id: str, content: str | dict[str, Any]) -> WorkerAnswer:
+    """crowd-radio-group output (`{"view-good": {"good": true}, ...}`, as a JSON string or object)."""
+    if isinstance(content, str):
+        try:
+            content = json.loads(content)
+        except json.JSONDecodeError as exc:
+            raise UnknownAnswerError(f"answer of worker {worker_id} is not JSON: {exc}") from exc
+    if not isinstance(content, dict):
+        raise UnknownAnswerError(f"answer of worker {worker_id} is not a JSON object")
+    return WorkerAnswer(
+        worker_id=worker_id,
+        view=View(_pick(content, "view", View)),
+        quality=Quality(_pick(content, "quality", Quality)),
+    )
+
+
+def _vote(values: list[str]) -> tuple[str | None, float]:
+    if not values:
+        return None, 0.0
+    ranked = Counter(values).most_common()
+    top, count = ranked[0]
+    if len(ranked) > 1 and ranked[1][1] == count:
+        return None, count / len(values)
+    return top, count / len(values)
+
+
+def consolidate(answers: list[WorkerAnswer], invalid_answers: int = 0) -> Consolidated:
+    view, view_agreement = _vote([a.view.value for a in answers])
+    quality, quality_agreement = _vote([a.quality.value for a in answers])
+    if view is None or view == View.UNSURE or quality is None:
+        status = CropStatus.BACKGROUND
+    elif view == View.EXTERIOR_MORE and quality == Quality.GOOD:
+        status = CropStatus.IN_REVIEW
+    else:
+        status = CropStatus.LABELLED
+    return Consolidated(
+        view=View(view) if view else None,
+        quality=Quality(quality) if quality else None,
+        view_agreement=round(view_agreement, 4),
+        quality_agreement=round(quality_agreement, 4),
+        agreement=round((view_agreement + quality_agreement) / 2, 4),
+        status=status,
+        answers=answers,
+        invalid_answers=invalid_answers,
+    )
+
+
+class WorkerTally(BaseModel):
+    """How often one worker agreed with the consolidated answer (per question decided)."""
+
+    answers: int = 0
+    agreed: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.agreed / self.answers if self.answers else 0.0
+
+
+def worker_tallies(results: Iterable[Consolidated]) -> dict[str, WorkerTally]:
+    tallies: dict[str, WorkerTally] = {}
+    for result in results:
+        if len(result.answers) < 2:
+            continue
+        for answer in result.answers:
+            tally = tallies.setdefault(answer.worker_id, WorkerTally())
+            for decided, given in ((result.view, answer.view), (result.quality, answer.quality)):
+                if decided is None:
+                    continue
+                tally.answers += 1
+                tally.agreed += int(decided == given)
+    return tallies
+
+
+# --- Ground Truth Lambda bodies -------------------------------------------------------------------
+
+
+class PreAnnotationError(ValueError):
+    """A data object the task cannot show."""
+
+
+def pre_annotation(event: dict[str, Any], crops_bucket: str) -> dict[str, Any]:
+    """Ground Truth pre-annotation: a manifest line → the task input of the template.
+
+    Only crops of the crops bucket are shown; the template turns the S3 URI into a short-lived
+    presigned URL with `grant_read_access` (the job's role), so no bucket is ever public.
+    """
+    data = event.get("dataObject") or {}
+    source = str(data.get("source-ref") or "")
+    crop_id = str(data.get("crop-id") or "")
+    if not source.startswith(f"s3://{crops_bucket}/") or not crop_id:
+        raise PreAnnotationError(
+            f"data object must have a source-ref in s3://{crops_bucket}/ and a crop-id, got {data!r}"
+        )
+    return {"taskInput": {"taskObject": source, "cropId": crop_id}, "isHumanAnnotationRequired": "true"}
+
+
+def consolidate_payload(
+    items: list[dict[str, Any]], on_invalid: Callable[[str, str], None] | None = None
+) -> list[dict[str, Any]]:
+    """Ground Truth post-annotation: the workers' answers per data object → consolidated content.
+
+    An answer that cannot be read is left out of the vote (and counted); a data object whose
+    answers are all unreadable goes to background like a tie.
+    """
+    output: list[dict[str, Any]] = []
+    for item in items:
+        answers: list[WorkerAnswer] = []
+        invalid = 0
+        for annotation in item.get("annotations", []):
+            worker = str(annotation.get("workerId", "unknown"))
+            try:
+                answers.append(
+                    parse_form_output(worker, (annotation.get("annotationData") or {}).get("content", ""))
+                )
+            except UnknownAnswerError as exc:
+                invalid += 1
+                if on_invalid:
+                    on_invalid(str(item.get("datasetObjectId")), str(exc))
+        result = consolidate(answers, invalid_answers=invalid)
+        output.append(
+            {
+                "datasetObjectId": item["datasetObjectId"],
+                "consolidatedAnnotation": {"content": result.model_dump(mode="json")},
+            }
+        )
+    return output
+
+
+def post_annotation(
+    event: dict[str, Any],
+    read_text: Callable[[str], str],
+    on_invalid: Callable[[str, str], None] | None = None,
+) -> list[dict[str, Any]]:
+    """The consolidation Lambda: reads the payload file Ground Truth names, answers per label attribute."""
+    label_attribute = event["labelAttributeName"]
+    items = json.loads(read_text(event["payload"]["s3Uri"]))
+    return [
+        {
+            "datasetObjectId": entry["datasetObjectId"],
+            "consolidatedAnnotation": {
+                "content": {label_attribute: entry["consolidatedAnnotation"]["content"]}
+            },
+        }
+        for entry in consolidate_payload(items, on_invalid)
+    ]

@@ -1,0 +1,1 @@
+"""Skills: manifests, the one classifier abstraction, the registry, the deployment mapping, Grad-CAM."""

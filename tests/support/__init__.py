@@ -1,0 +1,1 @@
+"""Test support: fakes, builders and fixtures shared by the suites."""
