@@ -13,7 +13,7 @@ from functions.core.base.catalog import DynamoCatalog
 from functions.core.base.records import CropStatus
 from functions.core.base.storage import BlobStore
 from functions.core.labelling.review_api import ApiRequest, ApiResponse, ReviewApi, TokenAuthenticator
-from tests.integration.labelling_helpers import add_crop
+from tests.support.labelling import add_crop
 
 TOKEN = "local-token-0123456789abcdef"
 AUTH = {"authorization": f"Bearer {TOKEN}"}
