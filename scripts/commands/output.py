@@ -13,6 +13,7 @@ or could not be reached (credentials, region, permissions, endpoint), 130 interr
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import os
@@ -144,8 +145,10 @@ def results_on_stdout(level: int = NORMAL) -> Iterator[None]:
     os.environ["POWERTOOLS_METRICS_DISABLED"] = "false" if level >= VERBOSE else "true"
     _point_stdout_handlers_at_stderr()
     logging.basicConfig(stream=sys.stderr, level=logging.INFO if level >= VERBOSE else logging.WARNING)
+    # --quiet: stray output (stage tables, library chatter) is dropped; errors still reach stderr
+    chatter: TextIO = _Discard() if level == QUIET else sys.stderr
     try:
-        with contextlib.redirect_stdout(sys.stderr):
+        with contextlib.redirect_stdout(chatter):
             yield
     finally:
         _results, _verbosity = previous
@@ -154,6 +157,13 @@ def results_on_stdout(level: int = NORMAL) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+class _Discard(io.StringIO):
+    """A sink for --quiet: keeps nothing."""
+
+    def write(self, text: str) -> int:
+        return len(text)
 
 
 _POWERTOOLS_ENV = ("POWERTOOLS_LOG_LEVEL", "POWERTOOLS_METRICS_DISABLED")
