@@ -10,14 +10,17 @@ import argparse
 import json
 from typing import Any
 
-from scripts.commands.output import emit
+from scripts.commands.output import emit, emit_json
 
 
 def register(subparsers: Any) -> None:
     audit = subparsers.add_parser("audit", help="reconcile the raw bucket with the catalog, crops and DLQ")
     audit.add_argument("--json", action="store_true", help="print the full report as JSON")
     audit.set_defaults(func=run_audit_command)
-    redrive = subparsers.add_parser("redrive", help="move detect DLQ messages back to the detect queue")
+    redrive = subparsers.add_parser(
+        "redrive",
+        help="move detect DLQ messages back to the detect queue (cloud: an SQS message move task)",
+    )
     redrive.add_argument("--limit", type=int, default=None, help="move at most this many messages")
     redrive.set_defaults(func=run_redrive_command)
 
@@ -72,17 +75,18 @@ def print_report(report: dict[str, Any], as_json: bool = False) -> None:
 
 
 def run_redrive_command(args: argparse.Namespace) -> int:
-    from functions.core.audit.queues import redrive
+    from functions.core.audit.queues import redrive, start_redrive_task
     from functions.core.base.aws import client
     from functions.core.detection.settings import PipelineSettings
 
     settings = PipelineSettings()  # type: ignore[call-arg]
     sqs = client("sqs", settings)
-    moved = redrive(
-        sqs,
-        _queue_url(sqs, settings.detect_dlq, "SKILLFORGE_DETECT_DLQ"),
-        _queue_url(sqs, settings.detect_queue, "SKILLFORGE_DETECT_QUEUE"),
-        limit=args.limit,
-    )
-    emit(f"moved {moved} message(s) from the DLQ back to the detect queue")
+    dlq = _queue_url(sqs, settings.detect_dlq, "SKILLFORGE_DETECT_DLQ")
+    target = _queue_url(sqs, settings.detect_queue, "SKILLFORGE_DETECT_QUEUE")
+    if settings.aws_endpoint_url is None and args.limit is None:
+        started = start_redrive_task(sqs, dlq, target)
+        emit_json({"redrive": "started", **started})
+        return 0
+    moved = redrive(sqs, dlq, target, limit=args.limit)
+    emit_json({"redrive": "done", "moved": moved})
     return 0
