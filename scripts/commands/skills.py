@@ -4,9 +4,12 @@ decision, and where each is deployed (every stage's run-time parameter under /sk
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scripts.commands.output import emit_json, emit_table
+
+if TYPE_CHECKING:
+    from functions.core.dashboard.overview import SkillsView
 
 
 def register(subparsers: Any) -> None:
@@ -41,122 +44,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _load_view() -> SkillsView:
-    from boto3.dynamodb.conditions import Attr
-
     from functions.core.base.aws import client, resource
-    from functions.core.base.catalog import from_item
-    from functions.core.gate.rule import GateRecord
+    from functions.core.dashboard.overview import SkillsView
     from functions.core.gate.settings import GateSettings
-    from functions.core.skills.deployment import DeploymentStore
-    from functions.core.skills.registry import RegisteredSkill
 
     settings = GateSettings()  # type: ignore[call-arg]
     table = resource("dynamodb", settings).Table(settings.catalog_table)
-    versions: list[RegisteredSkill] = []
-    gates: dict[tuple[str, int], GateRecord] = {}
-    kwargs: dict[str, Any] = {"FilterExpression": Attr("kind").eq("skill") | Attr("pk").begins_with("gate#")}
-    while True:
-        page = table.scan(**kwargs)
-        for item in page.get("Items", []):
-            data = {k: v for k, v in from_item(item).items() if k not in {"pk", "kind"}}
-            if str(item["pk"]).startswith("gate#"):
-                record = GateRecord.model_validate(data)
-                gates[(record.decision.skill, record.decision.candidate_version)] = record
-            else:
-                versions.append(RegisteredSkill.model_validate(data))
-        if "LastEvaluatedKey" not in page:
-            break
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    ssm = client("ssm", settings)
-    stages: set[str] = set()
-    for page in ssm.get_paginator("get_parameters_by_path").paginate(Path="/skillforge/", Recursive=True):
-        for parameter in page.get("Parameters", []):
-            parts = parameter["Name"].strip("/").split("/")  # skillforge/<stage>/skills/<skill>
-            if len(parts) == 4 and parts[2] == "skills":
-                stages.add(parts[1])
-    deployed: dict[str, dict[str, int]] = {}
-    for stage in sorted(stages):
-        for skill, value in DeploymentStore(ssm, stage).all().items():
-            deployed.setdefault(skill, {})[stage] = value.version
-    return SkillsView(sorted(versions, key=lambda v: (v.skill, v.skill_version)), gates, deployed)
-
-
-class SkillsView:
-    """What the registry, the gate log and the deployment parameters say, read once."""
-
-    def __init__(
-        self, versions: list[Any], gates: dict[tuple[str, int], Any], deployed: dict[str, dict[str, int]]
-    ) -> None:
-        self.versions = versions
-        self.gates = gates
-        self.deployed = deployed
-
-    def skills(self) -> list[str]:
-        return sorted({v.skill for v in self.versions} | set(self.deployed))
-
-    def of(self, skill: str) -> list[Any]:
-        return [v for v in self.versions if v.skill == skill]
-
-    def get(self, skill: str, version: int) -> Any:
-        for entry in self.of(skill):
-            if entry.skill_version == version:
-                return entry
-        known = [v.skill_version for v in self.of(skill)]
-        raise ValueError(f"skill {skill!r} has no version {version} (registered: {known or 'none'})")
-
-    def stages_of(self, skill: str, version: int) -> list[str]:
-        return sorted(stage for stage, v in self.deployed.get(skill, {}).items() if v == version)
-
-    def row(self, entry: Any) -> dict[str, Any]:
-        gate = self.gates.get((entry.skill, entry.skill_version))
-        return {
-            "skill": entry.skill,
-            "version": entry.skill_version,
-            "created_at": entry.created_at.isoformat(timespec="seconds"),
-            "dataset_version": entry.dataset_version,
-            "code_version": entry.code_version,
-            "config_hash": entry.config_hash,
-            "classes": entry.classes,
-            "metrics": entry.metrics,
-            "deployed_in": self.stages_of(entry.skill, entry.skill_version),
-            "gate": None
-            if gate is None
-            else {
-                "outcome": gate.decision.outcome.value,
-                "accuracy": gate.decision.candidate_accuracy,
-                "accuracy_delta": gate.decision.accuracy_delta,
-                "report_uri": gate.report_uri,
-                "override_by": gate.override_by,
-            },
-            "artifact_uri": entry.artifact_uri,
-        }
-
-
-def _accuracy(metrics: dict[str, Any]) -> str:
-    for key in ("top1", "accuracy", "top1_accuracy", "val_top1"):
-        value = metrics.get(key)
-        if isinstance(value, int | float):
-            return f"{value:.3f}"
-    return ""
+    return SkillsView.load(table, client("ssm", settings))
 
 
 def _list(view: SkillsView, fmt: str) -> int:
-    rows: list[dict[str, Any]] = []
-    for skill in view.skills():
-        entries = view.of(skill)
-        latest = entries[-1] if entries else None
-        gate = view.gates.get((skill, latest.skill_version)) if latest else None
-        rows.append(
-            {
-                "skill": skill,
-                "versions": [e.skill_version for e in entries],
-                "latest": latest.skill_version if latest else None,
-                "deployed": dict(sorted(view.deployed.get(skill, {}).items())),
-                "latest_accuracy": _accuracy(latest.metrics) if latest else "",
-                "latest_dataset": latest.dataset_version if latest else None,
-                "latest_gate": gate.decision.outcome.value if gate else None,
-            }
-        )
+    rows = [view.summary(skill) for skill in view.skills()]
     if fmt == "jsonl":
         for row in rows:
             emit_json(row)
