@@ -1,5 +1,5 @@
-"""Review API Lambda (API Gateway REST, Cognito authorizer): the same powertools resolver as the local
-server, behind the same origin and reviewer checks."""
+"""Review API + dashboard Lambda (API Gateway REST, Cognito authorizer): the same powertools resolver as
+the local server, behind the same origin and reviewer checks."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions.core.dashboard.wiring import build_dashboard
 from functions.core.labelling.review_api import ReviewApi
 from functions.core.labelling.wiring import build_review_api
 
@@ -17,7 +18,9 @@ logger = Logger()
 
 @cache
 def api() -> ReviewApi:
-    return build_review_api()
+    review = build_review_api()
+    build_dashboard().attach(review)
+    return review
 
 
 @logger.inject_lambda_context

@@ -45,6 +45,9 @@ STATIC_FILES = {
     "/index.html": "index.html",
     "/review.js": "review.js",
     "/review.css": "review.css",
+    "/dashboard.html": "dashboard.html",
+    "/dashboard.js": "dashboard.js",
+    "/dashboard.css": "dashboard.css",
 }
 STATE_CHANGING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 ALLOWED_METHODS = "GET, POST, OPTIONS"
