@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "scripts.commands.harness",
     "scripts.commands.skills",
     "scripts.commands.models",
+    "scripts.commands.up",
 )
 
 

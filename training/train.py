@@ -29,6 +29,7 @@ from functions.core.dataset.build import DataFile
 from functions.core.dataset.extract import lineage_record
 from functions.core.dataset.split import Split
 from functions.core.skills.manifest import SkillManifest
+from training.charts import write_run_charts
 from training.config import SkillConfig, load_config
 
 WEIGHTS_FILE = "weights.pt"
@@ -197,6 +198,7 @@ def train_skill(request: TrainRequest) -> SkillManifest:
     exported = Path(YOLO(str(weights), task="classify").export(format="onnx", imgsz=t.imgsz, simplify=False))
     shutil.move(str(exported), model_dir / ONNX_FILE)
 
+    charts = write_run_charts(history, request.dataset, request.crops_root, model_dir)
     metrics = {
         "test": evaluation.model_dump(),
         "epochs": history,
@@ -204,7 +206,7 @@ def train_skill(request: TrainRequest) -> SkillManifest:
         "transfer": transfer,
         "val_source": laid_out.val_source,
         "examples": laid_out.counts,
-        "files": {k: v.name for k, v in csvs.items()},
+        "files": {**{k: v.name for k, v in csvs.items()}, **charts},
     }
     (model_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=1), encoding="utf-8")
     lineage = lineage_record(request.dataset, cfg.skill, request.skill_version)

@@ -26,6 +26,9 @@ from functions.core.detection.yolo_numpy import classify_input
 from functions.core.skills.manifest import SkillManifest
 
 MANIFEST_FILE = "skill.json"
+# Pictures of the training run in the skill version's folder (written by training/charts.py)
+CURVES_FILE = "training-curves.png"
+DATASET_FILE = "dataset.png"
 ClassifierBackend = Literal["torch", "onnx"]
 
 
