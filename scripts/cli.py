@@ -31,6 +31,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "scripts.commands.skills",
     "scripts.commands.models",
     "scripts.commands.up",
+    "scripts.commands.records",
+    "scripts.commands.reprocess",
 )
 
 

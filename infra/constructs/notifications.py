@@ -11,7 +11,6 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
@@ -20,15 +19,9 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.constructs.labelling import FunctionDefaults, acknowledge_function_basics, zip_function
-from infra.nag import suppress
-
-
-def log_group(scope: Construct, name: str, defaults: FunctionDefaults) -> logs.LogGroup:
-    return logs.LogGroup(
-        scope, f"{name}Logs", retention=defaults.log_retention, removal_policy=defaults.removal_policy
-    )
-
+from infra.checkov import skip_check
+from infra.constructs.python_code import FunctionDefaults, zip_function
+from infra.nag import acknowledge_function_basics, suppress
 
 REPORT_OBJECTS = "skills/*/evaluation/report.pdf"
 
@@ -85,6 +78,18 @@ class Notifications(Construct):
             },
         )
         acknowledge_function_basics(self, [self.function])
+        skip_check(
+            self.slack_secret,
+            "CKV_AWS_149",
+            "The webhook URL is encrypted with Secrets Manager's AWS-managed key; only the notify role "
+            "reads it.",
+        )
+        skip_check(
+            self.function,
+            "CKV_AWS_116",
+            "Async invokes come from EventBridge rules whose targets have their own dead-letter queue; Step "
+            "Functions invokes it synchronously and never fails a run on it.",
+        )
         self.slack_secret.grant_read(self.function)
         if reports_bucket is not None:
             # the presigned report link in a message is signed with this function's role: it may read

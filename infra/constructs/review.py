@@ -16,19 +16,15 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from functions.core.base.catalog import STATUS_INDEX
-from infra.constructs.labelling import (
-    acknowledge,
-    acknowledge_function_basics,
-    acknowledge_resources,
-    allow,
-    allow_items,
-    allow_objects,
-)
+from functions.core.base.resources import STATUS_INDEX
+from infra.checkov import skip_check
 from infra.constructs.notifications import REPORT_OBJECTS
 from infra.constructs.python_code import FunctionDefaults, zip_function
+from infra.grants import allow, allow_items, allow_objects
+from infra.nag import acknowledge_function_basics, acknowledge_resources, suppress
 
 API_STAGE = "review"
+_SYNCHRONOUS = "Invoked synchronously behind API Gateway: an error goes back to the caller, not to a DLQ."
 PUBLIC_FILES = (
     "review.js",
     "review.css",
@@ -182,7 +178,7 @@ class Review(Construct):
         allow(self.function, ["ssm:GetParametersByPath"], [skill_parameters])
         reports = artifacts_bucket.arn_for_objects(REPORT_OBJECTS)
         allow(self.function, ["s3:GetObject"], [reports])
-        acknowledge(
+        suppress(
             self.function,
             "AwsSolutions-IAM5",
             "The dashboard reads every stage's deployed skill versions (parameters under /skillforge/) "
@@ -212,20 +208,32 @@ class Review(Construct):
         self._acknowledge(public_methods)
 
     def _acknowledge(self, public_methods: list[apigw.Method]) -> None:
+        skip_check(
+            self.api.deployment_stage,
+            "CKV_AWS_120",
+            "No cache: answers are per reviewer and change with every decision.",
+        )
+        skip_check(self.function, "CKV_AWS_116", _SYNCHRONOUS)
         for method in public_methods:
+            skip_check(
+                method,
+                "CKV_AWS_59",
+                "Public GET of the static page shell (no data); every /api route uses the Cognito "
+                "authorizer.",
+            )
             for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
-                acknowledge(
+                suppress(
                     method,
                     rule,
                     "Public GET of the static page shell (HTML/JS/CSS/login config): no data; every "
                     "/api route uses the Cognito authorizer.",
                 )
-        acknowledge(
+        suppress(
             self.api,
             "AwsSolutions-APIG2",
             "Requests are validated by the review router (pydantic models, 400 naming the problem).",
         )
-        acknowledge(
+        suppress(
             self.api,
             "AwsSolutions-APIG3",
             "Internal expert tool behind Cognito (MFA required) with stage throttling; attach a WAF "

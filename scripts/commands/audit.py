@@ -62,6 +62,11 @@ def print_report(report: dict[str, Any], as_json: bool = False) -> None:
     emit(f"uploads            {report['uploads']}")
     for state, count in sorted(report["terminal"].items()):
         emit(f"  {state:<16} {count}")
+    emit(f"crops              {report['crops']}")
+    for state, count in sorted(report["served"].items()):
+        emit(f"  {state:<16} {count}")
+    for reason, count in sorted(report["not_classified_reasons"].items()):
+        emit(f"    {reason:<30} {count}")
     for name in (
         "missing",
         "duplicate_records",

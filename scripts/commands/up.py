@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
         info(f"restored from {args.state}: {restored}")
         try:
             with (
+                serving_deployed(emulator),
                 delivering(emulator),
                 serving_site(emulator, token, args.state.parent / "runs", args.web_port) as url,
             ):
@@ -69,6 +72,23 @@ def run(args: argparse.Namespace) -> int:
         saved = save_stack(emulator, args.state)
         info(f"saved to {args.state}: {saved}")
     return 0
+
+
+@contextmanager
+def serving_deployed(emulator: Any) -> Iterator[None]:
+    """Uploads are also classified by the cascade of the skills deployed in the local stage, if any."""
+    from functions.core.serving.cascade import CascadeConfig, CascadeStage
+    from functions.core.skills.deployment import DeploymentStore
+    from scripts.local.stages.serving import serving_env
+
+    deployed = DeploymentStore(emulator.client("ssm"), emulator.names.stage, ttl_s=0).all()
+    if not deployed:
+        info("no skill deployed in the local stage: uploads are detected and cropped, not classified")
+        yield
+        return
+    info(f"uploads are classified by the deployed skills: {', '.join(deployed)}")
+    with serving_env(CascadeConfig(stages=[CascadeStage(skill=skill) for skill in deployed])):
+        yield
 
 
 def _interrupt(signum: int, frame: Any) -> None:

@@ -7,8 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from functions.core.base.catalog import STATUS_INDEX
-from functions.core.base.resources import ResourceNames
+from functions.core.base.resources import STATUS_INDEX, ResourceNames
 
 
 def provision(names: ResourceNames, s3: Any, dynamodb: Any, sqs: Any) -> dict[str, str]:

@@ -21,7 +21,8 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     from aws_cdk.assertions import Template
     from cdk_nag import AwsSolutionsChecks
 
-    from infra.constructs.labelling import FunctionDefaults, Labelling, LabellingConfig
+    from infra.constructs.labelling import Labelling, LabellingConfig
+    from infra.constructs.python_code import FunctionDefaults
     from infra.constructs.review import Review, ReviewConfig
 
     code_dir = tmp_path_factory.mktemp("code")

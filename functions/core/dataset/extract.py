@@ -41,6 +41,9 @@ class DatasetManifest(BaseModel):
     dataset_version: str
     content_sha256: str
     classes: list[str]
+    spec: DatasetSpec | None = Field(
+        default=None, description="the spec it was extracted with: maps verified labels to the classes"
+    )
     counts: dict[str, dict[str, int]] = Field(description="examples per split per class, copies included")
     report: ExtractionReport
     split_policy: dict[str, float]
@@ -91,11 +94,13 @@ def extract_from_catalog(
             f"no class of skill {skill!r} has {spec.min_images_per_class} verified images "
             f"(found {extraction.report.images_per_class}); lower min_images_per_class or label more"
         )
-    manifest = write_dataset(skill, extraction, deps)
+    manifest = write_dataset(skill, extraction, deps, spec)
     return extraction, manifest
 
 
-def write_dataset(skill: str, extraction: Extraction, deps: ExtractDeps) -> DatasetManifest:
+def write_dataset(
+    skill: str, extraction: Extraction, deps: ExtractDeps, spec: DatasetSpec | None = None
+) -> DatasetManifest:
     prefix = dataset_prefix(skill, extraction.dataset_version)
     files = {
         "data": prefix + DATA_FILE,
@@ -111,6 +116,7 @@ def write_dataset(skill: str, extraction: Extraction, deps: ExtractDeps) -> Data
         dataset_version=extraction.dataset_version,
         content_sha256=extraction.content_sha256,
         classes=extraction.data.classes,
+        spec=spec,
         counts=example_counts(extraction.data),
         report=extraction.report,
         split_policy={

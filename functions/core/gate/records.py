@@ -24,6 +24,9 @@ class EvaluationRecord(BaseModel):
     )
     evaluation_uri: str
     report_uri: str
+    report_error: str | None = Field(
+        default=None, description="why report.pdf could not be rendered (evaluation.json is written anyway)"
+    )
     started_at: datetime
     seconds: float
 

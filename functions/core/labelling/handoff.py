@@ -22,6 +22,11 @@ from aws_lambda_powertools import Logger
 
 from functions.core.base.catalog import Catalog
 from functions.core.base.records import CropRecord, CropStatus, utc_now
+from functions.core.base.resources import (
+    LABELLING_JOBS_PREFIX,
+    LABELLING_OUTPUT_PREFIX,
+    LABELLING_TEMPLATES_PREFIX,
+)
 from functions.core.base.storage import BlobStore
 from functions.core.labelling.settings import LabellingSettings
 
@@ -29,9 +34,11 @@ logger = Logger(child=True)
 
 LABEL_ATTRIBUTE = "crop-labels"
 TEMPLATE_NAME = "crop_task.liquid.html"
-JOBS_PREFIX = "labelling/jobs"
-TEMPLATES_PREFIX = "labelling/templates"
-OUTPUT_PREFIX = "labelling/output"
+# What the hand-off declares about the crops to Ground Truth (number plates are visible: not PII-free).
+CONTENT_CLASSIFIERS = ("FreeOfAdultContent",)
+JOBS_PREFIX = LABELLING_JOBS_PREFIX
+TEMPLATES_PREFIX = LABELLING_TEMPLATES_PREFIX
+OUTPUT_PREFIX = LABELLING_OUTPUT_PREFIX
 
 
 class View(StrEnum):
@@ -197,10 +204,9 @@ def labeling_job_request(
         "LabelAttributeName": LABEL_ATTRIBUTE,
         "InputConfig": {
             "DataSource": {"S3DataSource": {"ManifestS3Uri": manifest_uri}},
-            # Mechanical Turk requires both declarations; crops are cars, metadata (EXIF) stripped.
-            "DataAttributes": {
-                "ContentClassifiers": ["FreeOfPersonallyIdentifiableInformation", "FreeOfAdultContent"]
-            },
+            # Crops are cars with EXIF stripped, but they show number plates (personal data in the EU):
+            # they are declared free of adult content only, never free of personal data.
+            "DataAttributes": {"ContentClassifiers": list(CONTENT_CLASSIFIERS)},
         },
         "OutputConfig": {"S3OutputPath": output_uri},
         "RoleArn": settings.role_arn,

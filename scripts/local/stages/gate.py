@@ -23,6 +23,7 @@ from functions.core.detection.settings import DetectorSettings
 from functions.core.gate.evaluation import (
     EvaluateDeps,
     EvaluateRequest,
+    class_mapping,
     evaluate_candidate,
     summarize,
     write_local_copy,
@@ -86,7 +87,7 @@ def ensure_harness(deps: EvaluateDeps, entry: RegisteredSkill) -> Harness | None
     if existing is not None:
         return existing
     images = deps.harnesses.uri(entry.skill).rsplit("/", 1)[0] + "/images"
-    cases = freeze_from_catalog(deps.catalog, entry.classes, deps.artifacts, images)
+    cases = freeze_from_catalog(deps.catalog, class_mapping(deps, entry), deps.artifacts, images)
     if not cases:
         return None
     harness = Harness.freeze(entry.skill, cases, description="demo: verified test-split crops")
