@@ -79,8 +79,12 @@ def dataset_chart(stats: dict[str, Any], classes: list[str], path: Path) -> Path
     groups = stats["groups_per_class"]
     groups_ax.bar(classes, [groups.get(c, 0) for c in classes], color="#5f6b76")
     groups_ax.set(title="groups (adverts) per class")
+    tilt = len(classes) > 4 or max((len(c) for c in classes), default=0) > 10
     for ax in (balance_ax, groups_ax):
-        ax.tick_params(axis="x", rotation=45 if len(classes) > 4 else 0, labelsize=7)
+        ax.tick_params(axis="x", labelsize=7)
+        if tilt:
+            for label in ax.get_xticklabels():
+                label.set(rotation=30, ha="right")
     sizes = stats["crop_sizes"]
     if sizes:
         size_ax.scatter([w for w, _ in sizes], [h for _, h in sizes], s=8, alpha=0.6, color="#2f6fde")
