@@ -270,6 +270,7 @@ class SkillforgeStack(Stack):
             table=self.catalog_table,
             email_addresses=list(config.notification_emails),
             slack_secret_name=config.slack_secret_name,
+            reports_bucket=self.artifacts_bucket,
         )
         self.train_and_gate = TrainAndGate(
             self,

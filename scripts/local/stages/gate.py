@@ -28,7 +28,7 @@ from functions.core.gate.evaluation import (
     summarize,
     write_local_copy,
 )
-from functions.core.gate.notify import from_evaluation
+from functions.core.gate.notify import from_evaluation, local_report_link
 from functions.core.gate.regression import Harness, freeze_from_catalog
 from functions.core.gate.rule import GateConfig, GateOutcome
 from functions.core.gate.settings import GateSettings, NotifySettings
@@ -168,6 +168,7 @@ def _gate_one(demo: DemoRun, deps: EvaluateDeps, notifier: Any, entry: Registere
     if "report.pdf" in copies:
         (demo.out_dir / "report.pdf").write_bytes(Path(copies["report.pdf"]).read_bytes())
         note.report_uri = str(Path(copies["report.pdf"]).resolve())  # the emulator's S3 is gone after the run
+        local_report_link(note, Path(copies["report.pdf"]))
     notified = notifier.send(note)
     return {
         "skill": summary.skill,
