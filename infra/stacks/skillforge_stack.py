@@ -22,7 +22,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from functions.core.base.resources import ResourceNames
-from functions.core.serving.cascade import CascadeConfig
+from functions.core.serving.config import CascadeConfig
 from functions.core.skills.deployment import MappingFile
 from infra.artifacts import EVALUATE_IMAGE
 from infra.checkov import CheckovAcknowledgements, skip_check
@@ -159,12 +159,9 @@ class SkillforgeStack(Stack):
             monitoring=self.monitoring,
             sizing=ServingSizing(log_retention=self.log_retention),
         )
+        defaults = self.function_defaults()
         self.drift = DriftMonitor(
-            self,
-            "Drift",
-            defaults=self.function_defaults(),
-            table=self.catalog_table,
-            monitoring=self.monitoring,
+            self, "Drift", defaults=defaults, table=self.catalog_table, monitoring=self.monitoring
         )
         self.monitoring.watch_dead_letter_queue("DetectDlqAlarm", self.ingest.dlq, "detect")
         self.monitoring.watch_function_errors("DetectErrorsAlarm", self.detection.function, "detect")
@@ -273,6 +270,7 @@ class SkillforgeStack(Stack):
             table=self.catalog_table,
             email_addresses=list(config.notification_emails),
             slack_secret_name=config.slack_secret_name,
+            reports_bucket=self.artifacts_bucket,
         )
         self.train_and_gate = TrainAndGate(
             self,

@@ -29,8 +29,9 @@ def run(args: argparse.Namespace) -> int:
         corrections,
         corrections_per_version,
         record_correction,
+        registry_classes,
     )
-    from functions.core.labelling.wiring import build_catalog, registry_classes
+    from functions.core.labelling.wiring import build_catalog
     from scripts.local.state import aws_or_local
 
     if not args.list and (not args.target or not args.correct):

@@ -18,10 +18,10 @@ from functions.core.labelling.feedback import (
     corrections,
     corrections_per_version,
     record_correction,
+    registry_classes,
 )
 from functions.core.labelling.review import ReviewStore
 from functions.core.labelling.review_api import ApiRequest, ReviewApi, TokenAuthenticator
-from functions.core.labelling.wiring import registry_classes
 from functions.core.skills.manifest import SkillManifest
 from functions.core.skills.registry import SkillRegistry
 from tests.support.labelling import add_crop

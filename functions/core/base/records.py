@@ -192,6 +192,10 @@ class CropRecord(BaseModel):
     label: str
     group_id: str
     variant_hint: str | None = None
+    # the car the photo is about (main-car rule of the detector settings); only it inherits the hint
+    main_car: bool = True
+    main_car_rule: str | None = None
+    content_sha256: str | None = None  # of the photo: byte-identical photos give the same crops
     status: CropStatus = CropStatus.NEW
     created_at: datetime = Field(default_factory=utc_now)
     stats: ImageStats | None = None
@@ -205,7 +209,6 @@ class CropRecord(BaseModel):
     labelling_job: str | None = None
     final_class: str | None = None
     review_note: str | None = None  # why the crop is (back) in review, e.g. a user correction
-    served: ServedAnswer | None = None  # the deployed cascade's answer (None until served)
     reviewer: str | None = None
     reviewed_at: datetime | None = None
     split: str | None = None

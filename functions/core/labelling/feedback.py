@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 
 from functions.core.base.catalog import DynamoCatalog, from_item, to_item
 from functions.core.base.records import CropRecord, CropStatus, StageAnswer, utc_now
+from functions.core.skills.registry import SkillRegistry
 
 USER_CORRECTION = "user correction"
 
@@ -53,6 +54,17 @@ class Correction(BaseModel):
 
 
 ClassesOf = Callable[[str, int], list[str] | None]  # (skill, version) → its classes, None if unknown
+
+
+def registry_classes(catalog: DynamoCatalog) -> ClassesOf:
+    """(skill, version) → the registered version's classes (None when the registry does not know it)."""
+    registry = SkillRegistry(catalog.table)
+
+    def classes_of(skill: str, version: int) -> list[str] | None:
+        entry = registry.get(skill, version)
+        return list(entry.classes) if entry else None
+
+    return classes_of
 
 
 def _resolve_crop(catalog: DynamoCatalog, target: str) -> CropRecord:

@@ -6,13 +6,11 @@ from functions.core.base.aws import client, resource
 from functions.core.base.catalog import DynamoCatalog
 from functions.core.base.storage import BlobStore
 from functions.core.detection.settings import DetectorSettings
-from functions.core.labelling.feedback import ClassesOf
 from functions.core.labelling.handoff import HandoffDeps, LabelingJobs
 from functions.core.labelling.label_import import ImportDeps
 from functions.core.labelling.local_jobs import LocalLabelingJobs
 from functions.core.labelling.review_api import Authenticator, CognitoClaimsAuthenticator, ReviewApi
 from functions.core.labelling.settings import LabellingResources, LabellingSettings
-from functions.core.skills.registry import SkillRegistry
 
 
 def _jobs(res: LabellingResources) -> LabelingJobs:
@@ -65,14 +63,3 @@ def build_store(res: LabellingResources | None = None) -> BlobStore:
 
 def build_catalog(res: LabellingResources | None = None) -> DynamoCatalog:
     return _catalog(res or LabellingResources())  # type: ignore[call-arg]
-
-
-def registry_classes(catalog: DynamoCatalog) -> ClassesOf:
-    """(skill, version) → the registered version's classes (None when the registry does not know it)."""
-    registry = SkillRegistry(catalog.table)
-
-    def classes_of(skill: str, version: int) -> list[str] | None:
-        entry = registry.get(skill, version)
-        return list(entry.classes) if entry else None
-
-    return classes_of

@@ -1,6 +1,6 @@
 """Demo stage "loop" (after the gate): data quality, active-learning order, a user correction, drift.
 
-A new day's uploads arrive: held-out photos of the demo classes (never used in training), and the
+A new day's uploads arrive: photos of classes the demo skill never saw (two per class), and the
 same photos darkened. Crops the serving path left unanswered are answered here by the latest
 registered demo skill (the same StageAnswer/ServedAnswer records serving writes). Then:
 - data_quality: an exact and a resized copy of a test photo are uploaded under new adverts; the
@@ -36,11 +36,11 @@ from functions.core.labelling.feedback import (
     corrections,
     corrections_per_version,
     record_correction,
+    registry_classes,
 )
 from functions.core.labelling.handoff import HandoffDeps, hand_off
 from functions.core.labelling.local_jobs import LocalLabelingJobs
 from functions.core.labelling.review import ReviewStore
-from functions.core.labelling.wiring import registry_classes
 from functions.core.monitoring.drift import day_drift, render_table, sample_of
 from functions.core.monitoring.settings import DriftSettings
 from functions.core.skills.registry import SkillRegistry
@@ -52,11 +52,11 @@ from scripts.local.demo_run import DemoRun
 from scripts.local.labelled_ingest import stanford_photos
 from scripts.local.stages import training
 from scripts.local.stages.labelling import local_labelling_settings
-from scripts.local.stages.training import DEMO_CLASSES, PHOTOS_PER_CLASS
+from scripts.local.stages.training import DEMO_CLASSES
 
 REPO = Path(__file__).resolve().parents[3]
 DEMO_SKILL = "demo-car-class"
-HELD_OUT_PER_CLASS = 8
+DAY_PHOTOS = 30  # photos of classes the demo skill never saw, two per class
 STUDY = REPO / "docs" / "active-learning.json"
 
 
@@ -112,17 +112,7 @@ def run(demo: DemoRun) -> None:
         for section in ("data_quality", "active_learning", "feedback", "drift"):
             demo.summary[section] = {"skipped": reason}
         return
-    photos = [
-        p
-        for p in stanford_photos(subset, per_class=PHOTOS_PER_CLASS + HELD_OUT_PER_CLASS)
-        if p.label in DEMO_CLASSES
-    ]
-    seen: dict[str, int] = {}
-    held_out = []
-    for photo in photos:
-        seen[photo.label] = seen.get(photo.label, 0) + 1
-        if seen[photo.label] > PHOTOS_PER_CLASS:
-            held_out.append(photo)
+    held_out = [p for p in stanford_photos(subset, per_class=2) if p.label not in DEMO_CLASSES][:DAY_PHOTOS]
     data_quality = _data_quality(demo, catalog)
     _upload(demo, {f"{p.label}/new-{p.group}/{p.path.name}": p.path.read_bytes() for p in held_out})
     day = {f"{p.label}/new-{p.group}/{p.path.name}" for p in held_out}
@@ -151,9 +141,7 @@ def run(demo: DemoRun) -> None:
 def _data_quality(demo: DemoRun, catalog: DynamoCatalog) -> dict[str, Any]:
     """Copies of a test photo under new adverts: uploaded, detected, then kept out by the screen."""
     deps = build_extract_deps()
-    spec = DatasetSpec.model_validate(
-        json.loads((REPO / "training/configs/demo-tiny.json").read_text())["dataset"]
-    )
+    spec = DatasetSpec.model_validate(json.loads(training.DEMO_CONFIG.read_text())["dataset"])
     splits = catalog.group_splits()
     test_image = next(
         (i for i in catalog.iter_images() if splits.get(i.group_id) == "test" and i.crop_ids), None
@@ -233,7 +221,14 @@ def _active_learning(demo: DemoRun, catalog: DynamoCatalog, store: BlobStore) ->
 def _feedback(catalog: DynamoCatalog) -> dict[str, Any]:
     classes_of = registry_classes(catalog)
     answered = [c for c in catalog.iter_crops() if c.served and c.served.stages and c.variant_hint]
-    wrong = next((c for c in answered if c.served and c.served.final_label != c.variant_hint), None)
+
+    def known(crop: CropRecord) -> bool:  # the hint is a class of the skill that answered
+        stage = crop.served.stages[-1] if crop.served and crop.served.stages else None
+        return stage is not None and crop.variant_hint in (classes_of(stage.skill, stage.skill_version) or [])
+
+    wrong = next(
+        (c for c in answered if known(c) and c.served and c.served.final_label != c.variant_hint), None
+    )
     target = wrong or (answered[0] if answered else None)
     figures: dict[str, Any] = {}
     try:
