@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 from typing import Any
 
 
@@ -32,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
         registry_classes,
     )
     from functions.core.labelling.wiring import build_catalog
+    from scripts.commands.output import emit, emit_json
     from scripts.local.state import aws_or_local
 
     if not args.list and (not args.target or not args.correct):
@@ -41,12 +41,12 @@ def run(args: argparse.Namespace) -> int:
         if args.list:
             items = corrections(catalog)
             for item in items:
-                print(item.model_dump_json())
-            print(json.dumps({"per_version": corrections_per_version(items)}))
+                emit(item.model_dump_json())
+            emit_json({"per_version": corrections_per_version(items)})
             return 0
         request = CorrectionRequest(target=args.target, correct=args.correct)
         correction = record_correction(
             catalog, request, args.user or getpass.getuser(), registry_classes(catalog)
         )
-    print(correction.model_dump_json())
+    emit(correction.model_dump_json())
     return 0

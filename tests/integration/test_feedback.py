@@ -94,7 +94,7 @@ def test_an_unauthenticated_correction_is_refused(world):
     [
         ({"target": "no-such-crop", "correct": "bmw"}, "unknown crop or image"),
         ({"target": "img0001-00", "correct": "ferrari"}, "not a class of the skills that answered"),
-        ({"target": "img0001-00"}, "bad correction"),
+        ({"target": "img0001-00"}, "correct: Field required"),
     ],
 )
 def test_bad_corrections_get_a_clear_400_and_record_nothing(world, body, message):
