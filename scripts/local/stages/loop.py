@@ -282,7 +282,10 @@ def _drift(demo: DemoRun, catalog: DynamoCatalog, day: set[str], dark: set[str])
     reference = sample_of([i for i in images if splits.get(i.group_id) == "train"], crops_of)
     rows = [
         day_drift(
-            "held-out photos", reference, sample_of([i for i in images if i.key in day], crops_of), settings
+            "new photos, unseen classes",
+            reference,
+            sample_of([i for i in images if i.key in day], crops_of),
+            settings,
         ),
         day_drift(
             "same, darkened", reference, sample_of([i for i in images if i.key in dark], crops_of), settings
