@@ -163,7 +163,8 @@ def _training_images(outdir: Path, assets: dict[str, Any]) -> list[PackagedFunct
             continue
         code_dir = outdir / source["directory"]
         artifact = by_dockerfile(source["dockerFile"])
-        found.append(PackagedFunction("train", digest[:12], "training.train.main", artifact, code_dir, 0))
+        size = _folder_size(code_dir)
+        found.append(PackagedFunction("train", digest[:12], "training.train.main", artifact, code_dir, size))
     return found
 
 
@@ -359,6 +360,20 @@ def resolved_distributions(artifact: Artifact) -> set[str]:
     return {_normalise(item["metadata"]["name"]) for item in installed}
 
 
+def installed_size(distributions: Iterable[str]) -> int:
+    """Bytes of the given distributions as installed in this environment (an estimate for an image whose
+    set cannot be installed here: torch is the build installed here, not the image's)."""
+    total = 0
+    for name in distributions:
+        try:
+            files = metadata.distribution(name).files or []
+        except metadata.PackageNotFoundError:
+            continue
+        located = (Path(path.locate()) for path in files)
+        total += sum(path.stat().st_size for path in located if path.is_file())
+    return total
+
+
 def install(artifact: Artifact) -> Path:
     """The requirement set installed for the artifact's platform (x86_64) into a folder of its own."""
     target = INSTALLS / f"{artifact.name}-{content_hash(artifact)}"
@@ -513,8 +528,10 @@ def check(outdir: Path, run_events: bool = True, models_dir: str | None = None) 
                         run_isolated(site, function.code_dir, function.handler, event, env)
                     )
             else:
+                outcome.size_mb += installed_size(resolved_distributions(artifact)) / 1e6
                 outcome.handled = (
-                    "not run: torch comes from another wheel index or the base (imports checked)"
+                    "not run: torch comes from another wheel index or the base (imports checked; size: "
+                    "the pinned packages as installed here)"
                 )
             outcomes.append(outcome)
     return outcomes

@@ -92,7 +92,7 @@ def detect_and_catalog(upload: Upload, deps: DetectDeps) -> DetectOutcome:
     the image record last with a conditional put — it is the terminal marker of the upload.
     """
     started = time.perf_counter()
-    context = upload_context(upload.key)
+    context = upload_context(upload.key, revision=upload.revision)
     existing = deps.catalog.get_image(context.image_id)
     if existing is not None:
         logger.info("duplicate event, already catalogued", extra={"image_id": context.image_id})
@@ -107,7 +107,7 @@ def detect_and_catalog(upload: Upload, deps: DetectDeps) -> DetectOutcome:
         written = deps.catalog.put_image_if_absent(record)
         return DetectOutcome(context.image_id, record.status, 0, not written, _ms(started))
 
-    context = upload_context(upload.key, stored.metadata)
+    context = upload_context(upload.key, stored.metadata, revision=upload.revision)
     analysis = analyse_image(stored.data, deps.detector, deps.settings)
     record = _record(upload, context, deps, status=analysis.status)
     record.content_sha256 = hashlib.sha256(stored.data).hexdigest()
@@ -135,12 +135,32 @@ def detect_and_catalog(upload: Upload, deps: DetectDeps) -> DetectOutcome:
             record.crop_ids.append(crop_record.crop_id)
 
     written = deps.catalog.put_image_if_absent(record)
+    if written:
+        _supersede_older_upload(record, deps)
     outcome = DetectOutcome(context.image_id, record.status, len(record.cars), not written, _ms(started))
     logger.info(
         "image catalogued",
         extra={"image_id": context.image_id, "status": record.status.value, "cars": outcome.cars},
     )
     return outcome
+
+
+def _supersede_older_upload(record: ImageRecord, deps: DetectDeps) -> None:
+    """A new upload to a key that had one: the older record (and its unlabelled crops) is superseded."""
+    if record.revision is None:
+        return  # no version id or ETag in the event: one record per key, as before
+    other = deps.catalog.claim_key(record)
+    if other is None:
+        return
+    if other_is_newer := (deps.catalog.get_image(other) or record).uploaded_at > record.uploaded_at:
+        superseded = deps.catalog.supersede(record.image_id, other)
+    else:
+        superseded = deps.catalog.supersede(other, record.image_id)
+    logger.info(
+        "a new upload to the same key superseded an older one",
+        extra={"key": record.key, "image_id": record.image_id, "other": other,
+               "this_is_older": other_is_newer, "crops_superseded": len(superseded)},
+    )  # fmt: skip
 
 
 def _store_crop(
@@ -184,6 +204,7 @@ def _record(upload: Upload, context: UploadContext, deps: DetectDeps, status: Im
         uploaded_at=upload.event_time or utc_now(),
         status=status,
         etag=upload.etag,
+        revision=upload.revision,
         skill=deps.skill.skill,
         skill_version=deps.skill.skill_version,
         code_version=deps.skill.code_version,
