@@ -51,6 +51,8 @@ DETECT_IMAGE = Artifact(
     leaves_out={
         "ultralytics": "the Ultralytics detector backend (torch) is for the CLI and the evaluate image; this "
         "image sets SKILLFORGE_DETECTOR_BACKEND=openvino",
+        "torch": "served classifier skills run on ONNX Runtime here; the torch backend of skills.model (and "
+        "Grad-CAM) runs in the evaluate and training images",
     },
 )
 EVALUATE_IMAGE = Artifact(

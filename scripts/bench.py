@@ -179,7 +179,7 @@ SECTIONS: dict[str, Section] = {
     "targets": targets_section,
     "pipeline": pipeline_section,
 }
-OPTIONAL_SECTIONS = {"dataset_extraction": "scripts.bench_extract"}
+OPTIONAL_SECTIONS = {"dataset_extraction": "scripts.bench_extract", "serving": "scripts.bench_serving"}
 
 
 def optional_sections() -> dict[str, Section]:

@@ -22,6 +22,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "scripts.commands.accept",
     "scripts.commands.report",
     "scripts.commands.harness",
+    "scripts.commands.records",
+    "scripts.commands.reprocess",
 )
 
 

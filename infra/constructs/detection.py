@@ -56,8 +56,11 @@ class DetectImage:
     def model_path(self) -> Path:
         return self.models_dir / self.detector_model
 
-    def code(self, artifact: Artifact = DETECT_IMAGE) -> lambda_.DockerImageCode:
-        """The image of `artifact` (its Dockerfile, its requirement set), with the detector model inside."""
+    def code(
+        self, artifact: Artifact = DETECT_IMAGE, cmd: list[str] | None = None
+    ) -> lambda_.DockerImageCode:
+        """The image of `artifact` (its Dockerfile, its requirement set), with the detector model inside;
+        `cmd` runs another handler of the same image (e.g. the reprocess function in the detect image)."""
         model_path = self.model_path
         if artifact.dockerfile is None:
             raise ValueError(f"{artifact.name} is not an image artifact")
@@ -77,6 +80,7 @@ class DetectImage:
             extra_hash=FileSystem.fingerprint(str(model_path)) if model_path.is_dir() else "model-absent",
             exclude=list(BUILD_CONTEXT_ALLOW),
             ignore_mode=IgnoreMode.DOCKER,
+            cmd=cmd,
         )
 
 
@@ -219,7 +223,9 @@ class Detection(Construct):
                 resources=[quarantine_bucket.arn_for_objects("*")],
             ),
             iam.PolicyStatement(
-                actions=["dynamodb:GetItem", "dynamodb:PutItem"], resources=[table.table_arn]
+                # BatchWriteItem: the crop records of one upload are written in one batch
+                actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem"],
+                resources=[table.table_arn],
             ),
         ]
         for statement in statements:

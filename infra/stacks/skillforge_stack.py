@@ -22,6 +22,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from functions.core.base.resources import ResourceNames
+from functions.core.serving.config import CascadeConfig
 from functions.core.skills.deployment import MappingFile
 from infra.artifacts import EVALUATE_IMAGE
 from infra.checkov import CheckovAcknowledgements, skip_check
@@ -35,6 +36,7 @@ from infra.constructs.notifications import Notifications
 from infra.constructs.python_code import DependenciesLayer, FunctionDefaults, function_code
 from infra.constructs.regression import SkillVersions, TrainAndGate
 from infra.constructs.review import Review, ReviewConfig
+from infra.constructs.serving import REPROCESS_HANDLER, Serving, ServingSizing
 from infra.constructs.storage import Storage, StorageRetention
 from infra.constructs.training import Training, TrainingSizing
 from infra.nag import suppress
@@ -143,6 +145,19 @@ class SkillforgeStack(Stack):
         self.zip_dependencies = DependenciesLayer(self, "ZipDependencies", repo_root=repo_root)
         self._compose_labelling_and_review(config)
         self._compose_training_and_gate(config, detect_image, skill_versions or MappingFile())
+        self.serving = Serving(
+            self,
+            "Serving",
+            stage=stage,
+            cascade=CascadeConfig.from_file(repo_root / "infra" / "cascade.json"),
+            detect_function=self.detection.function,
+            reprocess_code=detect_image.code(cmd=[REPROCESS_HANDLER]),
+            artifacts_bucket=self.artifacts_bucket,
+            crops_bucket=self.crops_bucket,
+            table=self.catalog_table,
+            monitoring=self.monitoring,
+            sizing=ServingSizing(log_retention=self.log_retention),
+        )
         self.monitoring.watch_dead_letter_queue("DetectDlqAlarm", self.ingest.dlq, "detect")
         self.monitoring.watch_function_errors("DetectErrorsAlarm", self.detection.function, "detect")
         self.monitoring.watch_queue_age(

@@ -26,9 +26,9 @@ def run(args: argparse.Namespace) -> int:
     from functions.core.base.aws import resource
     from functions.core.gate.rule import GateLog
     from functions.core.gate.settings import GateSettings
-    from functions.core.gate.wiring import build_deployments
     from functions.core.skills.deployment import DeploymentStore, promote
     from functions.core.skills.registry import SkillRegistry
+    from functions.core.skills.wiring import build_deployments
     from scripts.local.state import aws_or_local, mapping_file
 
     with aws_or_local(args.state):

@@ -57,6 +57,11 @@ def print_report(report: dict[str, Any], as_json: bool = False) -> None:
     print(f"uploads            {report['uploads']}")
     for state, count in sorted(report["terminal"].items()):
         print(f"  {state:<16} {count}")
+    print(f"crops              {report['crops']}")
+    for state, count in sorted(report["served"].items()):
+        print(f"  {state:<16} {count}")
+    for reason, count in sorted(report["not_classified_reasons"].items()):
+        print(f"    {reason:<30} {count}")
     for name in (
         "missing",
         "duplicate_records",

@@ -41,10 +41,11 @@ def run(args: argparse.Namespace) -> int:
     import os
 
     from functions.core.base.aws import resource
-    from functions.core.gate.settings import DeploymentSettings, GateSettings
-    from functions.core.gate.wiring import build_deployments
+    from functions.core.gate.settings import GateSettings
     from functions.core.skills.deployment import MappingEntry, MappingFile, promote
     from functions.core.skills.registry import SkillRegistry
+    from functions.core.skills.settings import DeploymentSettings
+    from functions.core.skills.wiring import build_deployments
     from scripts.local.state import aws_or_local, mapping_file
 
     with aws_or_local(args.state):

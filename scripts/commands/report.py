@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     from functions.core.base.artifacts import join_uri
     from functions.core.gate.evaluation import load_evaluation
     from functions.core.gate.report import render_report
-    from functions.core.gate.wiring import build_registry_skills
+    from functions.core.skills.wiring import build_registry_skills
     from scripts.local.state import aws_or_local
 
     with aws_or_local(args.state):

@@ -15,7 +15,7 @@ from scripts.local.emulator import running_emulator
 
 
 def stages() -> list[tuple[str, Stage]]:
-    from scripts.local.stages import detection, gate, labelling, training
+    from scripts.local.stages import detection, gate, labelling, serving, training
 
     return [
         ("restore", gate.restore),
@@ -24,6 +24,7 @@ def stages() -> list[tuple[str, Stage]]:
         ("labelling", labelling.run),
         ("training", training.run),
         ("gate", gate.run),
+        ("serving", serving.run),
     ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -98,6 +99,41 @@ class SkillRef(BaseModel):
     code_version: str
 
 
+class Scored(BaseModel):
+    """One class and its probability."""
+
+    label: str
+    score: float
+
+
+class StageAnswer(BaseModel):
+    """One stage of the served cascade for one crop: who answered (versions) and the ranked classes."""
+
+    skill: str
+    skill_version: int
+    code_version: str
+    label: str = Field(description="top-1 class")
+    score: float = Field(description="top-1 probability")
+    top_k: list[Scored] = Field(description="best first (k <= 5)")
+
+
+ServedStatus = Literal["classified", "not_classified"]
+
+
+class ServedAnswer(BaseModel):
+    """What the deployed cascade answered for one crop (CropRecord.served)."""
+
+    status: ServedStatus
+    reason: str | None = Field(default=None, description="why not classified, e.g. skill_artifact_missing")
+    stages: list[StageAnswer] = Field(default_factory=list, description="cascade order")
+    final_label: str | None = Field(default=None, description="the last stage's label")
+    margin: float | None = Field(default=None, description="top1 - top2 score of the last stage")
+    served_at: datetime = Field(default_factory=utc_now)
+
+    def answered_by(self, skill: str) -> StageAnswer | None:
+        return next((stage for stage in self.stages if stage.skill == skill), None)
+
+
 class ImageRecord(BaseModel):
     """Catalog item for one uploaded image."""
 
@@ -125,6 +161,9 @@ class ImageRecord(BaseModel):
     skill_version: int
     code_version: str
     split: str | None = None
+    served_summary: dict[str, int] | None = Field(
+        default=None, description='served cascade per image, e.g. {"cars": 2, "classified": 2}'
+    )
 
 
 class CropRecord(BaseModel):
@@ -154,6 +193,7 @@ class CropRecord(BaseModel):
     reviewer: str | None = None
     reviewed_at: datetime | None = None
     split: str | None = None
+    served: ServedAnswer | None = None  # the deployed cascade's answer (None until served)
 
     @field_validator("crop_id")
     @classmethod

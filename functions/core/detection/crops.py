@@ -33,3 +33,14 @@ def keep_detection(detection: Detection, min_side: int) -> bool:
 
 def crop(image: Image.Image, box: Box, padding: float) -> Image.Image:
     return image.crop(padded_box(box, image.width, image.height, padding))
+
+
+def crop_id_of_key(key: str) -> str:
+    """The crop id of a crop object key (the inverse of crop_key); ValueError for any other key."""
+    parts = key.split("/")
+    if len(parts) != 4 or parts[0] != "crops" or not parts[3].endswith(".jpg"):
+        raise ValueError(f"{key!r} is not a crop key (crops/<xx>/<image id>/<nn>.jpg)")
+    index = parts[3][: -len(".jpg")]
+    if not index.isdigit() or parts[1] != parts[2][:2]:
+        raise ValueError(f"{key!r} is not a crop key (crops/<xx>/<image id>/<nn>.jpg)")
+    return crop_id(parts[2], int(index))

@@ -23,9 +23,9 @@ from pydantic import BaseModel, Field
 
 from functions.core.base.artifacts import Artifacts, join_uri
 from functions.core.base.catalog import Catalog
-from functions.core.base.records import Box, CropRecord, CropStatus, utc_now
+from functions.core.base.records import Box, CropRecord, CropStatus, Scored, utc_now
 from functions.core.serving.cascade import CarAnswer, Cascade
-from functions.core.skills.model import ClassifierSkill, Scored
+from functions.core.skills.model import ClassifierSkill
 
 NO_CAR = "(no car)"
 NOT_REACHED = "(not reached)"

@@ -8,31 +8,17 @@ from pathlib import Path
 from functions.core.base.artifacts import Artifacts
 from functions.core.base.aws import client, resource
 from functions.core.base.catalog import DynamoCatalog
-from functions.core.base.records import SkillRef
 from functions.core.base.storage import BlobStore
-from functions.core.base.versions import code_version
 from functions.core.detection.detector import Detector
 from functions.core.detection.settings import DetectorSettings
-from functions.core.detection.wiring import build_detector
+from functions.core.detection.wiring import build_detector, detector_ref
 from functions.core.gate.evaluation import EvaluateDeps
 from functions.core.gate.notify import Notifier, SlackWebhook, secret_webhook_url
 from functions.core.gate.regression import HarnessStore
 from functions.core.gate.rule import GateLog
-from functions.core.gate.settings import DeploymentSettings, GateSettings, LocalSlackSettings, NotifySettings
-from functions.core.skills.deployment import DeploymentStore
+from functions.core.gate.settings import GateSettings, LocalSlackSettings, NotifySettings
 from functions.core.skills.registry import SkillRegistry
-from functions.core.skills.resolver import RegistrySkills
-
-
-def build_deployments(settings: DeploymentSettings | None = None) -> DeploymentStore:
-    settings = settings or DeploymentSettings()
-    return DeploymentStore(client("ssm", settings), settings.stage, ttl_s=settings.deployment_ttl_s)
-
-
-def detector_ref(settings: DetectorSettings) -> SkillRef:
-    return SkillRef(
-        skill=settings.detector_skill, skill_version=settings.detector_version, code_version=code_version()
-    )
+from functions.core.skills.wiring import build_deployments
 
 
 def build_evaluate_deps(
@@ -58,14 +44,6 @@ def build_evaluate_deps(
         datasets_uri=settings.datasets_uri,
         cascade=settings.cascade,
         gate=settings.gate,
-    )
-
-
-def build_registry_skills(settings: GateSettings | None = None) -> RegistrySkills:
-    settings = settings or GateSettings()  # type: ignore[call-arg]
-    table = resource("dynamodb", settings).Table(settings.catalog_table)
-    return RegistrySkills(
-        SkillRegistry(table), build_deployments(settings), Artifacts(BlobStore(client("s3", settings)))
     )
 
 
