@@ -75,6 +75,8 @@ class Outcome:
     imports_ok: bool
     handled: str  # "yes: ..." / "refused: ..." / "FAILED: ..." / "not run: ..."
     missing: list[str] = field(default_factory=list)
+    # the isolated run: interpreter start, imports, model load and the first event (a cold start)
+    cold_start_s: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -82,8 +84,9 @@ class Outcome:
 
     def line(self) -> str:
         imports = "OK" if self.imports_ok else f"MISSING {', '.join(self.missing)}"
+        cold = f"{self.cold_start_s:5.1f} s" if self.cold_start_s is not None else "    -  "
         return (
-            f"{self.function:<13} {self.artifact:<15} {self.size_mb:>8.1f} MB  "
+            f"{self.function:<13} {self.artifact:<15} {self.size_mb:>8.1f} MB  cold start {cold}  "
             f"handler import {imports:<4}  sample event handled: {self.handled}"
         )
 
@@ -498,11 +501,13 @@ def function_env(
     }
 
 
-def check(outdir: Path, run_events: bool = True, models_dir: str | None = None) -> list[Outcome]:
+def check(
+    outdir: Path, run_events: bool = True, models_dir: str | None = None, only: set[str] | None = None
+) -> list[Outcome]:
     from scripts.artifacts_events import seeded_events
     from scripts.local.emulator import running_emulator
 
-    functions = packaged_functions(outdir)
+    functions = [f for f in packaged_functions(outdir) if only is None or f.name in only]
     models = (
         models_dir or os.environ.get("SKILLFORGE_MODELS_DIR") or str(REPO_ROOT.parent / "shared" / "models")
     )
@@ -524,9 +529,10 @@ def check(outdir: Path, run_events: bool = True, models_dir: str | None = None) 
                     outcome.handled = "not run: no sample event"
                 else:
                     env = {**function_env(function, emulator.function_env(), models), **extra_env}
-                    outcome.handled = handled(
-                        run_isolated(site, function.code_dir, function.handler, event, env)
-                    )
+                    started = time.monotonic()
+                    answer = run_isolated(site, function.code_dir, function.handler, event, env)
+                    outcome.cold_start_s = time.monotonic() - started
+                    outcome.handled = handled(answer)
             else:
                 outcome.size_mb += installed_size(resolved_distributions(artifact)) / 1e6
                 outcome.handled = (

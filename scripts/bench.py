@@ -179,7 +179,11 @@ SECTIONS: dict[str, Section] = {
     "targets": targets_section,
     "pipeline": pipeline_section,
 }
-OPTIONAL_SECTIONS = {"dataset_extraction": "scripts.bench_extract", "serving": "scripts.bench_serving"}
+OPTIONAL_SECTIONS = {
+    "dataset_extraction": "scripts.bench_extract",
+    "serving": "scripts.bench_serving",
+    "shipped": "scripts.bench_artifacts",  # size and cold start of the cloud's detect artifact
+}
 
 
 def optional_sections() -> dict[str, Section]:
