@@ -26,6 +26,7 @@ class Catalog(Construct):
             ),
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
             removal_policy=RemovalPolicy.RETAIN,
+            time_to_live_attribute="expires_at",  # short-lived items only (the notify idempotency markers)
         )
         self.table.add_global_secondary_index(
             index_name=STATUS_INDEX,

@@ -60,7 +60,7 @@ class DetectImage:
         self, artifact: Artifact = DETECT_IMAGE, cmd: list[str] | None = None
     ) -> lambda_.DockerImageCode:
         """The image of `artifact` (its Dockerfile, its requirement set), with the detector model inside;
-        `cmd` runs another handler of the same image (e.g. the reprocess function in the detect image)."""
+        `cmd` runs another handler of the same image."""
         model_path = self.model_path
         if artifact.dockerfile is None:
             raise ValueError(f"{artifact.name} is not an image artifact")
@@ -75,12 +75,12 @@ class DetectImage:
                 "MODELS_DIR": IMAGE_MODELS_DIR,
             },
             build_contexts={MODELS_BUILD_CONTEXT: str(model_path)},
+            cmd=cmd,
             # The model folder is a second build context, which CDK does not fingerprint: hash it here
             # so a changed model rebuilds the image (absent folder: the build fails at deploy, not synth).
             extra_hash=FileSystem.fingerprint(str(model_path)) if model_path.is_dir() else "model-absent",
             exclude=list(BUILD_CONTEXT_ALLOW),
             ignore_mode=IgnoreMode.DOCKER,
-            cmd=cmd,
         )
 
 

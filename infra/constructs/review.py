@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
@@ -18,13 +18,22 @@ from constructs import Construct
 
 from functions.core.base.resources import STATUS_INDEX
 from infra.checkov import skip_check
+from infra.constructs.notifications import REPORT_OBJECTS
 from infra.constructs.python_code import FunctionDefaults, zip_function
-from infra.grants import allow_items, allow_objects
+from infra.grants import allow, allow_items, allow_objects
 from infra.nag import acknowledge_function_basics, acknowledge_resources, suppress
 
 API_STAGE = "review"
 _SYNCHRONOUS = "Invoked synchronously behind API Gateway: an error goes back to the caller, not to a DLQ."
-PUBLIC_FILES = ("review.js", "review.css", "config.json", "index.html")
+PUBLIC_FILES = (
+    "review.js",
+    "review.css",
+    "config.json",
+    "index.html",
+    "dashboard.html",
+    "dashboard.js",
+    "dashboard.css",
+)
 
 
 @dataclass(frozen=True)
@@ -151,10 +160,35 @@ class Review(Construct):
         self.table = table
         allow_items(
             self.function,
-            ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            [
+                "dynamodb:Query",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:Scan",
+            ],
             table,
         )
         allow_objects(self.function, ["s3:GetObject"], crops_bucket, "")
+        # The dashboard (same API): registry/gate items (Scan), every stage's deployed versions (SSM
+        # parameters under /skillforge/), and presigned links to the gate's reports.
+        skill_parameters = Stack.of(self).format_arn(
+            service="ssm", resource="parameter", resource_name="skillforge/*"
+        )
+        allow(self.function, ["ssm:GetParametersByPath"], [skill_parameters])
+        reports = artifacts_bucket.arn_for_objects(REPORT_OBJECTS)
+        allow(self.function, ["s3:GetObject"], [reports])
+        suppress(
+            self.function,
+            "AwsSolutions-IAM5",
+            "The dashboard reads every stage's deployed skill versions (parameters under /skillforge/) "
+            f"and links every skill version's gate report ({REPORT_OBJECTS}); both are created at run time.",
+            findings=[
+                "Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/skillforge/*",
+                f"Resource::<{Stack.of(self).get_logical_id(artifacts_bucket.node.default_child)}.Arn>/"  # type: ignore[arg-type]
+                f"{REPORT_OBJECTS}",
+            ],
+        )
 
         integration = apigw.LambdaIntegration(self.function)
         self.authorizer = apigw.CognitoUserPoolsAuthorizer(

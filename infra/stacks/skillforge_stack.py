@@ -29,6 +29,7 @@ from infra.checkov import CheckovAcknowledgements, skip_check
 from infra.config import LOG_RETENTION_DAYS, StageConfig
 from infra.constructs.catalog import Catalog
 from infra.constructs.detection import DetectImage, Detection, DetectorKnobs, DetectSizing
+from infra.constructs.drift import DriftMonitor
 from infra.constructs.ingest import Ingest, QueueSettings
 from infra.constructs.labelling import Labelling, LabellingConfig
 from infra.constructs.monitoring import Monitoring
@@ -158,6 +159,10 @@ class SkillforgeStack(Stack):
             monitoring=self.monitoring,
             sizing=ServingSizing(log_retention=self.log_retention),
         )
+        defaults = self.function_defaults()
+        self.drift = DriftMonitor(
+            self, "Drift", defaults=defaults, table=self.catalog_table, monitoring=self.monitoring
+        )
         self.monitoring.watch_dead_letter_queue("DetectDlqAlarm", self.ingest.dlq, "detect")
         self.monitoring.watch_function_errors("DetectErrorsAlarm", self.detection.function, "detect")
         self.monitoring.watch_queue_age(
@@ -265,6 +270,7 @@ class SkillforgeStack(Stack):
             table=self.catalog_table,
             email_addresses=list(config.notification_emails),
             slack_secret_name=config.slack_secret_name,
+            reports_bucket=self.artifacts_bucket,
         )
         self.train_and_gate = TrainAndGate(
             self,

@@ -177,3 +177,24 @@ def test_skill_versions_of_the_mapping_file_become_ssm_parameters(tmp_path: Path
     assert "Fn::FindInMap" in parameters[0]["Value"]
     (entry,) = (m["make"]["parameter"] for m in template["Mappings"].values())
     assert json.loads(entry) == {"version": 3, "artifact_uri": uri}
+
+
+def test_notify_function_may_read_only_the_reports_it_links(synthesized: Synthesized) -> None:
+    # GIVEN the notify function's role policies
+    role = synthesized.stack.notifications.function.role
+    role_id = synthesized.stack.get_logical_id(role.node.default_child)
+    statements = [
+        statement
+        for policy in synthesized.of_type("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    # THEN it may read the gate's reports (the presigned report link is signed with this role), nothing
+    # else of the artifacts bucket, and write nothing there
+    s3_statements = [s for s in statements if any(str(a).startswith("s3:") for a in _list(s["Action"]))]
+    assert [_list(s["Action"]) for s in s3_statements] == [["s3:GetObject"]]
+    assert "/skills/*/evaluation/report.pdf" in json.dumps(s3_statements[0]["Resource"])
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]

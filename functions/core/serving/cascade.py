@@ -20,10 +20,7 @@ from functions.core.detection.crops import crop
 from functions.core.detection.detect import Analysis, analyse_image
 from functions.core.detection.detector import Detector
 from functions.core.detection.settings import DetectorSettings
-from functions.core.serving.config import CascadeConfig, CascadeStage, load_cascade_config
-
-# The configuration lives in serving/config.py (no detector stack: the CDK app reads it at synth).
-__all__ = ["Cascade", "CascadeConfig", "CascadeStage", "load_cascade_config", "route_crop"]
+from functions.core.serving.config import CascadeConfig
 
 
 class RankingSkill(Protocol):

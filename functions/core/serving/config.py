@@ -1,6 +1,8 @@
-"""The cascade's configuration: which skill runs on which car, in which order (infra/cascade.json).
+"""The cascade as data: which skills run on a car, in which order, routed by the parent's answer.
 
-Plain models with no detector or client behind them, so the CDK app reads them at synth.
+Plain configuration (no runtime, no clients): the CDK app reads it at synth, the functions at run time.
+A stage with `after` runs only when the parent stage's top-1 is one of `when` (e.g. make → the variant
+skill of that make).
 """
 
 from __future__ import annotations
