@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from scripts.commands.output import emit
+
 
 def register(subparsers: Any) -> None:
     from scripts.commands.options import add_state_argument
@@ -35,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         settings = GateSettings(stage=args.stage)  # type: ignore[call-arg]
         table = resource("dynamodb", settings).Table(settings.catalog_table)
         record = GateLog(table).accept(args.skill, args.version, by=args.by, reason=args.reason)
-        print(
+        emit(
             f"recorded: {args.by} accepts {args.skill} v{args.version} "
             f"({record.decision.outcome.value} by the gate)"
         )
@@ -51,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
                 deliberate=True,
                 mapping=mapping_file(args.state) if args.state else None,
             )
-            print(
+            emit(
                 f"promoted {args.skill} v{args.version} to {args.stage}"
                 + (f" (was v{result.previous.version})" if result.previous else "")
             )

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import argparse
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
+
+from scripts.commands.output import emit, info
 
 
 def register(subparsers: Any) -> None:
@@ -86,8 +87,8 @@ def run(args: argparse.Namespace) -> int:
             )
             diff = result.mapping_diff
             before = f"v{result.previous.version}" if result.previous else "nothing"
-            print(f"{args.skill}: {before} → v{args.version} in stage {args.stage}", file=sys.stderr)
-    print(diff or f"{mapping.path}: no change", end="" if diff else "\n")
+            info(f"{args.skill}: {before} → v{args.version} in stage {args.stage}")
+    emit(diff.rstrip("\n") if diff else f"{mapping.path}: no change")
     if args.commit and diff:
         subprocess.run(["git", "add", str(mapping.path)], check=True)
         message = (

@@ -20,8 +20,8 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from functions.core.base.records import CropRecord, CropStatus, ImageRecord, ServedAnswer
+from functions.core.base.resources import STATUS_INDEX
 
-STATUS_INDEX = "by_status"
 DEFAULT_SCAN_SEGMENTS = 8  # parallel Scan segments, one thread each
 
 

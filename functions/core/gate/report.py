@@ -16,11 +16,11 @@ from PIL import Image
 
 from functions.core.base.artifacts import Artifacts
 from functions.core.base.records import Box
-from functions.core.detection.crops import crop
+from functions.core.detection.crops import DEFAULT_CROP_PADDING, crop
 from functions.core.detection.images import decode_image
 from functions.core.gate.regression import NO_CAR, CaseResult, SideMetrics
 from functions.core.gate.rule import GateOutcome
-from functions.core.skills.model import ClassifierSkill
+from functions.core.skills.model import CURVES_FILE, DATASET_FILE, ClassifierSkill
 
 if TYPE_CHECKING:
     from fpdf import FPDF
@@ -115,6 +115,7 @@ def render_report(
     report.pdf.add_page()
     _cover(report, record)
     _data(report, record)
+    _run_pictures(report, candidate.folder)
     report.pdf.add_page()
     _metrics(report, record)
     report.pdf.add_page()
@@ -193,6 +194,20 @@ def _data(report: _Report, record: EvaluationRecord) -> None:
             report.figure(fig, width=170)
     else:
         report.text("Class counts were recorded neither in a dataset manifest nor in skill.json.", GREY)
+
+
+def _run_pictures(report: _Report, folder: Path) -> None:
+    """The training run's own pictures (training/charts.py), when the skill version has them."""
+    pictures = [
+        ("Training curves", folder / CURVES_FILE),
+        ("Data set: class balance, groups per class, crop sizes", folder / DATASET_FILE),
+    ]
+    present = [(title, path) for title, path in pictures if path.is_file()]
+    if present:
+        report.pdf.add_page()
+    for title, path in present:
+        report.heading(title)
+        report.pdf.image(str(path), w=180)
 
 
 def _metrics(report: _Report, record: EvaluationRecord) -> None:
@@ -310,7 +325,7 @@ def _failure_crop(result: CaseResult, artifacts: Artifacts) -> Image.Image:
     if result.box is None:
         return image
     x1, y1, x2, y2 = result.box
-    return crop(image, Box(x1=x1, y1=y1, x2=x2, y2=y2), 0.05)
+    return crop(image, Box(x1=x1, y1=y1, x2=x2, y2=y2), DEFAULT_CROP_PADDING)
 
 
 def _failures(

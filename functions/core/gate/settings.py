@@ -9,7 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from functions.core.base.settings import AwsSettings
 from functions.core.gate.rule import GateConfig
-from functions.core.serving.cascade import CascadeConfig, load_cascade_config
+from functions.core.serving.config import CascadeConfig, load_cascade_config
 from functions.core.skills.settings import RegistrySettings
 
 
@@ -57,6 +57,9 @@ class NotifySettings(AwsSettings):
     email_topic_arn: str | None = None
     catalog_table: str | None = Field(default=None, description="for idempotency of failure notifications")
     slack_attempts: int = Field(default=3, ge=1, le=10)
+    report_link_expiry_s: int = Field(
+        default=3600, ge=60, le=3600, description="presigned report links in messages (at most 1 hour)"
+    )
     slack_timeout_s: float = Field(default=5.0, gt=0)
 
 

@@ -67,4 +67,6 @@ def build_notifier(settings: NotifySettings | None = None, slack_file: Path | No
         sns=client("sns", settings) if settings.email_topic_arn else None,
         topic_arn=settings.email_topic_arn,
         table=table,
+        store=BlobStore(client("s3", settings)),
+        report_link_expiry_s=settings.report_link_expiry_s,
     )

@@ -25,6 +25,9 @@ from functions.core.detection.yolo_numpy import classify_input
 from functions.core.skills.manifest import SkillManifest
 
 MANIFEST_FILE = "skill.json"
+# Pictures of the training run in the skill version's folder (written by training/charts.py)
+CURVES_FILE = "training-curves.png"
+DATASET_FILE = "dataset.png"
 ClassifierBackend = Literal["torch", "onnx"]
 # A classification skill is small (≈2 ms per crop on one core): one thread without spin-waiting leaves
 # the other cores to the detector's runtime in the same process. With ONNX Runtime's default (all
