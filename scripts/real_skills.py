@@ -24,6 +24,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "training" / "configs"
+COMPARE_CONFIG = CONFIGS / "car-make-compare.json"
 DEFAULT_CONFIGS = [
     CONFIGS / f"{name}.json"
     for name in (
@@ -44,9 +45,16 @@ def main(argv: list[str] | None = None) -> int:
         default=Path(os.environ.get("SKILLFORGE_SHARED_DATA", REPO.parent / "shared" / "data"))
         / "stanford-cars-subset",
     )
-    parser.add_argument("--configs", nargs="+", type=Path, default=DEFAULT_CONFIGS)
+    parser.add_argument("--configs", nargs="*", type=Path, default=DEFAULT_CONFIGS)
     parser.add_argument(
-        "--compare-scratch", nargs="*", default=["car-make"], help="skills also trained from scratch"
+        "--compare-scratch", nargs="*", default=[], help="skills also trained from scratch (emulator path)"
+    )
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        default=None,
+        help="a config trained with and without the pretrained backbone at equal cost (not published); "
+        f"`make skills` uses {COMPARE_CONFIG.relative_to(REPO)}",
     )
     parser.add_argument(
         "--only-scratch", action="store_true", help="train only the from-scratch runs (a parallel process)"
@@ -140,6 +148,7 @@ def run_direct(args: argparse.Namespace, configs: list[Any], models_dir: Path | 
     from functions.core.dataset.build import extract
     from functions.core.dataset.settings import ExtractSettings
     from functions.core.detection.settings import DetectorSettings
+    from training.config import load_config
     from training.train import TrainRequest, train_skill
 
     started = time.perf_counter()
@@ -151,19 +160,26 @@ def run_direct(args: argparse.Namespace, configs: list[Any], models_dir: Path | 
     results: list[dict[str, Any]] = []
     per_class: dict[str, dict[str, Any]] = {}
     datasets: dict[str, Any] = {}
-    for config in configs:
+    runs: list[tuple[Any, bool]] = [(config, False) for config in configs]
+    if args.compare:
+        runs.append((load_config(args.compare), True))
+    for config, comparing in runs:
         extraction, _ = extract(table, config.dataset, {}, salt)
         datasets[config.skill] = extraction.report.model_dump(mode="json")
         (args.results / f"dataset-{config.skill}.json").write_text(
             json.dumps(datasets[config.skill], indent=1), encoding="utf-8"
         )
         variants = [] if args.only_scratch else [(config, "pretrained")]
-        if config.skill in args.compare_scratch:
+        if comparing or config.skill in args.compare_scratch:
             scratch = config.model_copy(
                 update={"network": config.network.model_copy(update={"pretrained": None, "freeze": 0})}
             )
             variants.append((scratch, "scratch"))
+        if comparing:
+            tag = f"{config.training.imgsz}px-{config.training.epochs}ep"
+            variants = [(cfg, f"{start}-{tag}") for cfg, start in variants]
         for version, (cfg, start) in enumerate(variants, start=1):
+            publish = start == "pretrained"
             run_dir = args.runs / cfg.skill / start
             manifest = train_skill(
                 TrainRequest(
@@ -184,7 +200,7 @@ def run_direct(args: argparse.Namespace, configs: list[Any], models_dir: Path | 
             per_class[f"{cfg.skill}/{start}"] = metrics["test"]["per_class"]
             _log(json.dumps(row))
             _write_per_class(args.results / f"per-class-{cfg.skill}-{start}.csv", metrics)
-            if start == "pretrained":
+            if publish:
                 _publish(run_dir / "model", args.out / cfg.skill / f"v{version:06d}")
             summary = {"ingest": ingest, "runs": results, "per_class": per_class}
             (args.results / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
