@@ -6,6 +6,9 @@ BIN := $(VENV)/bin
 REQS := requirements-lambda.txt requirements-detect.txt requirements-training.txt requirements-dev.txt constraints.txt pyproject.toml
 STAMP := $(VENV)/.installed-$(shell cat $(REQS) 2>/dev/null | sha256sum | cut -c1-16)
 NODE_STAMP := node_modules/.installed-$(shell cat package-lock.json 2>/dev/null | sha256sum | cut -c1-16)
+# checkov pins its own boto3 and friends: it lives in a tool environment of its own, not in .venv.
+CHECKOV_VERSION := 3.3.30
+CHECKOV := .work/tools/checkov-$(CHECKOV_VERSION)/bin/checkov
 
 # Offline model weights and real photos: ../shared when it is there, overridable.
 SHARED ?= $(abspath ../shared)
@@ -15,7 +18,7 @@ export YOLO_OFFLINE := 1
 export PYTHONDONTWRITEBYTECODE := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help setup node browser demo skills test lint typecheck unit integration infra e2e bench soak synth clean
+.PHONY: help setup node browser demo skills test lint typecheck unit integration infra e2e bench soak synth clean artifacts-check validate
 
 help:
 	@echo "make demo   - run the local end-to-end pipeline on the bundled sample photos (out/)"
@@ -24,6 +27,8 @@ help:
 	@echo "make bench  - speed / memory benchmarks"
 	@echo "make soak   - load + fault test of local mode (2,000 images, loopback only)"
 	@echo "make synth  - synthesize the CDK app (no AWS account needed)"
+	@echo "make artifacts-check - per function: artifact, size, handler import, sample event handled"
+	@echo "make validate - cfn-lint, checkov and asl-validator on the synthesized templates"
 
 $(STAMP): $(REQS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,11 +62,12 @@ skills: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: setup
 	$(BIN)/mypy
 
-test: setup node browser lint typecheck
+test: setup node browser lint typecheck validate
 	$(BIN)/python -m pytest -n 2 --timeout=600 tests
 
 unit: setup
@@ -84,6 +90,16 @@ soak: setup
 
 synth: setup node
 	PATH=$(abspath $(BIN)):$$PATH npx cdk synth --quiet
+
+$(CHECKOV):
+	@test -x $@ || $(PYTHON) -m venv $(dir $(@D))
+	$(dir $(@D))bin/pip install -q --disable-pip-version-check checkov==$(CHECKOV_VERSION)
+
+validate: setup node $(CHECKOV)
+	SKILLFORGE_CHECKOV=$(abspath $(CHECKOV)) $(BIN)/python -m scripts.validate_templates
+
+artifacts-check: setup node
+	$(BIN)/python -m scripts.artifacts_check
 
 clean:
 	rm -rf out cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -22,6 +22,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from functions.core.base.resources import ResourceNames
+from infra.ecr import image_repository_arn
 
 CONTEXT_KEY = "skillforge"
 STAGE_CONTEXT_KEY = "stage"
@@ -43,11 +44,6 @@ _WORKTEAM_ARN = r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:workteam/private-c
 _DOMAIN_PREFIX = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"  # Cognito hosted-UI domain prefix
 # Secrets Manager secret names: letters, digits and /_+=.@- (at most 512 characters).
 _SECRET_NAME = r"^[A-Za-z0-9/_+=.@-]{1,512}$"
-# The default training image: a documented placeholder in an account that does not exist. Build and push
-# training/Dockerfile to your own ECR repository and set trainingImageUri to it (docs/deploy.md).
-TRAINING_IMAGE_PLACEHOLDER = (
-    "000000000000.dkr.ecr.us-east-1.amazonaws.com/skillforge-training:push-your-image"
-)
 
 
 class ConfigError(ValueError):
@@ -99,7 +95,8 @@ class StageConfig(_Model):
     review_domain_prefix: str | None = Field(default=None, pattern=_DOMAIN_PREFIX)
 
     # Training (make-skill) and the train-and-gate regression gate with its notifications.
-    training_image_uri: str = TRAINING_IMAGE_PLACEHOLDER
+    # None: training/Dockerfile is built and pushed by `cdk deploy` (a CDK image asset); or an ECR image URI.
+    training_image_uri: str | None = None
     split_salt: str = Field(default="skillforge", min_length=1, max_length=256)
     notification_emails: list[str] = Field(default_factory=list)
     slack_secret_name: str | None = Field(default=None, pattern=_SECRET_NAME)
@@ -122,10 +119,9 @@ class StageConfig(_Model):
 
     @field_validator("training_image_uri")
     @classmethod
-    def _training_image_is_in_ecr(cls, value: str) -> str:
-        from infra.constructs.training import image_repository_arn
-
-        image_repository_arn(value)  # SageMaker pulls training images from ECR only
+    def _training_image_is_in_ecr(cls, value: str | None) -> str | None:
+        if value is not None:
+            image_repository_arn(value)  # SageMaker pulls training images from ECR only
         return value
 
     @field_validator("notification_emails")
@@ -135,10 +131,6 @@ class StageConfig(_Model):
         if bad:
             raise ValueError(f"not e-mail addresses: {bad}")
         return value
-
-    @property
-    def training_image_is_placeholder(self) -> bool:
-        return self.training_image_uri == TRAINING_IMAGE_PLACEHOLDER
 
     @field_validator("vehicle_classes")
     @classmethod

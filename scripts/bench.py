@@ -87,10 +87,15 @@ def run_worker(backend: str, photos: list[Path]) -> dict[str, Any]:
 
 def detectors_section(context: BenchContext) -> dict[str, Any]:
     """Each backend in fresh subprocesses, interleaved; the last run (disk cache warm) is reported."""
+    from scripts.commands.output import progress
+
     runs: dict[str, list[dict[str, Any]]] = {backend: [] for backend in context.backends}
-    for _ in range(context.repeats):
-        for backend in context.backends:
-            runs[backend].append(run_worker(backend, context.photos))
+    with progress("bench: detector runs", total=context.repeats * len(context.backends)) as bar:
+        for _ in range(context.repeats):
+            for backend in context.backends:
+                bar.update(description=f"bench: {backend}")
+                runs[backend].append(run_worker(backend, context.photos))
+                bar.advance()
     return {
         backend: {**results[-1], "cold_start_s_runs": [r["cold_start_s"] for r in results]}
         for backend, results in runs.items()
@@ -172,7 +177,7 @@ SECTIONS: dict[str, Section] = {
     "targets": targets_section,
     "pipeline": pipeline_section,
 }
-OPTIONAL_SECTIONS = {"dataset_extraction": "scripts.bench_extract"}
+OPTIONAL_SECTIONS = {"dataset_extraction": "scripts.bench_extract", "serving": "scripts.bench_serving"}
 
 
 def optional_sections() -> dict[str, Section]:

@@ -34,9 +34,17 @@ def synthetic_records(n: int, groups: int, classes: int, seed: int = 0) -> objec
     return table
 
 
-def measure(records: int = 1_000_000, groups: int = 250_000, classes: int = 64) -> dict[str, Any]:
-    """Time the split, the whole extraction and GroupShuffleSplit on the same synthetic records."""
-    from sklearn.model_selection import GroupShuffleSplit
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports ru_maxrss in KiB)."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def measure(
+    records: int = 1_000_000, groups: int = 250_000, classes: int = 64, compare: bool = True
+) -> dict[str, Any]:
+    """Time the split, the whole extraction and (with `compare`) GroupShuffleSplit on the same records."""
 
     from functions.core.dataset.build import RecordTable, extract
     from functions.core.dataset.spec import DatasetSpec
@@ -57,12 +65,29 @@ def measure(records: int = 1_000_000, groups: int = 250_000, classes: int = 64) 
     extraction, _ = extract(table, DatasetSpec(min_images_per_class=1000), {}, "bench")
     extract_s = time.perf_counter() - started
 
+    peak_mb = peak_rss_mb()
+    if not compare:
+        return {
+            "records": n,
+            "groups": groups,
+            "classes": classes,
+            "generate_s": round(generate_s, 2),
+            "split_s": round(split_s, 2),
+            "extract_s": round(extract_s, 2),
+            "extract_records_per_s": round(n / extract_s),
+            "peak_rss_mb": peak_mb,
+            "test_share": round(float(sides.mean()), 4),
+            "dataset_version": extraction.dataset_version,
+        }
+    from sklearn.model_selection import GroupShuffleSplit
+
     started = time.perf_counter()
     splitter = GroupShuffleSplit(n_splits=1, test_size=0.2, random_state=0)
     _, test_idx = next(splitter.split(np.zeros(n), groups=np.asarray(table.group_ids)))
     sklearn_s = time.perf_counter() - started
 
     return {
+        "peak_rss_mb_before_group_shuffle_split": peak_mb,
         "records": n,
         "groups": groups,
         "classes": classes,
@@ -91,7 +116,13 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--groups", type=int, default=250_000)
     parser.add_argument("--classes", type=int, default=64)
+    parser.add_argument(
+        "--no-compare", action="store_true", help="skip GroupShuffleSplit (large runs: time and peak memory)"
+    )
     args = parser.parse_args()
+    if args.no_compare:
+        print(json.dumps(measure(args.records, args.groups, args.classes, compare=False)))
+        return 0
     result = measure(args.records, args.groups, args.classes)
     print(
         f"extraction of {result['records']:,} records: {result['extract_records_per_s']:,} records/s "

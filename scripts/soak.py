@@ -26,6 +26,7 @@ from functions.core.audit.queues import redrive
 from functions.core.base.catalog import DynamoCatalog
 from functions.core.detection.settings import DetectorSettings, PipelineSettings
 from functions.core.detection.wiring import build_detect_deps, build_detector
+from scripts.commands.output import progress, results_on_stdout
 from scripts.local import corpus
 from scripts.local.delivery import DeliveryStats, drain_queue
 from scripts.local.emulator import Emulator, running_emulator
@@ -118,19 +119,20 @@ def soak(count: int, max_seconds: float, plan: FaultPlan, out: Path | None = Non
         redriven = 0
         processing_started = time.perf_counter()
         timed_out = False
-        for _round in range(10):
-            drained = drain_queue(
-                sqs, queue, handler, on_batch=_progress(len(uploads)), deadline=started + max_seconds
-            )
-            stats.batches += drained.batches
-            stats.messages += drained.messages
-            stats.failures += drained.failures
-            if time.perf_counter() - started > max_seconds:
-                timed_out = True
-                break
-            if queue_depth(emulator, dlq) == 0 and queue_depth(emulator, queue) == 0:
-                break
-            redriven += redrive(sqs, dlq, queue)
+        with progress("soak: messages handled", total=len(uploads) + duplicates) as bar:
+            for _round in range(10):
+                drained = drain_queue(
+                    sqs, queue, handler, on_batch=_progress(bar), deadline=started + max_seconds
+                )
+                stats.batches += drained.batches
+                stats.messages += drained.messages
+                stats.failures += drained.failures
+                if time.perf_counter() - started > max_seconds:
+                    timed_out = True
+                    break
+                if queue_depth(emulator, dlq) == 0 and queue_depth(emulator, queue) == 0:
+                    break
+                redriven += redrive(sqs, dlq, queue)
         processing_s = time.perf_counter() - processing_started
 
         plan.aws_error_rate = 0.0  # the audit itself reads without injected faults
@@ -164,14 +166,9 @@ def soak(count: int, max_seconds: float, plan: FaultPlan, out: Path | None = Non
     return figures
 
 
-def _progress(total: int) -> Any:
-    done = 0
-
+def _progress(bar: Any) -> Any:
     def report(count: int) -> None:
-        nonlocal done
-        done += count
-        if done % 200 < count:
-            print(f"  handled {done} messages ({total} uploads)", file=sys.stderr, flush=True)
+        bar.advance(count)
 
     return report
 
@@ -185,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 1 <= args.images <= 20_000:
         parser.error("--images must be between 1 and 20000")
-    figures = soak(args.images, args.max_seconds, FaultPlan(seed=args.seed), args.out)
+    with results_on_stdout():  # handler logs and metrics on stderr, the figures alone on stdout
+        figures = soak(args.images, args.max_seconds, FaultPlan(seed=args.seed), args.out)
     width = max(len(k) for k in figures)
     for key, value in figures.items():
         print(f"{key:<{width}}  {value}")

@@ -29,6 +29,7 @@ from functions.core.dataset.build import DataFile
 from functions.core.dataset.extract import lineage_record
 from functions.core.dataset.split import Split
 from functions.core.skills.manifest import SkillManifest
+from training.charts import write_run_charts
 from training.config import SkillConfig, load_config, trainer_arguments
 
 WEIGHTS_FILE = "weights.pt"
@@ -36,7 +37,6 @@ ONNX_FILE = "model.onnx"
 SKILL_FILE = "skill.json"
 METRICS_FILE = "metrics.json"
 LINEAGE_FILE = "lineage.json"
-CURVES_FILE = "training-curves.png"
 
 
 def emit(name: str, value: float) -> None:
@@ -204,6 +204,7 @@ def train_skill(request: TrainRequest) -> SkillManifest:
     exported = Path(YOLO(str(weights), task="classify").export(format="onnx", imgsz=t.imgsz, simplify=False))
     shutil.move(str(exported), model_dir / ONNX_FILE)
 
+    charts = write_run_charts(history, request.dataset, request.crops_root, model_dir)
     metrics = {
         "test": evaluation.model_dump(),
         "epochs": history,
@@ -213,11 +214,9 @@ def train_skill(request: TrainRequest) -> SkillManifest:
         "transfer": transfer,
         "val_source": laid_out.val_source,
         "examples": laid_out.counts,
-        "files": {k: v.name for k, v in csvs.items()},
+        "files": {**{k: v.name for k, v in csvs.items()}, **charts},
     }
     (model_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=1), encoding="utf-8")
-    if history:
-        write_curves(history, model_dir / CURVES_FILE)
     lineage = lineage_record(request.dataset, cfg.skill, request.skill_version)
     (model_dir / LINEAGE_FILE).write_text(lineage.model_dump_json(indent=1), encoding="utf-8")
     manifest = SkillManifest(
@@ -253,29 +252,6 @@ def cpu_seconds() -> float:
 
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-def write_curves(history: list[dict[str, float]], path: Path) -> Path:
-    """Train loss and validation top-1 per epoch, as a PNG beside the model."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    epochs = [row["epoch"] for row in history]
-    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(8, 3))
-    loss_ax.plot(epochs, [row["train_loss"] for row in history], marker="o")
-    loss_ax.set_title("train loss")
-    loss_ax.set_xlabel("epoch")
-    acc_ax.plot(epochs, [row["val_top1"] for row in history], marker="o", color="tab:green")
-    acc_ax.set_title("validation top-1")
-    acc_ax.set_xlabel("epoch")
-    acc_ax.set_ylim(0, 1)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=110)
-    plt.close(fig)
-    return path
 
 
 def _loss(tloss: Any) -> float:

@@ -15,9 +15,9 @@ from pydantic import BaseModel, Field
 
 from functions.core.base.aws import resource
 from functions.core.gate.settings import GateSettings
-from functions.core.gate.wiring import build_deployments
 from functions.core.skills.deployment import DeploymentStore, promote
 from functions.core.skills.registry import SkillRegistry
+from functions.core.skills.wiring import build_deployments
 
 logger, tracer = Logger(), Tracer()
 

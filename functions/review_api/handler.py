@@ -1,4 +1,5 @@
-"""Review API Lambda (API Gateway REST, Cognito authorizer): the same router as the local server."""
+"""Review API + dashboard Lambda (API Gateway REST, Cognito authorizer): the same powertools resolver as
+the local server, behind the same origin and reviewer checks."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.core.labelling.review_api import ReviewApi, apigw_response, request_from_apigw
+from functions.core.dashboard.wiring import build_dashboard
+from functions.core.labelling.review_api import ReviewApi
 from functions.core.labelling.wiring import build_review_api
 
 logger = Logger()
@@ -16,9 +18,11 @@ logger = Logger()
 
 @cache
 def api() -> ReviewApi:
-    return build_review_api()
+    review = build_review_api()
+    build_dashboard().attach(review)
+    return review
 
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return apigw_response(api().handle(request_from_apigw(event)))
+    return api().resolve(event, context)

@@ -1,7 +1,8 @@
 """The detect function: a container-image Lambda fed by the detect queue in batches.
 
-The image is built from functions/detect/Dockerfile by the CDK CLI when assets are published
-(`cdk deploy`), never at synth: synthesis only stages the (small, allow-listed) build context.
+The image is built from functions/detect/Dockerfile (the light runtime: OpenVINO, no torch) by the
+CDK CLI when assets are published (`cdk deploy`), never at synth: synthesis only stages the (small,
+allow-listed) build context. `DetectImage.code(artifact)` also builds the evaluate image.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.aws_lambda_event_sources import SqsEventSource
 from constructs import Construct
 
+from infra.artifacts import DETECT_IMAGE, Artifact
+from infra.checkov import skip_check
 from infra.nag import suppress
 
-DOCKERFILE = "functions/detect/Dockerfile"
 IMAGE_MODELS_DIR = "/opt/skillforge/models"
 MODELS_BUILD_CONTEXT = "models"
 # Docker-style patterns (relative to the repository root): the image needs the function code and
@@ -31,7 +33,9 @@ BUILD_CONTEXT_ALLOW = (
     "*",
     "!functions/",
     "!requirements-lambda.txt",
+    "!requirements-lambda-light.txt",
     "!requirements-detect.txt",
+    "!requirements-evaluate.txt",
     "!constraints.txt",
     "**/__pycache__",
     "**/*.pyc",
@@ -52,25 +56,31 @@ class DetectImage:
     def model_path(self) -> Path:
         return self.models_dir / self.detector_model
 
-    def code(self, cmd: list[str] | None = None) -> lambda_.DockerImageCode:
-        """The detect image; `cmd` runs another handler of the same image (e.g. the evaluate function)."""
+    def code(
+        self, artifact: Artifact = DETECT_IMAGE, cmd: list[str] | None = None
+    ) -> lambda_.DockerImageCode:
+        """The image of `artifact` (its Dockerfile, its requirement set), with the detector model inside;
+        `cmd` runs another handler of the same image."""
         model_path = self.model_path
+        if artifact.dockerfile is None:
+            raise ValueError(f"{artifact.name} is not an image artifact")
         return lambda_.DockerImageCode.from_image_asset(
             str(self.repo_root),
-            file=DOCKERFILE,
+            file=artifact.dockerfile,
             platform=ecr_assets.Platform.LINUX_AMD64,
             build_args={
+                "REQUIREMENTS": artifact.requirements,
                 "CODE_VERSION": self.code_version,
                 "DETECTOR_MODEL": self.detector_model,
                 "MODELS_DIR": IMAGE_MODELS_DIR,
             },
             build_contexts={MODELS_BUILD_CONTEXT: str(model_path)},
+            cmd=cmd,
             # The model folder is a second build context, which CDK does not fingerprint: hash it here
             # so a changed model rebuilds the image (absent folder: the build fails at deploy, not synth).
             extra_hash=FileSystem.fingerprint(str(model_path)) if model_path.is_dir() else "model-absent",
             exclude=list(BUILD_CONTEXT_ALLOW),
             ignore_mode=IgnoreMode.DOCKER,
-            cmd=cmd,
         )
 
 
@@ -162,6 +172,12 @@ class Detection(Construct):
             },
         )
         self._grant(raw_bucket, crops_bucket, quarantine_bucket, table)
+        skip_check(
+            self.function,
+            "CKV_AWS_116",
+            "Fed by an SQS event source: a failed message goes to the detect queue's redrive DLQ (a function "
+            "DLQ applies to asynchronous invokes only).",
+        )
         self.function.add_event_source(
             SqsEventSource(
                 queue,
@@ -207,7 +223,9 @@ class Detection(Construct):
                 resources=[quarantine_bucket.arn_for_objects("*")],
             ),
             iam.PolicyStatement(
-                actions=["dynamodb:GetItem", "dynamodb:PutItem"], resources=[table.table_arn]
+                # BatchWriteItem: the crop records of one upload are written in one batch
+                actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem"],
+                resources=[table.table_arn],
             ),
         ]
         for statement in statements:

@@ -6,9 +6,7 @@ synthesized alone. Functions are thin zip Lambdas running functions/<name>/handl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
@@ -19,92 +17,25 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
-from constructs import Construct, IConstruct
+from constructs import Construct
 
-from functions.core.base.catalog import STATUS_INDEX
-from functions.core.labelling.handoff import JOBS_PREFIX, OUTPUT_PREFIX, TEMPLATES_PREFIX
-from functions.core.labelling.label_import import JOB_STATE_CHANGE
+from functions.core.base.resources import (
+    LABELLING_JOB_STATE_CHANGE,
+    LABELLING_JOBS_PREFIX,
+    LABELLING_OUTPUT_PREFIX,
+    LABELLING_TEMPLATES_PREFIX,
+    STATUS_INDEX,
+)
+from infra.checkov import skip_check
 from infra.constructs.python_code import FunctionDefaults, zip_function
-from infra.nag import suppress
+from infra.grants import allow, allow_items, allow_objects
+from infra.nag import acknowledge_function_basics, acknowledge_resources, nag_resource, suppress
 
-__all__ = ["FunctionDefaults", "Labelling", "LabellingConfig", "zip_function"]
-
-
-def acknowledge(construct: IConstruct, rule: str, reason: str, findings: Sequence[str] = ()) -> None:
-    """cdk-nag acknowledgment with its written reason (infra.nag.suppress: listed in the report)."""
-    suppress(construct, rule, reason, findings=findings)
-
-
-def nag_resource(scope: IConstruct, value: str) -> str:
-    """How cdk-nag writes a (token) resource in a finding id: `<LogicalId.Attr>`, `<AWS::Region>`..."""
-
-    def render(part: Any) -> str:
-        if isinstance(part, str):
-            return part
-        if isinstance(part, dict) and "Fn::GetAtt" in part:
-            logical_id, attribute = part["Fn::GetAtt"]
-            return f"<{logical_id}.{attribute}>"
-        if isinstance(part, dict) and "Ref" in part:
-            return f"<{part['Ref']}>"
-        if isinstance(part, dict) and "Fn::Join" in part:
-            separator, parts = part["Fn::Join"]
-            return str(separator).join(render(p) for p in parts)
-        raise ValueError(f"cannot render {part!r} as a cdk-nag finding")
-
-    return render(Stack.of(scope).resolve(value))
-
-
-BASIC_EXECUTION_ROLE = "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
-
-
-def allow(grantee: iam.IGrantable, actions: Sequence[str], resources: Sequence[str]) -> None:
-    """One identity-policy statement: the named actions (no wildcards) on the given resources."""
-    grantee.grant_principal.add_to_principal_policy(
-        iam.PolicyStatement(actions=list(actions), resources=list(resources))
-    )
-
-
-def allow_objects(grantee: iam.IGrantable, actions: Sequence[str], bucket: s3.IBucket, prefix: str) -> None:
-    """`actions` on the objects under `prefix` of `bucket` (`""`: every key)."""
-    allow(grantee, actions, [bucket.arn_for_objects(f"{prefix}/*" if prefix else "*")])
-
-
-def allow_items(grantee: iam.IGrantable, actions: Sequence[str], table: dynamodb.ITable) -> None:
-    """Item `actions` on the catalog table, plus Query on its status index when asked for."""
-    item_actions = [a for a in actions if a != "dynamodb:Query"]
-    if item_actions:
-        allow(grantee, item_actions, [table.table_arn])
-    if "dynamodb:Query" in actions:
-        allow(grantee, ["dynamodb:Query"], [f"{table.table_arn}/index/{STATUS_INDEX}"])
-
-
-def acknowledge_function_basics(scope: IConstruct, functions: Sequence[lambda_.Function]) -> None:
-    """The findings every thin zip function of this project raises, with their reasons."""
-    acknowledge(
-        scope,
-        "AwsSolutions-IAM4",
-        "Lambda's AWS-managed basic execution policy: CloudWatch Logs only, for the function's own logs.",
-        findings=[BASIC_EXECUTION_ROLE],
-    )
-    acknowledge(
-        scope,
-        "AwsSolutions-IAM5",
-        "X-Ray active tracing: xray:PutTraceSegments/PutTelemetryRecords accept no resource but *.",
-        findings=["Resource::*"],
-    )
-    for function in functions:
-        acknowledge(
-            function,
-            "AwsSolutions-L1",
-            "Pinned to Python 3.11, the project's runtime (pyproject requires-python <3.12); "
-            "raised together with the rest of the code base.",
-        )
-
-
-def acknowledge_resources(scope: IConstruct, reason: str, resources: Sequence[str]) -> None:
-    """Wildcard resources (object keys under a prefix, an index, ...) acknowledged with `reason`."""
-    findings = [f"Resource::{nag_resource(scope, r)}" for r in resources]
-    acknowledge(scope, "AwsSolutions-IAM5", reason, findings=findings)
+JOBS_PREFIX, TEMPLATES_PREFIX, OUTPUT_PREFIX = (
+    LABELLING_JOBS_PREFIX,
+    LABELLING_TEMPLATES_PREFIX,
+    LABELLING_OUTPUT_PREFIX,
+)
 
 
 @dataclass(frozen=True)
@@ -145,19 +76,51 @@ class Labelling(Construct):
         table: dynamodb.ITable,
     ) -> None:
         super().__init__(scope, construct_id)
-        stage = defaults.stage
-        job_prefix = f"skillforge-{stage}"
-        common = {
+        self.defaults = defaults
+        self.config = config
+        self.job_prefix = f"skillforge-{defaults.stage}"
+        self.labeling_jobs = Stack.of(self).format_arn(
+            service="sagemaker", resource="labeling-job", resource_name=f"{self.job_prefix}-*"
+        )
+        self.common_environment = {
             "SKILLFORGE_CROPS_BUCKET": crops_bucket.bucket_name,
             "SKILLFORGE_ARTIFACTS_BUCKET": artifacts_bucket.bucket_name,
             "SKILLFORGE_CATALOG_TABLE": table.table_name,
         }
+        self._annotation_functions(crops_bucket, artifacts_bucket)
+        self._ground_truth_role(crops_bucket, artifacts_bucket)
+        self.dead_letter_queue = self._dead_letter_queue()
+        self._handoff(artifacts_bucket, table)
+        self._label_import(artifacts_bucket, table)
+        # A raised import (unreadable lines) is retried by Lambda's async invoke, then kept in the DLQ.
+        for function in (self.import_function, self.handoff_function):
+            function.configure_async_invoke(
+                retry_attempts=2,
+                max_event_age=Duration.hours(6),
+                on_failure=destinations.SqsDestination(self.dead_letter_queue),
+            )
+            skip_check(
+                function,
+                "CKV_AWS_116",
+                "Failed asynchronous invokes go to the labelling DLQ through an on-failure destination "
+                "(EventInvokeConfig), which this check does not read.",
+            )
+        for function in (self.pre_function, self.post_function):
+            skip_check(
+                function,
+                "CKV_AWS_116",
+                "Invoked synchronously by Ground Truth, which retries and records the failure in the job.",
+            )
+        self._acknowledge(crops_bucket, artifacts_bucket, table, self.labeling_jobs)
+
+    def _annotation_functions(self, crops_bucket: s3.IBucket, artifacts_bucket: s3.IBucket) -> None:
+        """gt-pre (crop → task input) and gt-post (consolidation), both invoked by Ground Truth."""
         self.pre_function = zip_function(
             self,
             "PreAnnotation",
             module="gt_pre",
             description="Ground Truth pre-annotation (crop → task input)",
-            defaults=defaults,
+            defaults=self.defaults,
             environment={"SKILLFORGE_CROPS_BUCKET": crops_bucket.bucket_name},
             timeout=Duration.seconds(10),
             memory_mb=256,
@@ -167,49 +130,66 @@ class Labelling(Construct):
             "PostAnnotation",
             module="gt_post",
             description="Ground Truth consolidation (majority vote per crop)",
-            defaults=defaults,
-            environment=common,
+            defaults=self.defaults,
+            environment=self.common_environment,
             timeout=Duration.seconds(300),
         )
         # The consolidation request Ground Truth writes under the job's output path.
         allow_objects(self.post_function, ["s3:GetObject"], artifacts_bucket, OUTPUT_PREFIX)
 
-        # The role Ground Truth assumes: read the manifest and crops (it presigns crop URLs for
-        # workers with grant_read_access), write the output, invoke the two Lambdas.
-        self.ground_truth_role = iam.Role(
+    def _ground_truth_role(self, crops_bucket: s3.IBucket, artifacts_bucket: s3.IBucket) -> None:
+        """The role Ground Truth assumes: read the manifest and crops (it presigns crop URLs for workers
+        with grant_read_access), write the output, invoke the two Lambdas, write its own logs."""
+        role = self.ground_truth_role = iam.Role(
             self,
             "GroundTruthRole",
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-            description=f"skillforge {stage}: Ground Truth labelling jobs",
+            description=f"skillforge {self.defaults.stage}: Ground Truth labelling jobs",
         )
-        allow_objects(self.ground_truth_role, ["s3:GetObject"], crops_bucket, "")
-        allow_objects(self.ground_truth_role, ["s3:GetObject"], artifacts_bucket, JOBS_PREFIX)
-        allow_objects(self.ground_truth_role, ["s3:GetObject"], artifacts_bucket, TEMPLATES_PREFIX)
-        allow_objects(
-            self.ground_truth_role, ["s3:GetObject", "s3:PutObject"], artifacts_bucket, OUTPUT_PREFIX
-        )
+        allow_objects(role, ["s3:GetObject"], crops_bucket, "")
+        allow_objects(role, ["s3:GetObject"], artifacts_bucket, JOBS_PREFIX)
+        allow_objects(role, ["s3:GetObject"], artifacts_bucket, TEMPLATES_PREFIX)
+        allow_objects(role, ["s3:GetObject", "s3:PutObject"], artifacts_bucket, OUTPUT_PREFIX)
         allow(
-            self.ground_truth_role,
+            role,
             ["s3:ListBucket", "s3:GetBucketLocation"],
             [crops_bucket.bucket_arn, artifacts_bucket.bucket_arn],
         )
-        self.pre_function.grant_invoke(self.ground_truth_role)
-        self.post_function.grant_invoke(self.ground_truth_role)
+        self.pre_function.grant_invoke(role)
+        self.post_function.grant_invoke(role)
         self.ground_truth_logs = Stack.of(self).format_arn(
             service="logs",
             resource="log-group",
             resource_name="/aws/sagemaker/LabelingJobs*",
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
-        self.ground_truth_role.add_to_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
                 resources=[self.ground_truth_logs],
             )
         )
 
-        labelling_env = {
-            **common,
+    def _dead_letter_queue(self) -> sqs.Queue:
+        queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            removal_policy=self.defaults.removal_policy,
+        )
+        suppress(
+            queue,
+            "AwsSolutions-SQS3",
+            "This queue is the dead-letter queue of the hand-off and import events.",
+        )
+        return queue
+
+    def _handoff_environment(self) -> dict[str, str]:
+        config = self.config
+        environment = {
+            **self.common_environment,
             "SKILLFORGE_LABELLING_WORKFORCE": config.workforce,
             "SKILLFORGE_LABELLING_ROLE_ARN": self.ground_truth_role.role_arn,
             "SKILLFORGE_LABELLING_PRE_LAMBDA_ARN": self.pre_function.function_arn,
@@ -222,119 +202,90 @@ class Labelling(Construct):
             "SKILLFORGE_LABELLING_JOBS_PER_RUN": str(config.jobs_per_run),
             "SKILLFORGE_LABELLING_TASK_TIME_LIMIT_S": str(config.task_time_limit_s),
             "SKILLFORGE_LABELLING_TASK_AVAILABILITY_S": str(config.task_availability_s),
-            "SKILLFORGE_LABELLING_JOB_PREFIX": job_prefix,
+            "SKILLFORGE_LABELLING_JOB_PREFIX": self.job_prefix,
         }
         if config.workteam_arn:
-            labelling_env["SKILLFORGE_LABELLING_WORKTEAM_ARN"] = config.workteam_arn
+            environment["SKILLFORGE_LABELLING_WORKTEAM_ARN"] = config.workteam_arn
+        return environment
 
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-            removal_policy=defaults.removal_policy,
-        )
-        acknowledge(
-            self.dead_letter_queue,
-            "AwsSolutions-SQS3",
-            "This queue is the dead-letter queue of the hand-off and import events.",
-        )
-
-        self.handoff_function = zip_function(
+    def _handoff(self, artifacts_bucket: s3.IBucket, table: dynamodb.ITable) -> None:
+        """The scheduled hand-off: waiting crops → a Ground Truth labelling job."""
+        function = self.handoff_function = zip_function(
             self,
             "Handoff",
             module="handoff",
             description="crops → Ground Truth labelling job (batched by size or age)",
-            defaults=defaults,
-            environment=labelling_env,
+            defaults=self.defaults,
+            environment=self._handoff_environment(),
             timeout=Duration.seconds(300),
         )
         # New crops from the status index, a consistent re-read, then new → labelling (conditional put).
-        allow_items(self.handoff_function, ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem"], table)
-        allow_objects(self.handoff_function, ["s3:PutObject"], artifacts_bucket, JOBS_PREFIX)
+        allow_items(function, ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem"], table)
+        allow_objects(function, ["s3:PutObject"], artifacts_bucket, JOBS_PREFIX)
         # The template is uploaded once per version: HEAD (GetObject; ListBucket makes a missing key a
         # 404, not a 403), then PutObject.
-        allow_objects(
-            self.handoff_function, ["s3:GetObject", "s3:PutObject"], artifacts_bucket, TEMPLATES_PREFIX
-        )
-        allow(self.handoff_function, ["s3:ListBucket"], [artifacts_bucket.bucket_arn])
-        labeling_jobs = Stack.of(self).format_arn(
-            service="sagemaker", resource="labeling-job", resource_name=f"{job_prefix}-*"
-        )
-        self.handoff_function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["sagemaker:CreateLabelingJob", "sagemaker:AddTags"], resources=[labeling_jobs]
-            )
-        )
-        self.handoff_function.add_to_role_policy(
+        allow_objects(function, ["s3:GetObject", "s3:PutObject"], artifacts_bucket, TEMPLATES_PREFIX)
+        allow(function, ["s3:ListBucket"], [artifacts_bucket.bucket_arn])
+        allow(function, ["sagemaker:CreateLabelingJob", "sagemaker:AddTags"], [self.labeling_jobs])
+        function.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["iam:PassRole"],
                 resources=[self.ground_truth_role.role_arn],
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             )
         )
+        every = self.config.handoff_every_minutes
         self.schedule = events.Rule(
             self,
             "HandoffSchedule",
-            description=f"skillforge {stage}: send waiting crops to labelling",
-            schedule=events.Schedule.rate(Duration.minutes(config.handoff_every_minutes)),
+            description=f"skillforge {self.defaults.stage}: send waiting crops to labelling",
+            schedule=events.Schedule.rate(Duration.minutes(every)),
             targets=[
                 targets.LambdaFunction(
-                    self.handoff_function,
+                    function,
                     dead_letter_queue=self.dead_letter_queue,
                     retry_attempts=2,
-                    max_event_age=Duration.minutes(config.handoff_every_minutes),
+                    max_event_age=Duration.minutes(every),
                 )
             ],
         )
 
-        self.import_function = zip_function(
+    def _label_import(self, artifacts_bucket: s3.IBucket, table: dynamodb.ITable) -> None:
+        """Finished labelling jobs (EventBridge) → catalog, review queue, worker agreement."""
+        function = self.import_function = zip_function(
             self,
             "LabelImport",
             module="label_import",
             description="finished labelling job → catalog, review queue, worker agreement",
-            defaults=defaults,
-            environment=common,
+            defaults=self.defaults,
+            environment=self.common_environment,
             timeout=Duration.seconds(900),
             memory_mb=1024,
         )
         # Crops of the job (status index), their records (conditional put), per-worker tallies (update).
         allow_items(
-            self.import_function,
-            ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
-            table,
+            function, ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], table
         )
-        allow_objects(self.import_function, ["s3:GetObject"], artifacts_bucket, OUTPUT_PREFIX)
-        self.import_function.add_to_role_policy(
-            iam.PolicyStatement(actions=["sagemaker:DescribeLabelingJob"], resources=[labeling_jobs])
-        )
+        allow_objects(function, ["s3:GetObject"], artifacts_bucket, OUTPUT_PREFIX)
+        allow(function, ["sagemaker:DescribeLabelingJob"], [self.labeling_jobs])
         self.job_state_rule = events.Rule(
             self,
             "JobStateChange",
-            description=f"skillforge {stage}: import finished labelling jobs",
+            description=f"skillforge {self.defaults.stage}: import finished labelling jobs",
             event_pattern=events.EventPattern(
                 source=["aws.sagemaker"],
-                detail_type=[JOB_STATE_CHANGE],
+                detail_type=[LABELLING_JOB_STATE_CHANGE],
                 detail={"LabelingJobStatus": ["Completed", "Failed", "Stopped"]},
             ),
             targets=[
                 targets.LambdaFunction(
-                    self.import_function,
+                    function,
                     dead_letter_queue=self.dead_letter_queue,
                     retry_attempts=4,
                     max_event_age=Duration.hours(6),
                 )
             ],
         )
-        # A raised import (unreadable lines) is retried by Lambda's async invoke, then kept in the DLQ.
-        for function in (self.import_function, self.handoff_function):
-            function.configure_async_invoke(
-                retry_attempts=2,
-                max_event_age=Duration.hours(6),
-                on_failure=destinations.SqsDestination(self.dead_letter_queue),
-            )
-        self._acknowledge(crops_bucket, artifacts_bucket, table, labeling_jobs)
 
     def functions(self) -> list[lambda_.Function]:
         return [self.pre_function, self.post_function, self.handoff_function, self.import_function]
@@ -357,7 +308,7 @@ class Labelling(Construct):
                 f"{table.table_arn}/index/{STATUS_INDEX}",
             ],
         )
-        acknowledge(
+        suppress(
             self,
             "AwsSolutions-IAM5",
             "Labelling jobs of this stage only (named skillforge-<stage>-*), any version of the two "

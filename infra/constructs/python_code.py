@@ -35,9 +35,11 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra.artifacts import ZIP_LAYER
+
 RUNTIME = lambda_.Runtime.PYTHON_3_11  # the project's Python (pyproject: >=3.11,<3.12)
 ARCHITECTURE = lambda_.Architecture.ARM_64
-ZIP_REQUIREMENTS = "requirements-lambda-zip.txt"
+ZIP_REQUIREMENTS = ZIP_LAYER.requirements
 LAYER_SITE_PACKAGES = "python"  # Lambda adds /opt/python of every layer to sys.path
 
 # Docker-style patterns relative to the repository root: `functions/` and nothing else.
@@ -213,4 +215,11 @@ def zip_function(
             **defaults.environment,
             **environment,
         },
+    )
+
+
+def log_group(scope: Construct, name: str, defaults: FunctionDefaults) -> logs.LogGroup:
+    """The `<name>Logs` log group of a function or state machine, with the stage's retention."""
+    return logs.LogGroup(
+        scope, f"{name}Logs", retention=defaults.log_retention, removal_policy=defaults.removal_policy
     )

@@ -14,6 +14,7 @@ runtime, evaluation runs in a Lambda, no endpoint is created.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from aws_cdk import CfnMapping, Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
@@ -25,17 +26,15 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from functions.core.base.resources import parameter_prefix
 from functions.core.gate.rule import GateConfig
-from functions.core.serving.cascade import CascadeConfig
-from functions.core.skills.deployment import MappingFile, parameter_name, parameter_prefix
-from infra.constructs.labelling import (
-    FunctionDefaults,
-    acknowledge_function_basics,
-    nag_resource,
-    zip_function,
-)
-from infra.constructs.notifications import log_group
-from infra.nag import suppress
+from functions.core.skills.deployment import MappingFile, parameter_name
+from infra.checkov import STEP_FUNCTIONS_TASK, skip_check
+from infra.constructs.python_code import FunctionDefaults, log_group, zip_function
+from infra.nag import acknowledge_function_basics, nag_resource, suppress
+
+if TYPE_CHECKING:  # the cascade module loads the detector stack; synth needs only the type
+    from functions.core.serving.config import CascadeConfig
 
 _SSM_REASON = "one run-time parameter per skill under /skillforge/<stage>/skills/; skills are added by data"
 
@@ -74,9 +73,9 @@ class TrainAndGate(Construct):
         run_timeout: Duration = Duration.hours(12),
     ) -> None:
         super().__init__(scope, construct_id)
+        self.defaults = defaults
         stage = defaults.stage
-        stack = Stack.of(self)
-        parameters_arn = stack.format_arn(
+        self.parameters_arn = Stack.of(self).format_arn(
             service="ssm", resource="parameter", resource_name=parameter_prefix(stage).strip("/") + "/*"
         )
         environment = {
@@ -87,16 +86,27 @@ class TrainAndGate(Construct):
         }
         if cascade is not None:
             environment["SKILLFORGE_CASCADE"] = cascade.model_dump_json()
+        self.evaluate_function = self._evaluate_function(evaluate_code, environment, evaluate_timeout)
+        self._grant_evaluate(table, artifacts_bucket, raw_bucket, training_output_prefix)
+        self.promote_function = self._promote_function(environment, table)
+        for function in (self.evaluate_function, self.promote_function):
+            skip_check(function, "CKV_AWS_116", STEP_FUNCTIONS_TASK)
+        self.state_machine = self._state_machine(train_step, notify_function, evaluate_timeout, run_timeout)
 
-        self.evaluate_function = lambda_.DockerImageFunction(
+    def _evaluate_function(
+        self, code: lambda_.DockerImageCode, environment: dict[str, str], timeout: Duration
+    ) -> lambda_.DockerImageFunction:
+        """Evaluate: its own container image (torch for the candidate, fpdf2 for the report)."""
+        defaults = self.defaults
+        function = lambda_.DockerImageFunction(
             self,
             "EvaluateFunction",
-            code=evaluate_code,
+            code=code,
             memory_size=4096,
-            timeout=evaluate_timeout,
+            timeout=timeout,
             tracing=lambda_.Tracing.ACTIVE,
             environment={
-                "SKILLFORGE_STAGE": stage,
+                "SKILLFORGE_STAGE": defaults.stage,
                 "POWERTOOLS_SERVICE_NAME": "skillforge-evaluate",
                 "POWERTOOLS_METRICS_NAMESPACE": "skillforge",
                 "POWERTOOLS_LOG_LEVEL": defaults.log_level,
@@ -106,8 +116,15 @@ class TrainAndGate(Construct):
             },
             log_group=log_group(self, "EvaluateFunction", defaults),
         )
-        table.grant_read_data(self.evaluate_function)  # registry, catalog (replay), gate log reads
-        self.evaluate_function.add_to_role_policy(
+        acknowledge_function_basics(function)
+        return function
+
+    def _grant_evaluate(
+        self, table: dynamodb.ITable, artifacts_bucket: s3.IBucket, raw_bucket: s3.IBucket, output_prefix: str
+    ) -> None:
+        function = self.evaluate_function
+        table.grant_read_data(function)  # registry, catalog (replay), gate log reads
+        function.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["dynamodb:PutItem"],  # register an unpacked SageMaker output; log the decision
                 resources=[table.table_arn],
@@ -119,7 +136,7 @@ class TrainAndGate(Construct):
                 actions=["s3:GetObject", "s3:PutObject"],  # reports are written next to the model
                 resources=[
                     artifacts_bucket.arn_for_objects("skills/*"),
-                    artifacts_bucket.arn_for_objects(f"{training_output_prefix}*"),
+                    artifacts_bucket.arn_for_objects(f"{output_prefix}*"),
                 ],
             ),
             iam.PolicyStatement(
@@ -132,15 +149,15 @@ class TrainAndGate(Construct):
             ),
             # listing lets a missing harness/model read as 404 (not 403) and skill folders be listed
             iam.PolicyStatement(actions=["s3:ListBucket"], resources=[artifacts_bucket.bucket_arn]),
-            iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[parameters_arn]),
+            iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[self.parameters_arn]),
         ):
-            self.evaluate_function.add_to_role_policy(statement)
+            function.add_to_role_policy(statement)
         if artifacts_bucket.encryption_key is not None:
-            artifacts_bucket.encryption_key.grant_encrypt_decrypt(self.evaluate_function)
+            artifacts_bucket.encryption_key.grant_encrypt_decrypt(function)
         if raw_bucket.encryption_key is not None:
-            raw_bucket.encryption_key.grant_decrypt(self.evaluate_function)
+            raw_bucket.encryption_key.grant_decrypt(function)
         suppress(
-            self.evaluate_function,
+            function,
             "AwsSolutions-IAM5",
             "Prefix-scoped reads/writes of the evaluate function: the catalog's status index (replayed "
             "records), skill version folders under skills/, frozen harness images under harness/, dataset "
@@ -151,62 +168,59 @@ class TrainAndGate(Construct):
                 f"Resource::{nag_resource(self, artifacts_bucket.bucket_arn)}/skills/*",
                 f"Resource::{nag_resource(self, artifacts_bucket.bucket_arn)}/harness/*",
                 f"Resource::{nag_resource(self, artifacts_bucket.bucket_arn)}/datasets/*",
-                f"Resource::{nag_resource(self, artifacts_bucket.bucket_arn)}/{training_output_prefix}*",
+                f"Resource::{nag_resource(self, artifacts_bucket.bucket_arn)}/{output_prefix}*",
                 f"Resource::{nag_resource(self, raw_bucket.bucket_arn)}/*",
-                _ssm_finding(stage),
+                _ssm_finding(self.defaults.stage),
             ],
-        )
-        suppress(
-            self.evaluate_function,
-            "AwsSolutions-IAM4",
-            "Lambda's AWS-managed basic execution policy: CloudWatch Logs only, for the function's own logs.",
-            findings=[
-                "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
-            ],
-        )
-        suppress(
-            self.evaluate_function,
-            "AwsSolutions-IAM5",
-            "X-Ray active tracing: xray:PutTraceSegments/PutTelemetryRecords accept no resource but *.",
-            findings=["Resource::*"],
         )
 
-        self.promote_function = zip_function(
+    def _promote_function(self, environment: dict[str, str], table: dynamodb.ITable) -> lambda_.Function:
+        function = zip_function(
             self,
             "PromoteFunction",
             module="promote",
             description="promote a gated skill version (auto-promote stages only)",
-            defaults=defaults,
+            defaults=self.defaults,
             environment=environment,
         )
-        acknowledge_function_basics(self, [self.promote_function])
-        self.promote_function.add_to_role_policy(
-            iam.PolicyStatement(actions=["ssm:GetParameter", "ssm:PutParameter"], resources=[parameters_arn])
+        acknowledge_function_basics(self, [function])
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["ssm:GetParameter", "ssm:PutParameter"], resources=[self.parameters_arn]
+            )
         )
-        self.promote_function.add_to_role_policy(
+        function.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["dynamodb:GetItem"],
                 resources=[table.table_arn],
                 conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["skill#*"]}},
             )
         )
-        suppress(self.promote_function, "AwsSolutions-IAM5", _SSM_REASON, findings=[_ssm_finding(stage)])
+        suppress(function, "AwsSolutions-IAM5", _SSM_REASON, findings=[_ssm_finding(self.defaults.stage)])
+        return function
 
+    def _state_machine(
+        self,
+        train_step: sfn.TaskStateBase,
+        notify_function: lambda_.IFunction,
+        evaluate_timeout: Duration,
+        run_timeout: Duration,
+    ) -> sfn.StateMachine:
         definition = self._definition(train_step, notify_function, evaluate_timeout)
-        self.state_machine = sfn.StateMachine(
+        machine = sfn.StateMachine(
             self,
             "StateMachine",
-            state_machine_name=f"skillforge-{stage}-train-and-gate",
+            state_machine_name=f"skillforge-{self.defaults.stage}-train-and-gate",
             definition_body=sfn.DefinitionBody.from_chainable(definition),
             timeout=run_timeout,
             tracing_enabled=True,
             logs=sfn.LogOptions(
-                destination=log_group(self, "StateMachine", defaults), level=sfn.LogLevel.ALL
+                destination=log_group(self, "StateMachine", self.defaults), level=sfn.LogLevel.ALL
             ),
         )
         invoked = [self.evaluate_function, self.promote_function, notify_function]
         suppress(
-            self.state_machine,
+            machine,
             "AwsSolutions-IAM5",
             "LambdaInvoke may call any version/alias of its own function (CDK grants ARN:*); log delivery "
             "and X-Ray accept no resource but *; createTrainingJob.sync describes/stops the job it started "
@@ -217,6 +231,7 @@ class TrainAndGate(Construct):
                 "Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/*",
             ],
         )
+        return machine
 
     def _definition(
         self, train_step: sfn.TaskStateBase, notify: lambda_.IFunction, evaluate_timeout: Duration

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
@@ -16,18 +16,24 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from functions.core.base.catalog import STATUS_INDEX
-from infra.constructs.labelling import (
-    acknowledge,
-    acknowledge_function_basics,
-    acknowledge_resources,
-    allow_items,
-    allow_objects,
-)
+from functions.core.base.resources import STATUS_INDEX
+from infra.checkov import skip_check
+from infra.constructs.notifications import REPORT_OBJECTS
 from infra.constructs.python_code import FunctionDefaults, zip_function
+from infra.grants import allow, allow_items, allow_objects
+from infra.nag import acknowledge_function_basics, acknowledge_resources, suppress
 
 API_STAGE = "review"
-PUBLIC_FILES = ("review.js", "review.css", "config.json", "index.html")
+_SYNCHRONOUS = "Invoked synchronously behind API Gateway: an error goes back to the caller, not to a DLQ."
+PUBLIC_FILES = (
+    "review.js",
+    "review.css",
+    "config.json",
+    "index.html",
+    "dashboard.html",
+    "dashboard.js",
+    "dashboard.css",
+)
 
 
 @dataclass(frozen=True)
@@ -154,10 +160,35 @@ class Review(Construct):
         self.table = table
         allow_items(
             self.function,
-            ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            [
+                "dynamodb:Query",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:Scan",
+            ],
             table,
         )
         allow_objects(self.function, ["s3:GetObject"], crops_bucket, "")
+        # The dashboard (same API): registry/gate items (Scan), every stage's deployed versions (SSM
+        # parameters under /skillforge/), and presigned links to the gate's reports.
+        skill_parameters = Stack.of(self).format_arn(
+            service="ssm", resource="parameter", resource_name="skillforge/*"
+        )
+        allow(self.function, ["ssm:GetParametersByPath"], [skill_parameters])
+        reports = artifacts_bucket.arn_for_objects(REPORT_OBJECTS)
+        allow(self.function, ["s3:GetObject"], [reports])
+        suppress(
+            self.function,
+            "AwsSolutions-IAM5",
+            "The dashboard reads every stage's deployed skill versions (parameters under /skillforge/) "
+            f"and links every skill version's gate report ({REPORT_OBJECTS}); both are created at run time.",
+            findings=[
+                "Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/skillforge/*",
+                f"Resource::<{Stack.of(self).get_logical_id(artifacts_bucket.node.default_child)}.Arn>/"  # type: ignore[arg-type]
+                f"{REPORT_OBJECTS}",
+            ],
+        )
 
         integration = apigw.LambdaIntegration(self.function)
         self.authorizer = apigw.CognitoUserPoolsAuthorizer(
@@ -177,20 +208,32 @@ class Review(Construct):
         self._acknowledge(public_methods)
 
     def _acknowledge(self, public_methods: list[apigw.Method]) -> None:
+        skip_check(
+            self.api.deployment_stage,
+            "CKV_AWS_120",
+            "No cache: answers are per reviewer and change with every decision.",
+        )
+        skip_check(self.function, "CKV_AWS_116", _SYNCHRONOUS)
         for method in public_methods:
+            skip_check(
+                method,
+                "CKV_AWS_59",
+                "Public GET of the static page shell (no data); every /api route uses the Cognito "
+                "authorizer.",
+            )
             for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
-                acknowledge(
+                suppress(
                     method,
                     rule,
                     "Public GET of the static page shell (HTML/JS/CSS/login config): no data; every "
                     "/api route uses the Cognito authorizer.",
                 )
-        acknowledge(
+        suppress(
             self.api,
             "AwsSolutions-APIG2",
             "Requests are validated by the review router (pydantic models, 400 naming the problem).",
         )
-        acknowledge(
+        suppress(
             self.api,
             "AwsSolutions-APIG3",
             "Internal expert tool behind Cognito (MFA required) with stage throttling; attach a WAF "

@@ -9,6 +9,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from functions.core.base.resources import ResourceNames
+from infra.checkov import skip_check
 
 _ABORT_MULTIPART = Duration.days(7)
 
@@ -70,6 +71,23 @@ class Storage(Construct):
             ],
         )
         self.artifacts = self._bucket("Artifacts", names.artifacts_bucket, versioned=True, rules=[noncurrent])
+        self._acknowledge()
+
+    def _acknowledge(self) -> None:
+        skip_check(
+            self.access_logs, "CKV_AWS_18", "This is the access-log bucket: logging it to itself loops."
+        )
+        skip_check(
+            self.access_logs, "CKV_AWS_21", "Access logs are written once and expire; no versions to keep."
+        )
+        skip_check(
+            self.crops, "CKV_AWS_21", "Crops are derived data, re-created from the versioned raw uploads."
+        )
+        skip_check(
+            self.quarantine,
+            "CKV_AWS_21",
+            "Quarantined copies expire (quarantineExpiryDays); the raw original stays versioned.",
+        )
 
     @property
     def data_buckets(self) -> list[s3.Bucket]:

@@ -9,12 +9,13 @@ skills/.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import Aws, Duration, IgnoreMode, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -22,19 +23,13 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from infra.constructs.labelling import (
-    FunctionDefaults,
-    acknowledge,
-    acknowledge_function_basics,
-    nag_resource,
-    zip_function,
-)
+from infra.checkov import STEP_FUNCTIONS_TASK, skip_check
+from infra.constructs.python_code import FunctionDefaults, zip_function
+from infra.ecr import image_repository_arn
+from infra.nag import acknowledge_function_basics, nag_resource, suppress
 from training.launcher import metric_definitions
 
 SAGEMAKER_EVENTS_RULE = "StepFunctionsGetEventsForSageMakerTrainingJobsRule"
-_IMAGE = re.compile(
-    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?/(?P<repo>[^:@]+)"
-)
 
 
 @dataclass(frozen=True)
@@ -48,14 +43,34 @@ class TrainingSizing:
     state_machine_timeout_h: int = 30
 
 
-def image_repository_arn(image_uri: str) -> str:
-    """ECR repository ARN of a training image URI (the role may pull that repository only)."""
-    match = _IMAGE.match(image_uri)
-    if not match:
-        raise ValueError(
-            f"training image {image_uri!r} is not an ECR image URI (<account>.dkr.ecr.<region>…)"
-        )
-    return f"arn:aws:ecr:{match['region']}:{match['account']}:repository/{match['repo']}"
+TRAINING_DOCKERFILE = "training/Dockerfile"
+# Docker-style patterns relative to the repository root: what training/Dockerfile copies, nothing else.
+TRAINING_BUILD_CONTEXT_ALLOW = (
+    "*",
+    "!training/",
+    "!functions/",
+    "!requirements-lambda.txt",
+    "!requirements-detect.txt",
+    "!requirements-training.txt",
+    "!constraints.txt",
+    "**/__pycache__",
+    "**/*.pyc",
+    "functions/core/base/CODE_VERSION",
+)
+
+
+def training_image_asset(scope: Construct, repo_root: Path) -> ecr_assets.DockerImageAsset:
+    """training/Dockerfile (a SageMaker PyTorch base with the training pins and code), built and pushed
+    to the CDK assets repository by `cdk deploy`; never built at synth."""
+    return ecr_assets.DockerImageAsset(
+        scope,
+        "TrainingImage",
+        directory=str(repo_root),
+        file=TRAINING_DOCKERFILE,
+        platform=ecr_assets.Platform.LINUX_AMD64,
+        exclude=list(TRAINING_BUILD_CONTEXT_ALLOW),
+        ignore_mode=IgnoreMode.DOCKER,
+    )
 
 
 class Training(Construct):
@@ -66,16 +81,29 @@ class Training(Construct):
         *,
         stage: str,
         functions: FunctionDefaults,
-        training_image_uri: str,
+        training_image_uri: str | None,
         artifacts_bucket: s3.IBucket,
         crops_bucket: s3.IBucket,
         table: dynamodb.ITable,
         split_salt: str,
         sizing: TrainingSizing | None = None,
+        repo_root: Path | None = None,
     ) -> None:
+        """`training_image_uri` None: training/Dockerfile of `repo_root`, built and pushed by `cdk deploy`."""
         super().__init__(scope, construct_id)
         sizing = sizing or TrainingSizing()
-        self.training_image_uri = training_image_uri
+        self.training_image: ecr_assets.DockerImageAsset | None = None
+        if training_image_uri is None:
+            if repo_root is None:
+                raise ValueError(
+                    "training: give a training image URI, or the repository root to build it from"
+                )
+            self.training_image = training_image_asset(self, repo_root)
+            self.training_image_uri = self.training_image.image_uri
+            repository_arn = self.training_image.repository.repository_arn
+        else:
+            self.training_image_uri = training_image_uri
+            repository_arn = image_repository_arn(training_image_uri)
         env = {
             "SKILLFORGE_CATALOG_TABLE": table.table_name,
             "SKILLFORGE_ARTIFACTS_BUCKET": artifacts_bucket.bucket_name,
@@ -95,9 +123,11 @@ class Training(Construct):
             for name, (module, text, timeout_s, memory_mb) in specs.items()
         )  # fmt: skip
         acknowledge_function_basics(self, [self.extract_fn, self.register_fn])
+        for function in (self.extract_fn, self.register_fn):
+            skip_check(function, "CKV_AWS_116", STEP_FUNCTIONS_TASK)
         self._grant_extract(table, artifacts_bucket)
         self._grant_register(table, artifacts_bucket)
-        self.training_role = self._training_role(artifacts_bucket, crops_bucket, training_image_uri)
+        self.training_role = self._training_role(artifacts_bucket, crops_bucket, repository_arn)
         self.state_machine = self._state_machine(stage, artifacts_bucket, sizing)
 
     def _grant_extract(self, table: dynamodb.ITable, artifacts: s3.IBucket) -> None:
@@ -114,7 +144,7 @@ class Training(Construct):
             iam.PolicyStatement(actions=["s3:PutObject"], resources=[artifacts.arn_for_objects("datasets/*")])
         )
         _grant_customer_keys(role, table, artifacts)
-        acknowledge(
+        suppress(
             role,
             "AwsSolutions-IAM5",
             "Query on the catalog's status index (index/* of this one table) and data-driven dataset keys "
@@ -148,7 +178,7 @@ class Training(Construct):
             )
         )
         _grant_customer_keys(role, table, artifacts)
-        acknowledge(
+        suppress(
             role,
             "AwsSolutions-IAM5",
             "Model archives (skills/) and lineage files (lineage/) have data-driven keys; "
@@ -160,7 +190,7 @@ class Training(Construct):
         )
 
     # --- SageMaker training role ------------------------------------------------------------------
-    def _training_role(self, artifacts: s3.IBucket, crops: s3.IBucket, image_uri: str) -> iam.Role:
+    def _training_role(self, artifacts: s3.IBucket, crops: s3.IBucket, repository_arn: str) -> iam.Role:
         role = iam.Role(
             self,
             "TrainingJobRole",
@@ -223,10 +253,10 @@ class Training(Construct):
                     "ecr:GetDownloadUrlForLayer",
                     "ecr:BatchCheckLayerAvailability",
                 ],
-                resources=[image_repository_arn(image_uri)],
+                resources=[repository_arn],
             )
         )
-        acknowledge(
+        suppress(
             role,
             "AwsSolutions-IAM5",
             "The channels' prefixes of the artifacts bucket (datasets, configs, code, models), crops/ of the "
@@ -386,7 +416,7 @@ class Training(Construct):
                 ],
             )
         )
-        acknowledge(
+        suppress(
             machine,
             "AwsSolutions-IAM5",
             "Training job names are per run (training-job/*); CDK's LambdaInvoke grants the two functions' "

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from aws_cdk import Aws, CfnOutput, Duration, RemovalPolicy, Stack, Tags
+from aws_cdk import Aspects, Aws, CfnOutput, Duration, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -22,10 +22,14 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from functions.core.base.resources import ResourceNames
+from functions.core.serving.config import CascadeConfig
 from functions.core.skills.deployment import MappingFile
+from infra.artifacts import EVALUATE_IMAGE
+from infra.checkov import CheckovAcknowledgements, skip_check
 from infra.config import LOG_RETENTION_DAYS, StageConfig
 from infra.constructs.catalog import Catalog
 from infra.constructs.detection import DetectImage, Detection, DetectorKnobs, DetectSizing
+from infra.constructs.drift import DriftMonitor
 from infra.constructs.ingest import Ingest, QueueSettings
 from infra.constructs.labelling import Labelling, LabellingConfig
 from infra.constructs.monitoring import Monitoring
@@ -33,11 +37,10 @@ from infra.constructs.notifications import Notifications
 from infra.constructs.python_code import DependenciesLayer, FunctionDefaults, function_code
 from infra.constructs.regression import SkillVersions, TrainAndGate
 from infra.constructs.review import Review, ReviewConfig
+from infra.constructs.serving import REPROCESS_HANDLER, Serving, ServingSizing
 from infra.constructs.storage import Storage, StorageRetention
 from infra.constructs.training import Training, TrainingSizing
 from infra.nag import suppress
-
-EVALUATE_HANDLER = "functions.evaluate.handler.handler"  # a second handler of the detect image
 
 CLOUD_NAME_SUFFIX = f"{Aws.ACCOUNT_ID}-{Aws.REGION}"
 
@@ -143,6 +146,23 @@ class SkillforgeStack(Stack):
         self.zip_dependencies = DependenciesLayer(self, "ZipDependencies", repo_root=repo_root)
         self._compose_labelling_and_review(config)
         self._compose_training_and_gate(config, detect_image, skill_versions or MappingFile())
+        self.serving = Serving(
+            self,
+            "Serving",
+            stage=stage,
+            cascade=CascadeConfig.from_file(repo_root / "infra" / "cascade.json"),
+            detect_function=self.detection.function,
+            reprocess_code=detect_image.code(cmd=[REPROCESS_HANDLER]),
+            artifacts_bucket=self.artifacts_bucket,
+            crops_bucket=self.crops_bucket,
+            table=self.catalog_table,
+            monitoring=self.monitoring,
+            sizing=ServingSizing(log_retention=self.log_retention),
+        )
+        defaults = self.function_defaults()
+        self.drift = DriftMonitor(
+            self, "Drift", defaults=defaults, table=self.catalog_table, monitoring=self.monitoring
+        )
         self.monitoring.watch_dead_letter_queue("DetectDlqAlarm", self.ingest.dlq, "detect")
         self.monitoring.watch_function_errors("DetectErrorsAlarm", self.detection.function, "detect")
         self.monitoring.watch_queue_age(
@@ -152,6 +172,7 @@ class SkillforgeStack(Stack):
             max_age=Duration.seconds(2 * config.queue_visibility_timeout_seconds),
         )
         self._acknowledge_cdk_internals()
+        Aspects.of(self).add(CheckovAcknowledgements())
 
     def function_defaults(self) -> FunctionDefaults:
         """What every zip function of this stage shares: code, dependencies layer, logs, code version."""
@@ -240,6 +261,7 @@ class SkillforgeStack(Stack):
             table=self.catalog_table,
             split_salt=config.split_salt,
             sizing=TrainingSizing(log_retention=self.log_retention, removal_policy=self.removal_policy),
+            repo_root=detect_image.repo_root,
         )
         self.notifications = Notifications(
             self,
@@ -248,6 +270,7 @@ class SkillforgeStack(Stack):
             table=self.catalog_table,
             email_addresses=list(config.notification_emails),
             slack_secret_name=config.slack_secret_name,
+            reports_bucket=self.artifacts_bucket,
         )
         self.train_and_gate = TrainAndGate(
             self,
@@ -257,7 +280,7 @@ class SkillforgeStack(Stack):
             table=self.catalog_table,
             artifacts_bucket=self.artifacts_bucket,
             raw_bucket=self.raw_bucket,
-            evaluate_code=detect_image.code(cmd=[EVALUATE_HANDLER]),
+            evaluate_code=detect_image.code(EVALUATE_IMAGE),
             notify_function=self.notifications.function,
             training_output_prefix="skills/",  # make-skill's SageMaker output path
         )
@@ -281,11 +304,10 @@ class SkillforgeStack(Stack):
         CfnOutput(
             self,
             "TrainingImageUri",
-            value=config.training_image_uri,
-            description="SKILLFORGE_TRAINING_IMAGE_URI"
-            + (" (a placeholder: push the training image and set trainingImageUri)"
-               if config.training_image_is_placeholder else ""),
-        )  # fmt: skip
+            value=self.training.training_image_uri,
+            description="SKILLFORGE_TRAINING_IMAGE_URI (training/Dockerfile pushed by cdk deploy, "
+            "unless trainingImageUri names another)",
+        )
         CfnOutput(
             self,
             "SlackWebhookSecretArn",
@@ -372,6 +394,14 @@ class SkillforgeStack(Stack):
         handler = self.node.try_find_child("BucketNotificationsHandler050a0587b7544547bf325f094a3db834")
         if handler is None:
             return
+        function = handler.node.try_find_child("Resource")
+        if function is not None:
+            skip_check(
+                function,
+                "CKV_AWS_116",
+                "CDK's BucketNotificationsHandler runs synchronously for CloudFormation, which reports "
+                "failures.",
+            )
         suppress(
             handler,
             "AwsSolutions-IAM4",

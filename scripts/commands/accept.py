@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from scripts.commands.output import emit
+
 
 def register(subparsers: Any) -> None:
     from scripts.commands.options import add_state_argument
@@ -26,16 +28,16 @@ def run(args: argparse.Namespace) -> int:
     from functions.core.base.aws import resource
     from functions.core.gate.rule import GateLog
     from functions.core.gate.settings import GateSettings
-    from functions.core.gate.wiring import build_deployments
     from functions.core.skills.deployment import DeploymentStore, promote
     from functions.core.skills.registry import SkillRegistry
+    from functions.core.skills.wiring import build_deployments
     from scripts.local.state import aws_or_local, mapping_file
 
     with aws_or_local(args.state):
         settings = GateSettings(stage=args.stage)  # type: ignore[call-arg]
         table = resource("dynamodb", settings).Table(settings.catalog_table)
         record = GateLog(table).accept(args.skill, args.version, by=args.by, reason=args.reason)
-        print(
+        emit(
             f"recorded: {args.by} accepts {args.skill} v{args.version} "
             f"({record.decision.outcome.value} by the gate)"
         )
@@ -51,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
                 deliberate=True,
                 mapping=mapping_file(args.state) if args.state else None,
             )
-            print(
+            emit(
                 f"promoted {args.skill} v{args.version} to {args.stage}"
                 + (f" (was v{result.previous.version})" if result.previous else "")
             )

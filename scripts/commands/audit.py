@@ -10,12 +10,17 @@ import argparse
 import json
 from typing import Any
 
+from scripts.commands.output import emit, emit_json
+
 
 def register(subparsers: Any) -> None:
     audit = subparsers.add_parser("audit", help="reconcile the raw bucket with the catalog, crops and DLQ")
     audit.add_argument("--json", action="store_true", help="print the full report as JSON")
     audit.set_defaults(func=run_audit_command)
-    redrive = subparsers.add_parser("redrive", help="move detect DLQ messages back to the detect queue")
+    redrive = subparsers.add_parser(
+        "redrive",
+        help="move detect DLQ messages back to the detect queue (cloud: an SQS message move task)",
+    )
     redrive.add_argument("--limit", type=int, default=None, help="move at most this many messages")
     redrive.set_defaults(func=run_redrive_command)
 
@@ -52,11 +57,16 @@ def run_audit_command(args: argparse.Namespace) -> int:
 
 def print_report(report: dict[str, Any], as_json: bool = False) -> None:
     if as_json:
-        print(json.dumps(report, indent=2, ensure_ascii=False))
+        emit(json.dumps(report, indent=2, ensure_ascii=False))
         return
-    print(f"uploads            {report['uploads']}")
+    emit(f"uploads            {report['uploads']}")
     for state, count in sorted(report["terminal"].items()):
-        print(f"  {state:<16} {count}")
+        emit(f"  {state:<16} {count}")
+    emit(f"crops              {report['crops']}")
+    for state, count in sorted(report["served"].items()):
+        emit(f"  {state:<16} {count}")
+    for reason, count in sorted(report["not_classified_reasons"].items()):
+        emit(f"    {reason:<30} {count}")
     for name in (
         "missing",
         "duplicate_records",
@@ -66,21 +76,22 @@ def print_report(report: dict[str, Any], as_json: bool = False) -> None:
         "dead_letter_keys",
     ):
         items = report[name]
-        print(f"{name:<18} {len(items)}" + (f"  e.g. {items[:5]}" if items else ""))
+        emit(f"{name:<18} {len(items)}" + (f"  e.g. {items[:5]}" if items else ""))
 
 
 def run_redrive_command(args: argparse.Namespace) -> int:
-    from functions.core.audit.queues import redrive
+    from functions.core.audit.queues import redrive, start_redrive_task
     from functions.core.base.aws import client
     from functions.core.detection.settings import PipelineSettings
 
     settings = PipelineSettings()  # type: ignore[call-arg]
     sqs = client("sqs", settings)
-    moved = redrive(
-        sqs,
-        _queue_url(sqs, settings.detect_dlq, "SKILLFORGE_DETECT_DLQ"),
-        _queue_url(sqs, settings.detect_queue, "SKILLFORGE_DETECT_QUEUE"),
-        limit=args.limit,
-    )
-    print(f"moved {moved} message(s) from the DLQ back to the detect queue")
+    dlq = _queue_url(sqs, settings.detect_dlq, "SKILLFORGE_DETECT_DLQ")
+    target = _queue_url(sqs, settings.detect_queue, "SKILLFORGE_DETECT_QUEUE")
+    if settings.aws_endpoint_url is None and args.limit is None:
+        started = start_redrive_task(sqs, dlq, target)
+        emit_json({"redrive": "started", **started})
+        return 0
+    moved = redrive(sqs, dlq, target, limit=args.limit)
+    emit_json({"redrive": "done", "moved": moved})
     return 0

@@ -8,6 +8,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from scripts.commands.models import require_model
+from scripts.commands.output import emit
+
 
 def register(subparsers: Any) -> None:
     from scripts.commands.options import add_state_argument
@@ -32,10 +35,11 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from functions.core.detection.settings import DetectorSettings
-    from functions.core.detection.wiring import build_detector
-    from functions.core.gate.wiring import build_registry_skills, detector_ref
-    from functions.core.serving.cascade import Cascade, CascadeConfig, CascadeStage, load_cascade_config
+    from functions.core.detection.wiring import build_detector, detector_ref
+    from functions.core.serving.cascade import Cascade
+    from functions.core.serving.config import CascadeConfig, CascadeStage, load_cascade_config
     from functions.core.skills.resolver import FolderSkills, SkillSource
+    from functions.core.skills.wiring import build_registry_skills
     from scripts.commands.detect import iter_files
     from scripts.local.state import aws_or_local
 
@@ -51,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         raise ValueError("name the classifier stages: --cascade FILE or --skill NAME[@VERSION]")
     settings = DetectorSettings()
+    if settings.detector_backend != "ultralytics":
+        require_model(settings.detector_model)
     with aws_or_local(args.state):
         source: SkillSource = FolderSkills(args.skills_dir) if args.skills_dir else build_registry_skills()
         cascade = Cascade.build(
@@ -64,10 +70,7 @@ def run(args: argparse.Namespace) -> int:
             try:
                 data = path.read_bytes()
             except OSError as exc:
-                print(
-                    json.dumps({"image": str(path), "status": "unreadable_file", "detail": str(exc)}),
-                    flush=True,
-                )
+                emit(json.dumps({"image": str(path), "status": "unreadable_file", "detail": str(exc)}))
                 continue
-            print(cascade.run(data, str(path)).model_dump_json(), flush=True)
+            emit(cascade.run(data, str(path)).model_dump_json())
     return 0

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from scripts.commands.output import emit_json
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("demo", help="run the whole pipeline locally (no AWS account needed)")
@@ -29,5 +31,11 @@ def run(args: argparse.Namespace) -> int:
         images_dir=args.images or DEFAULT_IMAGES, out_dir=args.out, auto_approve=not args.review
     )
     summary = run_demo(options)
-    print(f"summary written to {args.out / 'summary.json'} ({summary['total_seconds']} s)")
+    emit_json(
+        {
+            "summary": str(args.out / "summary.json"),
+            "stages_completed": summary["stages_completed"],
+            "total_seconds": summary["total_seconds"],
+        }
+    )
     return 0

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from scripts.commands.models import require_model
+from scripts.commands.output import emit, emit_json
 
 
 def register(subparsers: Any) -> None:
@@ -34,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
 
     overrides = {"confidence": args.confidence} if args.confidence is not None else {}
     settings = DetectorSettings(**overrides)
+    if settings.detector_backend != "ultralytics":  # a hub name is Ultralytics' business
+        require_model(settings.detector_model)
     detector = build_detector(settings)
     version = code_version()
     rows: list[dict[str, Any]] = []
@@ -59,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
             skill=settings.detector_skill, skill_version=settings.detector_version, code_version=version
         )
         if args.format == "jsonl":
-            print(json.dumps(row, ensure_ascii=False), flush=True)
+            emit_json(row)
         rows.append(row)
     if args.format == "table":
         _print_table(rows)
@@ -68,8 +71,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
     width = max((len(r["image"]) for r in rows), default=5)
-    print(f"{'image':<{width}}  {'status':<12} {'cars':>4}  reason / best confidence", file=sys.stdout)
+    emit(f"{'image':<{width}}  {'status':<12} {'cars':>4}  reason / best confidence")
     for row in rows:
         best = max((c["confidence"] for c in row["cars"]), default=None)
         extra = row.get("reason") or (f"{best:.2f}" if best is not None else "")
-        print(f"{row['image']:<{width}}  {row['status']:<12} {len(row['cars']):>4}  {extra}")
+        emit(f"{row['image']:<{width}}  {row['status']:<12} {len(row['cars']):>4}  {extra}")

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from scripts.commands.output import emit
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("extract", help="extract a skill's data set (split, min count, balance)")
@@ -21,5 +23,5 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     _, manifest = extract_from_catalog(config.skill, config.dataset, build_extract_deps())
-    print(json.dumps(manifest.model_dump(mode="json"), indent=1))
+    emit(json.dumps(manifest.model_dump(mode="json"), indent=1))
     return 0

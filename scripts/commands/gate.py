@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from scripts.commands.output import emit
+
 
 def register(subparsers: Any) -> None:
     from scripts.commands.options import add_state_argument
@@ -50,5 +52,5 @@ def run(args: argparse.Namespace) -> int:
             write_local_copy(deps.artifacts, record, args.out)
         if args.promote and summary.outcome is GateOutcome.PROMOTE:
             promote(deps.registry, deps.deployments, args.skill, args.version, actor="skillforge gate")
-    print(json.dumps(summary.model_dump(mode="json"), indent=2))
+    emit(json.dumps(summary.model_dump(mode="json"), indent=2))
     return 0 if summary.outcome is GateOutcome.PROMOTE else 3

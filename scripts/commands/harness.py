@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from scripts.commands.output import emit
+
 
 def register(subparsers: Any) -> None:
     from scripts.commands.options import add_state_argument
@@ -39,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
             harness = deps.harnesses.load(args.skill)
             if harness is None:
                 raise FileNotFoundError(f"skill {args.skill!r} has no frozen harness")
-            print(harness.model_dump_json(indent=2))
+            emit(harness.model_dump_json(indent=2))
             return 0
         if args.folder is None or not args.folder.is_dir():
             raise FileNotFoundError(f"harness folder {args.folder} does not exist")
@@ -58,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     counts: dict[str, int] = {}
     for case in harness.cases:
         counts[case.expected] = counts.get(case.expected, 0) + 1
-    print(json.dumps({"harness": uri, "version": harness.harness_version, "cases": counts}, indent=2))
+    emit(json.dumps({"harness": uri, "version": harness.harness_version, "cases": counts}, indent=2))
     return 0
 
 

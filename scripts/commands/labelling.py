@@ -6,6 +6,8 @@ import argparse
 import json
 from typing import Any
 
+from scripts.commands.output import emit, info
+
 
 def register(subparsers: Any) -> None:
     handoff = subparsers.add_parser(
@@ -25,13 +27,13 @@ def run_handoff(args: argparse.Namespace) -> int:
 
     deps = build_handoff_deps()
     reward = reward_per_task(deps.settings.seconds_per_task, deps.settings.hourly_rate_usd)
-    print(
+    info(
         f"reward per task: ${reward.price_usd} (exact ${reward.exact_usd} for "
         f"{deps.settings.seconds_per_task} s at ${deps.settings.hourly_rate_usd}/h; "
         f"effective ${reward.effective_hourly_usd}/h)"
     )
     result = hand_off(deps, force=args.force)
-    print(json.dumps(result.__dict__ if result else {"job": None, "crops": 0}))
+    emit(json.dumps(result.__dict__ if result else {"job": None, "crops": 0}))
     return 0
 
 
@@ -40,5 +42,5 @@ def run_import(args: argparse.Namespace) -> int:
     from functions.core.labelling.wiring import build_import_deps
 
     result = import_job(args.job, build_import_deps())
-    print(json.dumps(result.summary(), indent=2))
+    emit(json.dumps(result.summary(), indent=2))
     return 1 if result.problems else 0

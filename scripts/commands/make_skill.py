@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from scripts.commands.output import emit, progress_from_metric_lines
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("make-skill", help="extract, train and register a candidate skill version")
@@ -41,10 +43,11 @@ def run(args: argparse.Namespace) -> int:
     if args.local:
         from training.skill_maker import LocalMakerDeps, make_skill_local
 
-        made = make_skill_local(
-            config, args.profile, LocalMakerDeps(extract_deps, registry, args.runs, models_dir)
-        )
-        print(json.dumps(made.skill.model_dump(mode="json"), indent=1))
+        with progress_from_metric_lines(f"training {config.skill}", total=config.training.epochs):
+            made = make_skill_local(
+                config, args.profile, LocalMakerDeps(extract_deps, registry, args.runs, models_dir)
+            )
+        emit(json.dumps(made.skill.model_dump(mode="json"), indent=1))
         return 0
 
     from training.launcher import LaunchDeps, launch
@@ -69,5 +72,5 @@ def run(args: argparse.Namespace) -> int:
             models_dir=models_dir,
         ),
     )
-    print(json.dumps(started, indent=1))
+    emit(json.dumps(started, indent=1))
     return 0

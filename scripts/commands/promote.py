@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import argparse
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
+
+from scripts.commands.output import emit, info
 
 
 def register(subparsers: Any) -> None:
@@ -41,10 +42,11 @@ def run(args: argparse.Namespace) -> int:
     import os
 
     from functions.core.base.aws import resource
-    from functions.core.gate.settings import DeploymentSettings, GateSettings
-    from functions.core.gate.wiring import build_deployments
+    from functions.core.gate.settings import GateSettings
     from functions.core.skills.deployment import MappingEntry, MappingFile, promote
     from functions.core.skills.registry import SkillRegistry
+    from functions.core.skills.settings import DeploymentSettings
+    from functions.core.skills.wiring import build_deployments
     from scripts.local.state import aws_or_local, mapping_file
 
     with aws_or_local(args.state):
@@ -85,8 +87,8 @@ def run(args: argparse.Namespace) -> int:
             )
             diff = result.mapping_diff
             before = f"v{result.previous.version}" if result.previous else "nothing"
-            print(f"{args.skill}: {before} → v{args.version} in stage {args.stage}", file=sys.stderr)
-    print(diff or f"{mapping.path}: no change", end="" if diff else "\n")
+            info(f"{args.skill}: {before} → v{args.version} in stage {args.stage}")
+    emit(diff.rstrip("\n") if diff else f"{mapping.path}: no change")
     if args.commit and diff:
         subprocess.run(["git", "add", str(mapping.path)], check=True)
         message = (

@@ -8,6 +8,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from scripts.commands.output import emit
+
 
 def register(subparsers: Any) -> None:
     from scripts.commands.options import add_state_argument
@@ -24,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from functions.core.base.artifacts import join_uri
     from functions.core.gate.evaluation import load_evaluation
     from functions.core.gate.report import render_report
-    from functions.core.gate.wiring import build_registry_skills
+    from functions.core.skills.wiring import build_registry_skills
     from scripts.local.state import aws_or_local
 
     with aws_or_local(args.state):
@@ -39,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         pdf = render_report(record, skills.artifacts, skills.load(args.skill, args.version))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_bytes(pdf)
-    print(
+    emit(
         f"{args.out}: {record.candidate.skill} v{record.candidate.skill_version}, "
         f"{record.decision.outcome.value}"
     )

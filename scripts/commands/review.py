@@ -8,6 +8,8 @@ import os
 from datetime import timedelta
 from typing import Any
 
+from scripts.commands.output import emit, info
+
 
 def _hours(text: str) -> timedelta:
     try:
@@ -57,10 +59,10 @@ def run(args: argparse.Namespace) -> int:
         auth = TokenAuthenticator(token, reviewer=args.reviewer, ttl=args.token_ttl_hours)
         api = build_review_api(resources, auth)
         server = make_server(api, args.port)
-        print(f"review page: http://{HOST}:{server.server_address[1]}/")
-        print(f"review token: {token}")
-        print(f"token expires: {auth.expires_at.isoformat(timespec='seconds')}")
-        print("Ctrl-C to stop")
+        emit(f"review page: http://{HOST}:{server.server_address[1]}/")
+        emit(f"review token: {token}")
+        emit(f"token expires: {auth.expires_at.isoformat(timespec='seconds')}")
+        info("Ctrl-C to stop")
         try:
             server.serve_forever()
         except KeyboardInterrupt:
@@ -71,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     api = build_review_api(resources, TokenAuthenticator(new_token()))
     if args.auto_approve:
         approved = api.review.auto_approve(reviewer=f"auto-approve:{args.reviewer}")
-        print(json.dumps({"approved": approved, "progress": api.review.progress()}))
+        emit(json.dumps({"approved": approved, "progress": api.review.progress()}))
         return 0
-    print(json.dumps({"variants": api.review.variants(), "progress": api.review.progress()}, indent=2))
+    emit(json.dumps({"variants": api.review.variants(), "progress": api.review.progress()}, indent=2))
     return 0

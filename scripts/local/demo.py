@@ -10,12 +10,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from scripts.commands.output import progress
 from scripts.local.demo_run import DemoOptions, DemoRun, Stage
 from scripts.local.emulator import running_emulator
 
 
 def stages() -> list[tuple[str, Stage]]:
-    from scripts.local.stages import detection, gate, labelling, training
+    from scripts.local.stages import detection, gate, labelling, serving, training
 
     return [
         ("restore", gate.restore),
@@ -24,6 +25,7 @@ def stages() -> list[tuple[str, Stage]]:
         ("labelling", labelling.run),
         ("training", training.run),
         ("gate", gate.run),
+        ("serving", serving.run),
     ]
 
 
@@ -36,11 +38,15 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
         demo = DemoRun(emulator=emulator, options=options)
         demo.progress(f"emulator up at {emulator.endpoint_url}; output in {options.out_dir}/")
         demo.summary["stages_completed"] = []
-        for name, stage in stages():
-            demo.progress(f"stage {name} …")
-            stage(demo)
-            demo.summary["stages_completed"].append(name)
-            demo.write_summary()
+        planned = stages()
+        with progress("demo", total=len(planned)) as bar:
+            for name, stage in planned:
+                bar.update(description=f"demo: {name}")
+                demo.progress(f"stage {name} …")
+                stage(demo)
+                demo.summary["stages_completed"].append(name)
+                demo.write_summary()
+                bar.advance()
         demo.summary["total_seconds"] = round(time.perf_counter() - started, 1)
         demo.write_summary()
         return demo.summary

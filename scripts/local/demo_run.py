@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scripts.commands.output import info
 from scripts.local.emulator import Emulator
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
@@ -35,7 +35,7 @@ class DemoRun:
         return self.options.out_dir
 
     def progress(self, message: str) -> None:
-        print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+        info(f"[{time.strftime('%H:%M:%S')}] {message}")
 
     def write_summary(self) -> Path:
         path = self.out_dir / "summary.json"

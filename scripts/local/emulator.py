@@ -84,13 +84,13 @@ def _fresh_state() -> None:
 
 
 @contextmanager
-def running_emulator(stage: str = "local") -> Iterator[Emulator]:
+def running_emulator(stage: str = "local", port: int | None = None) -> Iterator[Emulator]:
     """Start moto's server in a thread, provision the stack's resources, and export the function env."""
     from moto.server import ThreadedMotoServer
 
     _fake_credentials()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    port = free_port()
+    port = port or free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     _fresh_state()

@@ -7,8 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from functions.core.base.catalog import STATUS_INDEX
-from functions.core.base.resources import ResourceNames
+from functions.core.base.resources import STATUS_INDEX, ResourceNames
 
 
 def provision(names: ResourceNames, s3: Any, dynamodb: Any, sqs: Any) -> dict[str, str]:
@@ -70,3 +69,7 @@ def _create_table(name: str, dynamodb: Any) -> None:
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ResourceInUseException":
             raise
+        return
+    dynamodb.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+    )

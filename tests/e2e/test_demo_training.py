@@ -30,7 +30,7 @@ def test_demo_trains_and_registers_a_skill_on_synthetic_crops(
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     # THEN the data set has a version and per-class counts of the 3 synthetic classes
     dataset, training = summary["dataset"], summary["training"]
-    assert summary["stages_completed"][-2:] == ["training", "gate"]
+    assert summary["stages_completed"][-3:] == ["training", "gate", "serving"]
     assert len(dataset["dataset_version"]) == 16
     assert sorted(dataset["per_class_counts"]["train"]) == [
         "synthetic-blue",
@@ -45,3 +45,11 @@ def test_demo_trains_and_registers_a_skill_on_synthetic_crops(
     skill = json.loads((model_dir / "skill.json").read_text())
     assert skill["dataset_version"] == dataset["dataset_version"]
     assert (model_dir / "model.onnx").is_file()
+    # AND when the gate promoted it, new photos were answered by that version (ONNX, served)
+    serving = summary["serving"]
+    if summary["gate"]["outcome"] == "promote":
+        assert serving["images"] == 3 and serving["cars"] >= 1
+        assert serving["cars_classified"] == serving["cars"]
+        assert serving["skill_versions"] == {"demo-car-class": [1]}
+    else:
+        assert serving["skill_versions"] == {} and serving["images"] == 0

@@ -9,8 +9,11 @@ import pytest
 from aws_cdk.assertions import Match
 
 from functions.core.detection.settings import DetectorSettings, PipelineSettings
-from infra.constructs.detection import DOCKERFILE, IMAGE_MODELS_DIR, MODELS_BUILD_CONTEXT
+from infra.artifacts import DETECT_IMAGE, EVALUATE_IMAGE
+from infra.constructs.detection import IMAGE_MODELS_DIR, MODELS_BUILD_CONTEXT
 from tests.infra.conftest import STAGE, Synthesized
+
+DOCKERFILE = str(DETECT_IMAGE.dockerfile)
 
 
 def _function(synthesized: Synthesized) -> dict[str, Any]:
@@ -157,10 +160,16 @@ def test_detect_image_is_built_from_the_repo_dockerfile_with_model_and_code_vers
 ) -> None:
     # GIVEN the assets manifest written by synthesis
     images = synthesized.assets()["dockerImages"]
-    # THEN there is exactly one image to build at deploy time, from the detect Dockerfile
-    assert len(images) == 1
-    source = next(iter(images.values()))["source"]
-    assert source["dockerFile"] == DOCKERFILE
+    # THEN three images are built at deploy time: detect (light runtime), evaluate (torch), training
+    sources = {image["source"]["dockerFile"]: image["source"] for image in images.values()}
+    assert sorted(sources) == sorted([DOCKERFILE, str(EVALUATE_IMAGE.dockerfile), "training/Dockerfile"])
+    source = sources[DOCKERFILE]
+    # AND each installs its declared requirement set
+    assert source["dockerBuildArgs"]["REQUIREMENTS"] == DETECT_IMAGE.requirements
+    assert (
+        sources[str(EVALUATE_IMAGE.dockerfile)]["dockerBuildArgs"]["REQUIREMENTS"]
+        == "requirements-evaluate.txt"
+    )
     assert source["platform"] == "linux/amd64"
     # AND the model folder is a named build context, the code version a build argument
     assert source["dockerBuildContexts"][MODELS_BUILD_CONTEXT].endswith(
@@ -171,7 +180,14 @@ def test_detect_image_is_built_from_the_repo_dockerfile_with_model_and_code_vers
     # AND the staged build context holds only what the Dockerfile copies
     staged = synthesized.outdir / source["directory"]
     top_level = sorted(path.name for path in staged.iterdir())
-    assert top_level == ["constraints.txt", "functions", "requirements-detect.txt", "requirements-lambda.txt"]
+    assert top_level == [
+        "constraints.txt",
+        "functions",
+        "requirements-detect.txt",
+        "requirements-evaluate.txt",
+        "requirements-lambda-light.txt",
+        "requirements-lambda.txt",
+    ]
     assert (staged / DOCKERFILE).is_file()
     assert (staged / "functions" / "detect" / "handler.py").is_file()
     assert not list(staged.rglob("__pycache__"))
@@ -210,7 +226,8 @@ def test_dlq_depth_and_function_errors_alarm_to_the_encrypted_topic(synthesized:
 def test_dockerfile_uses_the_build_args_and_context_the_construct_passes(synthesized: Synthesized) -> None:
     # GIVEN the Dockerfile and the build arguments of the synthesized image asset
     dockerfile = (Path(__file__).resolve().parents[2] / DOCKERFILE).read_text(encoding="utf-8")
-    source = next(iter(synthesized.assets()["dockerImages"].values()))["source"]
+    images = synthesized.assets()["dockerImages"].values()
+    source = next(i["source"] for i in images if i["source"]["dockerFile"] == DOCKERFILE)
     # THEN it declares every build argument it is given
     for arg in source["dockerBuildArgs"]:
         assert f"ARG {arg}=" in dockerfile, arg

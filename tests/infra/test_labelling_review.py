@@ -21,7 +21,8 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     from aws_cdk.assertions import Template
     from cdk_nag import AwsSolutionsChecks
 
-    from infra.constructs.labelling import FunctionDefaults, Labelling, LabellingConfig
+    from infra.constructs.labelling import Labelling, LabellingConfig
+    from infra.constructs.python_code import FunctionDefaults
     from infra.constructs.review import Review, ReviewConfig
 
     code_dir = tmp_path_factory.mktemp("code")
@@ -184,7 +185,7 @@ def test_review_api_uses_the_cognito_authorizer_for_every_api_route(synthesized:
         m["Properties"]["AuthorizationType"] == "COGNITO_USER_POOLS" for m in proxy_methods
     )
     public = [m for m in methods.values() if m["Properties"]["AuthorizationType"] == "NONE"]
-    assert all(m["Properties"]["HttpMethod"] == "GET" for m in public) and len(public) == 5
+    assert all(m["Properties"]["HttpMethod"] == "GET" for m in public) and len(public) == 8
 
 
 def test_user_pool_is_closed_with_mfa(synthesized: dict[str, Any]) -> None:

@@ -58,8 +58,8 @@ def test_every_review_api_method_but_the_static_page_requires_the_cognito_author
     # THEN every method is one or the other, authorized ones use the stage's authorizer,
     assert len(authorized) + len(open_methods) == len(methods)
     assert authorized and all(m["Properties"]["AuthorizerId"] == {"Ref": authorizer_id} for m in authorized)
-    # AND the open ones are the GETs of the page shell (/, index.html, review.js, review.css, config.json)
-    assert len(open_methods) == 5 and all(m["Properties"]["HttpMethod"] == "GET" for m in open_methods)
+    # AND the open ones are the GETs of the page shells (review page and dashboard, no data)
+    assert len(open_methods) == 8 and all(m["Properties"]["HttpMethod"] == "GET" for m in open_methods)
     api_root = {"Fn::GetAtt": [synthesized.logical_id(review.api), "RootResourceId"]}
     resources = synthesized.of_type("AWS::ApiGateway::Resource")
     assert {
@@ -67,7 +67,16 @@ def test_every_review_api_method_but_the_static_page_requires_the_cognito_author
         if "Ref" in m["Properties"]["ResourceId"]
         else "/"
         for m in open_methods
-    } == {"/", "index.html", "review.js", "review.css", "config.json"}
+    } == {
+        "/",
+        "index.html",
+        "review.js",
+        "review.css",
+        "config.json",
+        "dashboard.html",
+        "dashboard.js",
+        "dashboard.css",
+    }
     assert any(m["Properties"]["ResourceId"] == api_root for m in open_methods)
 
 
@@ -224,12 +233,23 @@ def test_each_labelling_function_and_the_ground_truth_role_get_only_what_they_us
 def test_review_function_reads_crops_and_decides_on_the_catalog_only(synthesized: Synthesized) -> None:
     # GIVEN the review function's role
     stack, s = synthesized.stack, synthesized
-    # THEN it reads crop images and reads/writes catalog items (transactions are Put/Update), nothing else
-    assert s.granted(stack.review.function.role) == {
+    # THEN it reads crop images and reads/writes catalog items (transactions are Put/Update); for the
+    # dashboard it lists the registry (Scan), reads deployed versions and the gate reports; nothing else
+    granted = s.granted(stack.review.function.role)
+    reports = s.arn(stack.artifacts_bucket, "/skills/*/evaluation/report.pdf")
+    parameters = next(key for key in granted if ":parameter/skillforge/*" in key)
+    assert granted == {
         **XRAY,
-        s.arn(stack.catalog_table): {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+        s.arn(stack.catalog_table): {
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:Scan",
+        },
         s.arn(stack.catalog_table, "/index/by_status"): {"dynamodb:Query"},
         s.arn(stack.crops_bucket, "/*"): {"s3:GetObject"},
+        reports: {"s3:GetObject"},
+        parameters: {"ssm:GetParametersByPath"},
     }
 
 

@@ -21,7 +21,7 @@ from infra.constructs.python_code import (
 from tests.infra.conftest import Synthesized
 
 # Pins that differ on purpose (see the header of requirements-lambda-zip.txt).
-ZIP_ONLY_PINS = {"pillow"}
+ZIP_ONLY_PINS = {"pillow", "numpy"}
 
 
 def _pins(path: Path) -> dict[str, str]:

@@ -76,10 +76,15 @@ def test_detect_role_gets_exactly_what_detection_does(synthesized: Synthesized) 
     assert granted[arn(stack.raw_bucket)] == {"s3:ListBucket"}
     assert granted[objects(stack.crops_bucket)] == {"s3:PutObject"}
     assert granted[objects(stack.quarantine_bucket)] == {"s3:PutObject", "s3:PutObjectTagging"}
-    assert granted[arn(stack.catalog_table)] == {"dynamodb:GetItem", "dynamodb:PutItem"}
-    # AND nothing on the artifacts bucket (detect never touches it)
+    assert granted[arn(stack.catalog_table)] == {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:BatchWriteItem",
+    }
+    # AND on the artifacts bucket only reads of the skill versions it serves (listing: missing reads 404)
     assert objects(stack.artifacts_bucket) not in granted
-    assert arn(stack.artifacts_bucket) not in granted
+    assert granted[synthesized.arn(stack.artifacts_bucket, "/skills/*")] == {"s3:GetObject"}
+    assert granted[arn(stack.artifacts_bucket)] == {"s3:ListBucket"}
 
 
 def test_cdk_nag_aws_solutions_ran_and_reports_nothing_unacknowledged(synthesized: Synthesized) -> None:

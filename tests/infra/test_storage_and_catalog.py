@@ -7,8 +7,7 @@ from typing import Any
 from aws_cdk import Aws
 from aws_cdk.assertions import Match
 
-from functions.core.base.catalog import STATUS_INDEX
-from functions.core.base.resources import ResourceNames
+from functions.core.base.resources import STATUS_INDEX, ResourceNames
 from tests.infra.conftest import STAGE, Synthesized
 
 

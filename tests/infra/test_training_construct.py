@@ -13,8 +13,9 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Annotations, Match, Template
 from cdk_nag import AwsSolutionsChecks
 
-from infra.constructs.labelling import FunctionDefaults
-from infra.constructs.training import Training, image_repository_arn
+from infra.constructs.python_code import FunctionDefaults
+from infra.constructs.training import Training
+from infra.ecr import image_repository_arn
 
 REGISTRY = "763104351884.dkr.ecr.us-east-1.amazonaws.com"
 IMAGE = f"{REGISTRY}/pytorch-training:2.5.1-gpu-py311-cu124-ubuntu22.04-sagemaker"

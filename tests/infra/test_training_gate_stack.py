@@ -64,14 +64,19 @@ def test_train_and_gate_waits_for_make_skill_then_evaluates_its_model(synthesize
     assert any(catch["Next"] == "NotifyFailure" for catch in step["Catch"])
 
 
-def test_evaluate_runs_the_detect_image_with_the_evaluate_handler(synthesized: Synthesized) -> None:
+def test_evaluate_runs_its_own_image_not_the_light_detect_image(synthesized: Synthesized) -> None:
     # GIVEN the evaluate and detect functions
     resources = synthesized.resources
     evaluate = resources[synthesized.logical_id(synthesized.stack.train_and_gate.evaluate_function)]
     detect = resources[synthesized.logical_id(synthesized.stack.detection.function)]
-    # THEN evaluate uses the same image asset as detect, with the evaluate handler as its command
-    assert evaluate["Properties"]["Code"]["ImageUri"] == detect["Properties"]["Code"]["ImageUri"]
-    assert evaluate["Properties"]["ImageConfig"]["Command"] == ["functions.evaluate.handler.handler"]
+    # THEN evaluate (torch, fpdf2) has an image of its own, whose Dockerfile starts the evaluate handler
+    assert evaluate["Properties"]["Code"]["ImageUri"] != detect["Properties"]["Code"]["ImageUri"]
+    from infra.artifacts import EVALUATE_IMAGE
+    from infra.config import REPO_ROOT
+
+    text = (REPO_ROOT / str(EVALUATE_IMAGE.dockerfile)).read_text(encoding="utf-8")
+    assert 'CMD ["functions.evaluate.handler.handler"]' in text
+    assert "fpdf2==" in (REPO_ROOT / EVALUATE_IMAGE.requirements).read_text(encoding="utf-8")
 
 
 def test_training_job_state_changes_go_to_the_notify_function(synthesized: Synthesized) -> None:
@@ -113,12 +118,29 @@ def test_config_keys_reach_the_training_construct(synthesized: Synthesized) -> N
     # GIVEN the stage's config in cdk.json
     stage = cdk_json_context()[CONTEXT_KEY]["stages"][STAGE]
     extract = synthesized.resources[synthesized.logical_id(synthesized.stack.training.extract_fn)]
-    # THEN the split salt is the extract function's, and the training role may pull the configured image
+    # THEN the split salt is the extract function's
     assert extract["Properties"]["Environment"]["Variables"]["SKILLFORGE_SPLIT_SALT"] == stage["splitSalt"]
+    # AND without trainingImageUri, the training role may pull the image cdk deploy builds (assets repository)
+    assert stage["trainingImageUri"] is None
     granted = synthesized.granted(synthesized.stack.training.training_role)
-    repository = stage["trainingImageUri"].split("/", 1)[1].split(":")[0]
     pulls = [resource for resource, actions in granted.items() if "ecr:BatchGetImage" in actions]
-    assert len(pulls) == 1 and pulls[0].endswith(f':repository/{repository}"')
+    assert len(pulls) == 1 and "container-assets" in pulls[0]
+
+
+def test_the_training_image_is_built_from_training_dockerfile_at_deploy(synthesized: Synthesized) -> None:
+    # GIVEN the assets manifest / THEN one image is training/Dockerfile, its context only what it copies
+    images = [i["source"] for i in synthesized.assets()["dockerImages"].values()]
+    training = [source for source in images if source["dockerFile"] == "training/Dockerfile"]
+    assert len(training) == 1
+    staged = sorted(path.name for path in (synthesized.outdir / training[0]["directory"]).iterdir())
+    assert staged == [
+        "constraints.txt",
+        "functions",
+        "requirements-detect.txt",
+        "requirements-lambda.txt",
+        "requirements-training.txt",
+        "training",
+    ]
 
 
 def test_skill_versions_of_the_mapping_file_become_ssm_parameters(tmp_path: Path) -> None:
@@ -155,3 +177,24 @@ def test_skill_versions_of_the_mapping_file_become_ssm_parameters(tmp_path: Path
     assert "Fn::FindInMap" in parameters[0]["Value"]
     (entry,) = (m["make"]["parameter"] for m in template["Mappings"].values())
     assert json.loads(entry) == {"version": 3, "artifact_uri": uri}
+
+
+def test_notify_function_may_read_only_the_reports_it_links(synthesized: Synthesized) -> None:
+    # GIVEN the notify function's role policies
+    role = synthesized.stack.notifications.function.role
+    role_id = synthesized.stack.get_logical_id(role.node.default_child)
+    statements = [
+        statement
+        for policy in synthesized.of_type("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    # THEN it may read the gate's reports (the presigned report link is signed with this role), nothing
+    # else of the artifacts bucket, and write nothing there
+    s3_statements = [s for s in statements if any(str(a).startswith("s3:") for a in _list(s["Action"]))]
+    assert [_list(s["Action"]) for s in s3_statements] == [["s3:GetObject"]]
+    assert "/skills/*/evaluation/report.pdf" in json.dumps(s3_statements[0]["Resource"])
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]

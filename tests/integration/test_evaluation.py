@@ -129,3 +129,29 @@ def test_poor_first_version_needs_investigation_with_heat_maps_of_failures(
     assert "NEEDS INVESTIGATION" in text and "Failures of the candidate" in text
     gallery = [page for page in pdf.pages if "Failures of the candidate" in page.extract_text()]
     assert len(gallery[0].images) >= 2  # the input and its heat map, at least
+
+
+def test_a_report_that_cannot_be_rendered_leaves_the_evaluation_and_the_decision(
+    gate_env: dict[str, Any], tiny_skill_folders: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a registered first version, and a PDF renderer that fails (e.g. a font missing in the image)
+    deps: EvaluateDeps = gate_env["deps"]
+    register_folder(
+        deps.registry,
+        deps.artifacts,
+        skill_version_copy(tiny_skill_folders["good"], gate_env["tmp"] / "v1", 1),
+        gate_env["bucket"],
+    )
+
+    def broken(*_args: object) -> bytes:
+        raise RuntimeError("no font")
+
+    monkeypatch.setattr("functions.core.gate.report.render_report", broken)
+    # WHEN it is evaluated
+    record = evaluate_candidate(EvaluateRequest(skill="colour", skill_version=1), deps)
+    # THEN evaluation.json is stored with the reason, the decision is logged, and no PDF is pretended
+    stored = json.loads(deps.artifacts.read_bytes(record.evaluation_uri))
+    assert stored["report_error"] == "RuntimeError: no font"
+    assert stored["decision"]["outcome"] == record.decision.outcome.value
+    assert deps.gate_log.get("colour", 1) is not None
+    assert not deps.artifacts.exists(record.report_uri)

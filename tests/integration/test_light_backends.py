@@ -127,13 +127,15 @@ def test_onnx_classifier_gives_the_same_top1_as_ultralytics(test_classifier: Pat
 
 
 def test_light_backends_never_import_torch_or_ultralytics(test_classifier: Path) -> None:
-    # GIVEN a fresh interpreter with the detect handler, the default detector backend and the ONNX classifier
+    # GIVEN a fresh interpreter with the detect and reprocess handlers (serving), the default detector
+    # backend and the ONNX classifier
     photo = next(iter(sorted((shared_data() / "samples").iterdir())))
     script = f"""
 import json, sys
 from pathlib import Path
 from PIL import Image
 import functions.detect.handler
+import functions.reprocess.handler
 from functions.core.skills.model import load_classifier
 from functions.core.detection.settings import DetectorSettings
 from functions.core.detection.wiring import build_detector

@@ -77,6 +77,21 @@ def test_slack_is_retried_then_succeeds() -> None:
     assert outcome == "posted" and slack.attempts == 3 and slack.received == [{"text": "hello"}]
 
 
+def test_slack_rate_limit_is_retried_after_the_retry_after_header() -> None:
+    import time
+
+    # GIVEN a webhook that answers 429 with Retry-After: 1 once
+    with SlackServer(fail_first=1, fail_status=429, retry_after=1) as slack:
+        webhook = SlackWebhook(lambda: slack.url, attempts=2, backoff_s=0.0)
+        started = time.monotonic()
+        # WHEN a message is posted
+        outcome = webhook.post({"text": "hello"})
+        waited = time.monotonic() - started
+    # THEN the second attempt, made after the second Slack asked for, delivers it
+    assert outcome == "posted" and slack.attempts == 2
+    assert waited >= 1.0
+
+
 def test_slack_down_never_breaks_the_caller(caplog: pytest.LogCaptureFixture) -> None:
     # GIVEN a webhook that always fails
     with SlackServer(fail_first=99) as slack:

@@ -98,12 +98,12 @@ def test_approve_correct_reject_and_undo(api: ReviewApi, moto_aws: dict[str, Any
     assert verified and verified.status is CropStatus.VERIFIED and verified.final_class == "audi-a4"
     assert verified.reviewer == "local-expert" and verified.reviewed_at is not None
     # WHEN one is corrected by typing a variant, another rejected
-    call(api, "POST", "/api/decisions", {"variant": "audi-a4", "corrections": {"img0002-00": "Audi A6"}})
+    call(api, "POST", "/api/decisions", {"variant": "audi-a4", "corrections": {"img0002-00": "audi-a6"}})
     call(api, "POST", "/api/decisions", {"variant": "bmw-3", "reject": ["img0007-00"]})
     # THEN the correction is the final class (and a known class from now on), the rejected crop rejected
-    assert catalog.get_crop("img0002-00").final_class == "Audi A6"  # type: ignore[union-attr]
+    assert catalog.get_crop("img0002-00").final_class == "audi-a6"  # type: ignore[union-attr]
     assert catalog.get_crop("img0007-00").status is CropStatus.REJECTED  # type: ignore[union-attr]
-    assert "Audi A6" in call(api, "GET", "/api/variants").json()["classes"]
+    assert "audi-a6" in call(api, "GET", "/api/variants").json()["classes"]
     # WHEN the last decision is undone, twice
     call(api, "POST", "/api/undo")
     undo = call(api, "POST", "/api/undo")

@@ -110,7 +110,7 @@ def tiny_skill_folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pa
 class SlackServer:
     """A local stand-in for Slack's incoming webhook on 127.0.0.1: records JSON bodies, or fails on demand."""
 
-    def __init__(self, fail_first: int = 0) -> None:
+    def __init__(self, fail_first: int = 0, fail_status: int = 503, retry_after: int | None = None) -> None:
         import http.server
         import threading
 
@@ -123,7 +123,9 @@ class SlackServer:
                 server.attempts += 1
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 if server.attempts <= fail_first:
-                    self.send_response(503)
+                    self.send_response(fail_status)
+                    if retry_after is not None:
+                        self.send_header("Retry-After", str(retry_after))
                     self.end_headers()
                     return
                 server.received.append(json.loads(body))

@@ -14,14 +14,10 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from cdk_nag import AwsSolutionsChecks
 
 from functions.core.skills.deployment import MappingFile
-from infra.constructs.labelling import (
-    FunctionDefaults,
-    acknowledge_function_basics,
-    nag_resource,
-)
 from infra.constructs.notifications import Notifications
+from infra.constructs.python_code import FunctionDefaults
 from infra.constructs.regression import SkillVersions, TrainAndGate
-from infra.nag import suppress
+from infra.nag import acknowledge_function_basics, nag_resource, suppress
 
 # What CDK's SageMakerCreateTrainingJob task grants on its S3 output (wildcards by CDK's design).
 S3_GRANT_ACTIONS = ("s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:DeleteObject*", "s3:Abort*")

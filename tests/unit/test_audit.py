@@ -1,7 +1,15 @@
 from __future__ import annotations
 
 from functions.core.audit.reconcile import reconcile
-from functions.core.base.records import Box, CropRecord, ImageRecord, ImageStatus, QuarantineReason
+from functions.core.base.records import (
+    Box,
+    CropRecord,
+    ImageRecord,
+    ImageStatus,
+    QuarantineReason,
+    ServedAnswer,
+    StageAnswer,
+)
 
 
 def _image(key: str, status: ImageStatus, reason: QuarantineReason | None = None) -> ImageRecord:
@@ -64,3 +72,24 @@ def test_losses_duplicates_and_dead_letters_are_listed_by_name() -> None:
     assert report.orphan_crops == ["k0-copy"]
     assert report.dead_letter_keys == ["lost.jpg"]
     assert not report.clean
+
+
+def test_the_serving_stage_is_accounted_per_crop() -> None:
+    # GIVEN three crops: one classified, one not classified (missing artifact), one never served
+    stage = StageAnswer(
+        skill="car-make", skill_version=2, code_version="c", label="Audi", score=0.9, top_k=[]
+    )
+    classified, broken, unserved = _crop("k0"), _crop("k1"), _crop("k2")
+    classified.served = ServedAnswer(status="classified", stages=[stage], final_label="Audi", margin=0.8)
+    broken.served = ServedAnswer(status="not_classified", reason="skill_artifact_missing")
+    # WHEN reconciled
+    report = reconcile(
+        ["a.jpg"],
+        [_image("a.jpg", ImageStatus.CARS_FOUND)],
+        [classified, broken, unserved],
+        ["k0", "k1", "k2"],
+    )
+    # THEN each crop is counted in one serving state, with the reasons; a recorded outcome is no loss
+    assert report.served == {"classified": 1, "not_classified": 1, "unserved": 1}
+    assert report.not_classified_reasons == {"skill_artifact_missing": 1}
+    assert report.clean

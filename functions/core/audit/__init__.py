@@ -1,1 +1,1 @@
-"""audit"""
+"""Audit: zero-loss accounting of the pipeline, dead-letter peek and redrive."""

@@ -33,11 +33,23 @@ def peek_keys(sqs: Any, queue_url: str, max_messages: int = 1000) -> list[str]:
     return keys
 
 
+def start_redrive_task(sqs: Any, dlq_url: str, target_url: str) -> dict[str, Any]:
+    """The cloud's redrive: SQS moves the DLQ's messages itself (`StartMessageMoveTask`), keeping their
+    attributes, at SQS's own pace; returns the task handle and how many messages were waiting."""
+    dlq = sqs.get_queue_attributes(
+        QueueUrl=dlq_url, AttributeNames=["QueueArn", "ApproximateNumberOfMessages"]
+    )["Attributes"]
+    target = sqs.get_queue_attributes(QueueUrl=target_url, AttributeNames=["QueueArn"])["Attributes"]
+    task = sqs.start_message_move_task(SourceArn=dlq["QueueArn"], DestinationArn=target["QueueArn"])
+    return {"task_handle": task["TaskHandle"], "messages": int(dlq.get("ApproximateNumberOfMessages", 0))}
+
+
 def redrive(sqs: Any, dlq_url: str, target_url: str, limit: int | None = None) -> int:
     """Move messages from the DLQ back to the queue they came from; returns how many moved.
 
-    Each message is sent before it is deleted, so a crash in between duplicates it (harmless:
-    handlers are idempotent) but never loses it.
+    Used in local mode (the emulator, moto, has no StartMessageMoveTask) and for `--limit`, which
+    the move task cannot do. Each message is sent before it is deleted, so a crash in between
+    duplicates it (harmless: handlers are idempotent) but never loses it.
     """
     moved = 0
     while limit is None or moved < limit:

@@ -20,6 +20,12 @@ class AuditReport(BaseModel):
     crops: int
     missing_crops: list[str] = Field(description="crop records whose object is not in the crops bucket")
     orphan_crops: list[str] = Field(description="crop objects no record points to (duplicates)")
+    served: dict[str, int] = Field(
+        default_factory=dict,
+        description="crops per serving state: classified, not_classified (a recorded outcome, with a "
+        "reason), unserved (no answer: serving was off when the crop was made; `skillforge reprocess`)",
+    )
+    not_classified_reasons: dict[str, int] = Field(default_factory=dict)
     dead_letters: int = Field(description="messages waiting in dead-letter queues")
     dead_letter_keys: list[str]
 
@@ -58,6 +64,12 @@ def reconcile(
         orphan_records=sorted(k for k in by_key if k not in raw),
         duplicate_records=sorted(k for k, n in per_key.items() if n > 1),
         crops=len(crop_list),
+        served=dict(Counter(c.served.status if c.served else "unserved" for c in crop_list)),
+        not_classified_reasons=dict(
+            Counter(
+                str(c.served.reason) for c in crop_list if c.served and c.served.status == "not_classified"
+            )
+        ),
         missing_crops=sorted(referenced - stored_crops),
         orphan_crops=sorted(stored_crops - referenced),
         dead_letters=len(dead),

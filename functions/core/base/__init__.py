@@ -1,1 +1,1 @@
-"""base"""
+"""What every capability shares: records, catalog, storage, artifacts, resource names, clients, versions."""

@@ -11,6 +11,8 @@ from botocore.config import Config
 from functions.core.base.settings import AwsSettings
 
 _RETRIES = Config(retries={"max_attempts": 8, "mode": "adaptive"}, connect_timeout=5, read_timeout=60)
+# SigV4 for S3: botocore still presigns with SigV2 by default, which newer regions refuse.
+_S3 = _RETRIES.merge(Config(signature_version="s3v4"))
 
 
 @cache
@@ -23,7 +25,7 @@ def client(service: str, settings: AwsSettings | None = None) -> Any:
     return _session(settings.aws_region).client(
         service,
         endpoint_url=settings.aws_endpoint_url,
-        config=_RETRIES,  # type: ignore[call-overload]
+        config=_S3 if service == "s3" else _RETRIES,  # type: ignore[call-overload]
     )
 
 

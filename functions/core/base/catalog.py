@@ -10,6 +10,8 @@ GSI `by_status`: partition `kind_status` (e.g. "crop#new"), sort `pk`.
 from __future__ import annotations
 
 import json
+import queue
+import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any, Protocol
@@ -17,15 +19,17 @@ from typing import Any, Protocol
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from functions.core.base.records import CropRecord, CropStatus, ImageRecord
+from functions.core.base.records import CropRecord, CropStatus, ImageRecord, ServedAnswer
+from functions.core.base.resources import STATUS_INDEX
 
-STATUS_INDEX = "by_status"
+DEFAULT_SCAN_SEGMENTS = 8  # parallel Scan segments, one thread each
 
 
 class Catalog(Protocol):
     def get_image(self, image_id: str) -> ImageRecord | None: ...
     def put_image_if_absent(self, record: ImageRecord) -> bool: ...
     def put_crop(self, record: CropRecord) -> None: ...
+    def put_crops(self, records: list[CropRecord]) -> None: ...
     def get_crop(self, crop_id: str) -> CropRecord | None: ...
     def update_crop(self, record: CropRecord, expected_status: CropStatus | None = None) -> bool: ...
     def crops_by_status(self, status: CropStatus) -> Iterator[CropRecord]: ...
@@ -78,8 +82,11 @@ def _strip(item: dict[str, Any]) -> dict[str, Any]:
 class DynamoCatalog:
     """Catalog on a DynamoDB table (real AWS, moto, or the local emulator)."""
 
-    def __init__(self, table: Any) -> None:
+    def __init__(self, table: Any, scan_segments: int = DEFAULT_SCAN_SEGMENTS) -> None:
+        if scan_segments < 1:
+            raise ValueError(f"scan_segments must be at least 1, got {scan_segments}")
         self.table = table
+        self.scan_segments = scan_segments
 
     def get_image(self, image_id: str) -> ImageRecord | None:
         item = self.table.get_item(Key={"pk": f"image#{image_id}"}, ConsistentRead=True).get("Item")
@@ -97,6 +104,56 @@ class DynamoCatalog:
 
     def put_crop(self, record: CropRecord) -> None:
         self.table.put_item(Item=crop_item(record))
+
+    def put_crops(self, records: list[CropRecord]) -> None:
+        """Write several crops in batches of 25 (unprocessed items are resent by the batch writer)."""
+        if len(records) == 1:
+            self.put_crop(records[0])
+            return
+        with self.table.batch_writer(overwrite_by_pkeys=["pk"]) as batch:
+            for record in records:
+                batch.put_item(Item=crop_item(record))
+
+    def get_crops(self, crop_ids: list[str]) -> dict[str, CropRecord]:
+        """Crops by id (BatchGetItem, 100 keys a call, strongly consistent); absent ids are left out."""
+        found: dict[str, CropRecord] = {}
+        unique = list(dict.fromkeys(crop_ids))
+        for start in range(0, len(unique), 100):
+            keys = [{"pk": f"crop#{c}"} for c in unique[start : start + 100]]
+            request: dict[str, Any] = {self.table.name: {"Keys": keys, "ConsistentRead": True}}
+            while request:
+                response = self.table.meta.client.batch_get_item(RequestItems=request)
+                # the table's client (de)serializes attribute values, as the table does
+                for item in response.get("Responses", {}).get(self.table.name, []):
+                    record = CropRecord.model_validate(_strip(item))
+                    found[record.crop_id] = record
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
+    def set_served(self, record: CropRecord, answer: ServedAnswer) -> bool:
+        """Store a new served answer on an existing crop unless another writer changed it since `record`
+        was read (optimistic: compares the previous answer's time). True if written."""
+        values: dict[str, Any] = {":answer": to_item({"a": answer.model_dump(mode="json")})["a"]}
+        names = {"#served": "served"}
+        if record.served is None:
+            condition = "attribute_exists(pk) AND attribute_not_exists(#served)"
+        else:
+            condition = "attribute_exists(pk) AND #served.#at = :previous"
+            names["#at"] = "served_at"
+            values[":previous"] = record.served.model_dump(mode="json")["served_at"]
+        try:
+            self.table.update_item(
+                Key={"pk": f"crop#{record.crop_id}"},
+                UpdateExpression="SET #served = :answer",
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def get_crop(self, crop_id: str) -> CropRecord | None:
         item = self.table.get_item(Key={"pk": f"crop#{crop_id}"}, ConsistentRead=True).get("Item")
@@ -135,17 +192,19 @@ class DynamoCatalog:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def _scan(self, kind: str) -> Iterator[dict[str, Any]]:
+        """Items of one kind: a parallel scan in `scan_segments` segments (no single sequential Scan).
+
+        Pages are handed over through a bounded queue, so memory holds a few pages, not the table.
+        """
         kwargs: dict[str, Any] = {
             "FilterExpression": "#kind = :kind",
             "ExpressionAttributeNames": {"#kind": "kind"},
             "ExpressionAttributeValues": {":kind": kind},
         }
-        while True:
-            page = self.table.scan(**kwargs)
-            yield from page.get("Items", [])
-            if "LastEvaluatedKey" not in page:
-                return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        if self.scan_segments == 1:
+            yield from _scan_segment(self.table, kwargs)
+            return
+        yield from _parallel_scan(self.table, kwargs, self.scan_segments)
 
     def iter_images(self) -> Iterator[ImageRecord]:
         for item in self._scan("image"):
@@ -171,3 +230,63 @@ class DynamoCatalog:
 
     def group_splits(self) -> dict[str, str]:
         return {str(item["group_id"]): str(item["split"]) for item in self._scan("group")}
+
+
+def _scan_segment(table: Any, kwargs: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    request = dict(kwargs)
+    while True:
+        page = table.scan(**request)
+        yield from page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+_DONE = object()
+
+
+def _parallel_scan(table: Any, kwargs: dict[str, Any], segments: int) -> Iterator[dict[str, Any]]:
+    """Scan segments on threads; items are yielded as pages arrive; a worker's error is re-raised here."""
+    pages: queue.Queue[Any] = queue.Queue(maxsize=2 * segments)
+    stop = threading.Event()
+
+    def worker(segment: int) -> None:
+        try:
+            request = {**kwargs, "Segment": segment, "TotalSegments": segments}
+            while not stop.is_set():
+                page = table.scan(**request)
+                _put(pages, page.get("Items", []), stop)
+                if "LastEvaluatedKey" not in page:
+                    break
+                request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        except Exception as exc:  # handed to the reading thread, which raises it
+            _put(pages, exc, stop)
+        finally:
+            _put(pages, _DONE, stop)
+
+    threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(segments)]
+    for thread in threads:
+        thread.start()
+    running = segments
+    try:
+        while running:
+            page = pages.get()
+            if page is _DONE:
+                running -= 1
+            elif isinstance(page, Exception):
+                raise page
+            else:
+                yield from page
+    finally:
+        stop.set()  # the reader stopped early or failed: the workers stop at their next page
+        for thread in threads:
+            thread.join(timeout=5)
+
+
+def _put(pages: queue.Queue[Any], value: Any, stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            pages.put(value, timeout=0.1)
+            return
+        except queue.Full:
+            continue

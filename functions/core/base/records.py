@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -30,6 +31,7 @@ class CropStatus(StrEnum):
     IN_REVIEW = "in_review"  # waiting for the expert
     VERIFIED = "verified"  # expert confirmed or corrected the class
     REJECTED = "rejected"  # expert said: not a usable example of any class
+    MODEL_LABELLED = "model_labelled"  # confident model answer agreeing with the hint: unverified, no crowd
 
 
 class QuarantineReason(StrEnum):
@@ -41,6 +43,28 @@ class QuarantineReason(StrEnum):
     TRUNCATED_OR_CORRUPT = "truncated_or_corrupt"
     TOO_SMALL = "too_small"
     OBJECT_MISSING = "object_missing"
+
+
+class QualityFlag(StrEnum):
+    """Data-quality flags raised at ingest (functions/core/quality)."""
+
+    BLURRED = "blurred"
+    OVER_EXPOSED = "over_exposed"
+    UNDER_EXPOSED = "under_exposed"
+    TOO_SMALL = "too_small"
+
+
+class ImageStats(BaseModel):
+    """What an image looks like: measured at ingest for quality flags, near-duplicates and drift."""
+
+    width: int = Field(ge=0)
+    height: int = Field(ge=0)
+    aspect: float = Field(ge=0.0, description="width / height")
+    brightness: float = Field(ge=0.0, le=255.0, description="mean grey level")
+    contrast: float = Field(ge=0.0, description="standard deviation of the grey level")
+    sharpness: float = Field(ge=0.0, description="variance of the Laplacian (low = blurred)")
+    phash: str = Field(pattern=r"^[0-9a-f]{16}$", description="64-bit perceptual (DCT) hash, hex")
+    flags: list[QualityFlag] = Field(default_factory=list)
 
 
 class Upload(BaseModel):
@@ -90,6 +114,41 @@ class SkillRef(BaseModel):
     code_version: str
 
 
+class Scored(BaseModel):
+    """One class and its probability."""
+
+    label: str
+    score: float
+
+
+class StageAnswer(BaseModel):
+    """One stage of the served cascade for one crop: who answered (versions) and the ranked classes."""
+
+    skill: str
+    skill_version: int
+    code_version: str
+    label: str = Field(description="top-1 class")
+    score: float = Field(description="top-1 probability")
+    top_k: list[Scored] = Field(description="best first (k <= 5)")
+
+
+ServedStatus = Literal["classified", "not_classified"]
+
+
+class ServedAnswer(BaseModel):
+    """What the deployed cascade answered for one crop (CropRecord.served)."""
+
+    status: ServedStatus
+    reason: str | None = Field(default=None, description="why not classified, e.g. skill_artifact_missing")
+    stages: list[StageAnswer] = Field(default_factory=list, description="cascade order")
+    final_label: str | None = Field(default=None, description="the last stage's label")
+    margin: float | None = Field(default=None, description="top1 - top2 score of the last stage")
+    served_at: datetime = Field(default_factory=utc_now)
+
+    def answered_by(self, skill: str) -> StageAnswer | None:
+        return next((stage for stage in self.stages if stage.skill == skill), None)
+
+
 class ImageRecord(BaseModel):
     """Catalog item for one uploaded image."""
 
@@ -110,10 +169,14 @@ class ImageRecord(BaseModel):
     etag: str | None = None
     cars: list[Detection] = Field(default_factory=list)
     crop_ids: list[str] = Field(default_factory=list)
+    stats: ImageStats | None = None
     skill: str
     skill_version: int
     code_version: str
     split: str | None = None
+    served_summary: dict[str, int] | None = Field(
+        default=None, description='served cascade per image, e.g. {"cars": 2, "classified": 2}'
+    )
 
 
 class CropRecord(BaseModel):
@@ -135,6 +198,7 @@ class CropRecord(BaseModel):
     content_sha256: str | None = None  # of the photo: byte-identical photos give the same crops
     status: CropStatus = CropStatus.NEW
     created_at: datetime = Field(default_factory=utc_now)
+    stats: ImageStats | None = None
     skill: str
     skill_version: int
     code_version: str
@@ -144,9 +208,11 @@ class CropRecord(BaseModel):
     agreement: float | None = None
     labelling_job: str | None = None
     final_class: str | None = None
+    review_note: str | None = None  # why the crop is (back) in review, e.g. a user correction
     reviewer: str | None = None
     reviewed_at: datetime | None = None
     split: str | None = None
+    served: ServedAnswer | None = None  # the deployed cascade's answer (None until served)
 
     @field_validator("crop_id")
     @classmethod

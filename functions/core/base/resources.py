@@ -6,6 +6,19 @@ import re
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+# Names the runtime and the CDK stack share (synth imports them from here: no clients, no loggers).
+STATUS_INDEX = "by_status"  # the catalog table's global secondary index on kind_status
+LABELLING_JOBS_PREFIX = "labelling/jobs"  # artifacts bucket: Ground Truth input manifests
+LABELLING_TEMPLATES_PREFIX = "labelling/templates"  # artifacts bucket: worker task templates
+LABELLING_OUTPUT_PREFIX = "labelling/output"  # artifacts bucket: Ground Truth output
+LABELLING_JOB_STATE_CHANGE = "SageMaker Ground Truth Labeling Job State Change"  # EventBridge detail-type
+
+
+def parameter_prefix(stage: str) -> str:
+    """SSM prefix of the deployed skill versions of a stage."""
+    return f"/skillforge/{stage}/skills/"
+
+
 _STAGE = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
 
 

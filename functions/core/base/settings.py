@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -11,4 +12,8 @@ class AwsSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SKILLFORGE_", extra="ignore")
 
     aws_endpoint_url: str | None = None
-    aws_region: str = "us-east-1"
+    # SKILLFORGE_AWS_REGION wins; otherwise the region Lambda (and the AWS CLI setup) sets.
+    aws_region: str = Field(
+        default="us-east-1",
+        validation_alias=AliasChoices("SKILLFORGE_AWS_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"),
+    )

@@ -1,1 +1,1 @@
-"""dataset"""
+"""Dataset: spec, group-aware split, balance, extraction with lineage, candidate registration."""

@@ -22,6 +22,7 @@ from functions.core.base.records import CropRecord
 from functions.core.dataset.balance import BalanceReport, balance_copies
 from functions.core.dataset.spec import DatasetSpec
 from functions.core.dataset.split import SPLIT_ORDER, Split, SplitPolicy, group_hashes, resolve_group_splits
+from functions.core.quality.screen import DataQualityReport
 
 DATA_FILE = "data.json"
 DEFINITION_FILE = "definition.json"
@@ -130,6 +131,9 @@ class ExtractionReport(BaseModel):
     groups: dict[str, int] = Field(description="groups per split")
     new_group_assignments: int
     balance: BalanceReport
+    data_quality: DataQualityReport | None = Field(
+        default=None, description="near-duplicates kept out, quality flags, label-noise candidates"
+    )
 
 
 class Extraction(BaseModel):

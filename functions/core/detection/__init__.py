@@ -1,1 +1,1 @@
-"""detection"""
+"""Detection: decode an upload safely, find the vehicles, crop them, catalog everything."""

@@ -76,3 +76,14 @@ def main_car_index(boxes: list[Box], width: int, height: int, rule: str = "large
         return box.area * closeness
 
     return max(range(len(boxes)), key=lambda i: (score(boxes[i]), -i))
+
+
+def crop_id_of_key(key: str) -> str:
+    """The crop id of a crop object key (the inverse of crop_key); ValueError for any other key."""
+    parts = key.split("/")
+    if len(parts) != 4 or parts[0] != "crops" or not parts[3].endswith(".jpg"):
+        raise ValueError(f"{key!r} is not a crop key (crops/<xx>/<image id>/<nn>.jpg)")
+    index = parts[3][: -len(".jpg")]
+    if not index.isdigit() or parts[1] != parts[2][:2]:
+        raise ValueError(f"{key!r} is not a crop key (crops/<xx>/<image id>/<nn>.jpg)")
+    return crop_id(parts[2], int(index))

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from functools import cache
 
 from aws_lambda_powertools import Logger
 from PIL import Image
@@ -20,12 +23,14 @@ from functions.core.base.records import (
     Upload,
     utc_now,
 )
-from functions.core.base.storage import BlobStore, ObjectMissingError
+from functions.core.base.storage import BlobStore, ObjectMissingError, StoredObject
 from functions.core.detection.crops import crop, crop_id, crop_key, keep_detection, main_car_index
 from functions.core.detection.detector import Detector
 from functions.core.detection.images import BadImageError, decode_image, encode_jpeg
 from functions.core.detection.settings import DetectorSettings
 from functions.core.detection.upload_keys import UploadContext, upload_context
+from functions.core.quality.measure import measure
+from functions.core.quality.settings import QualitySettings
 
 logger = Logger(child=True)
 
@@ -65,6 +70,11 @@ def analyse_image(data: bytes, detector: Detector, settings: DetectorSettings) -
     )
 
 
+CropAnnotator = Callable[[list[tuple[Image.Image, CropRecord]], ImageRecord], None]
+"""Fills answers into the crop records (and a summary into the image record) before anything is written:
+how a higher layer (serving) adds its stage without this use case knowing it."""
+
+
 @dataclass(frozen=True)
 class DetectDeps:
     store: BlobStore
@@ -74,6 +84,20 @@ class DetectDeps:
     skill: SkillRef
     crops_bucket: str
     quarantine_bucket: str
+    annotate: CropAnnotator | None = None
+    quality: QualitySettings = field(default_factory=QualitySettings)
+
+
+@cache
+def _io_pool() -> ThreadPoolExecutor:
+    """Single S3 / DynamoDB calls of the uploads of a batch, overlapped (boto3 clients are thread-safe)."""
+    return ThreadPoolExecutor(max_workers=8, thread_name_prefix="detect-io")
+
+
+@cache
+def _writes_pool() -> ThreadPoolExecutor:
+    """Each upload's ordered writes; they wait on io-pool calls (never the reverse: no deadlock)."""
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="detect-writes")
 
 
 @dataclass(frozen=True)
@@ -83,6 +107,7 @@ class DetectOutcome:
     cars: int
     duplicate: bool
     elapsed_ms: float
+    served: dict[str, int] | None = None
 
 
 def detect_and_catalog(upload: Upload, deps: DetectDeps) -> DetectOutcome:
@@ -91,15 +116,82 @@ def detect_and_catalog(upload: Upload, deps: DetectDeps) -> DetectOutcome:
     Order matters: crops and crop records first (deterministic keys, so a retry overwrites them),
     the image record last with a conditional put — it is the terminal marker of the upload.
     """
-    started = time.perf_counter()
+    outcome = detect_batch([upload], deps)[0]
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+def detect_batch(uploads: Sequence[Upload], deps: DetectDeps) -> list[DetectOutcome | Exception]:
+    """Several uploads (one queue batch), pipelined: every duplicate check and download starts at once,
+    and while one image is detected (and its crops answered), the writes of the ones before it finish
+    in the background. Each upload keeps its own write order (image record last) and gets its own
+    outcome, or the exception that stopped it (its message is then retried; the others are not).
+    """
+    first: dict[str, int] = {}  # image id → index of its first upload in this batch
+    pending: list[DetectOutcome | Future[DetectOutcome] | Exception | int] = []
+    fetches: list[_Fetch | None] = []
+    for index, upload in enumerate(uploads):
+        image_id = upload_context(upload.key).image_id
+        if image_id in first:  # the same upload twice in one batch: processed once
+            fetches.append(None)
+        else:
+            first[image_id] = index
+            fetches.append(_fetch(upload, deps))
+    for upload, fetch in zip(uploads, fetches, strict=True):
+        if fetch is None:
+            pending.append(first[upload_context(upload.key).image_id])
+            continue
+        try:
+            pending.append(_detect_one(upload, fetch, deps))
+        except Exception as exc:  # this upload only; the batch goes on
+            pending.append(exc)
+    outcomes: list[DetectOutcome | Exception] = []
+    for item in pending:
+        if isinstance(item, Future):
+            try:
+                outcomes.append(item.result())
+            except Exception as exc:
+                outcomes.append(exc)
+        elif isinstance(item, int):  # a repeat: the first one's outcome, as a duplicate
+            done = outcomes[item]
+            outcomes.append(
+                done if isinstance(done, Exception) else replace(done, duplicate=True, elapsed_ms=0.0)
+            )
+        else:
+            outcomes.append(item)
+    return outcomes
+
+
+@dataclass(frozen=True)
+class _Fetch:
+    context: UploadContext
+    existing: Future[ImageRecord | None]
+    download: Future[StoredObject]
+
+
+def _fetch(upload: Upload, deps: DetectDeps) -> _Fetch:
+    """The duplicate check and the download, started together (a duplicate wastes one GET: rare, harmless)."""
     context = upload_context(upload.key)
-    existing = deps.catalog.get_image(context.image_id)
+    return _Fetch(
+        context,
+        _io_pool().submit(deps.catalog.get_image, context.image_id),
+        _io_pool().submit(deps.store.get, upload.bucket, upload.key),
+    )
+
+
+def _detect_one(upload: Upload, fetch: _Fetch, deps: DetectDeps) -> DetectOutcome | Future[DetectOutcome]:
+    """Detect (and answer) one upload; its writes are finished by the returned future."""
+    started = time.perf_counter()
+    context = fetch.context
+    existing = fetch.existing.result()
     if existing is not None:
+        fetch.download.cancel()
         logger.info("duplicate event, already catalogued", extra={"image_id": context.image_id})
         return DetectOutcome(context.image_id, existing.status, len(existing.cars), True, 0.0)
 
     try:
-        stored = deps.store.get(upload.bucket, upload.key)
+        stored = fetch.download.result()
     except ObjectMissingError:
         record = _record(upload, context, deps, status=ImageStatus.QUARANTINED)
         record.reason = QuarantineReason.OBJECT_MISSING
@@ -113,16 +205,21 @@ def detect_and_catalog(upload: Upload, deps: DetectDeps) -> DetectOutcome:
     record.content_sha256 = hashlib.sha256(stored.data).hexdigest()
     record.etag = stored.etag
     record.cars = analysis.cars
+    crops: list[tuple[Image.Image, CropRecord]] = []
+    uploads: list[Future[None]] = []
 
     if analysis.status is ImageStatus.QUARANTINED:
         record.reason = analysis.reason
         record.reason_detail = analysis.reason_detail
-        deps.store.copy(
-            upload.bucket,
-            upload.key,
-            deps.quarantine_bucket,
-            upload.key,
-            metadata={"reason": str(analysis.reason), "image-id": context.image_id},
+        uploads.append(
+            _io_pool().submit(
+                deps.store.copy,
+                upload.bucket,
+                upload.key,
+                deps.quarantine_bucket,
+                upload.key,
+                metadata={"reason": str(analysis.reason), "image-id": context.image_id},
+            )
         )
         logger.warning(
             "image quarantined",
@@ -130,44 +227,56 @@ def detect_and_catalog(upload: Upload, deps: DetectDeps) -> DetectOutcome:
         )
     elif analysis.image is not None:
         record.width, record.height = analysis.image.size
+        record.stats = measure(analysis.image, deps.quality)
         main = main_car_index(
             [d.box for d in analysis.cars], record.width, record.height, deps.settings.main_car_rule
         )
-        for index, detection in enumerate(analysis.cars):
-            crop_record = _store_crop(analysis.image, detection, index, record, deps, main=index == main)
-            record.crop_ids.append(crop_record.crop_id)
+        images = [crop(analysis.image, d.box, deps.settings.crop_padding) for d in analysis.cars]
+        crops = [
+            (car, _crop_record(car, d, index, record, deps, main=index == main))
+            for index, (car, d) in enumerate(zip(images, analysis.cars, strict=True))
+        ]
+        record.crop_ids = [crop_record.crop_id for _, crop_record in crops]
+        uploads = _upload_crops(crops, record, deps)  # in the background, while the crops are answered
+    return _writes_pool().submit(_finish, record, crops, uploads, deps, started)
 
+
+def _finish(
+    record: ImageRecord,
+    crops: list[tuple[Image.Image, CropRecord]],
+    uploads: list[Future[None]],
+    deps: DetectDeps,
+    started: float,
+) -> DetectOutcome:
+    """Answers (the annotator), crop records, every object write confirmed, then the image record (the
+    terminal marker). Runs in the background while the next upload of the batch is detected."""
+    if deps.annotate is not None and crops:
+        deps.annotate(crops, record)
+    _store_crop_records(crops, uploads, deps)
     written = deps.catalog.put_image_if_absent(record)
-    outcome = DetectOutcome(context.image_id, record.status, len(record.cars), not written, _ms(started))
+    outcome = DetectOutcome(
+        record.image_id, record.status, len(record.cars), not written, _ms(started), record.served_summary
+    )
     logger.info(
         "image catalogued",
-        extra={"image_id": context.image_id, "status": record.status.value, "cars": outcome.cars},
+        extra={"image_id": record.image_id, "status": record.status.value, "cars": outcome.cars},
     )
     return outcome
 
 
-def _store_crop(
-    image: Image.Image, detection: Detection, index: int, record: ImageRecord, deps: DetectDeps, main: bool
+def _crop_record(
+    car: Image.Image,
+    detection: Detection,
+    index: int,
+    record: ImageRecord,
+    deps: DetectDeps,
+    main: bool,
 ) -> CropRecord:
-    key = crop_key(record.image_id, index)
-    deps.store.put(
-        deps.crops_bucket,
-        key,
-        encode_jpeg(crop(image, detection.box, deps.settings.crop_padding)),
-        content_type="image/jpeg",
-        metadata={
-            "image-id": record.image_id,
-            "skill-version": str(deps.skill.skill_version),
-            # the car's own size inside its square crop (what a person sees of the car)
-            "car-width": str(round(detection.box.x2 - detection.box.x1)),
-            "car-height": str(round(detection.box.y2 - detection.box.y1)),
-        },
-    )
-    crop_record = CropRecord(
+    return CropRecord(
         crop_id=crop_id(record.image_id, index),
         image_id=record.image_id,
         crop_bucket=deps.crops_bucket,
-        crop_key=key,
+        crop_key=crop_key(record.image_id, index),
         index=index,
         box=detection.box,
         confidence=detection.confidence,
@@ -180,9 +289,48 @@ def _store_crop(
         skill=deps.skill.skill,
         skill_version=deps.skill.skill_version,
         code_version=deps.skill.code_version,
+        stats=measure(car, deps.quality),
     )
-    deps.catalog.put_crop(crop_record)
-    return crop_record
+
+
+def _upload_crops(
+    crops: list[tuple[Image.Image, CropRecord]], record: ImageRecord, deps: DetectDeps
+) -> list[Future[None]]:
+    """Encode and put the crop objects in parallel (keys are deterministic: a retry rewrites them)."""
+
+    def upload(image: Image.Image, crop_record: CropRecord) -> None:
+        box = crop_record.box
+        metadata = {
+            "image-id": record.image_id,
+            "skill-version": str(deps.skill.skill_version),
+            # the car's own size inside its square crop (what a person sees of the car)
+            "car-width": str(round(box.x2 - box.x1)),
+            "car-height": str(round(box.y2 - box.y1)),
+        }
+        deps.store.put(
+            deps.crops_bucket,
+            crop_record.crop_key,
+            encode_jpeg(image),
+            content_type="image/jpeg",
+            metadata=metadata,
+        )
+
+    return [_io_pool().submit(upload, image, crop_record) for image, crop_record in crops]
+
+
+def _store_crop_records(
+    crops: list[tuple[Image.Image, CropRecord]], uploads: list[Future[None]], deps: DetectDeps
+) -> None:
+    """The crop records in one batch write, then every crop object confirmed: all before the image record.
+
+    Keys are deterministic, so a retried upload rewrites the same objects and items: nothing doubles.
+    """
+    try:
+        if crops:
+            deps.catalog.put_crops([crop_record for _, crop_record in crops])
+    finally:
+        for upload in uploads:
+            upload.result()  # re-raises a failed put: the message is retried, the image record is not written
 
 
 def _record(upload: Upload, context: UploadContext, deps: DetectDeps, status: ImageStatus) -> ImageRecord:

@@ -135,8 +135,14 @@ def onnx_detector(settings: DetectorSettings) -> YoloDetector:
     )
 
 
-def onnx_session(ref: str, models_dir: Path | None) -> tuple[Any, list[Any], dict[str, str]]:
-    """An ONNX Runtime CPU session, its input shape and the model's metadata properties."""
+def onnx_session(
+    ref: str, models_dir: Path | None, threads: int | None = None
+) -> tuple[Any, list[Any], dict[str, str]]:
+    """An ONNX Runtime CPU session, its input shape and the model's metadata properties.
+
+    `threads`: intra-op threads, with no spin-waiting (for a small model beside another runtime in the
+    same process); None = ONNX Runtime's default (all cores, spinning).
+    """
     import onnxruntime as ort
 
     path = Path(resolve_model(ref, models_dir))
@@ -144,6 +150,10 @@ def onnx_session(ref: str, models_dir: Path | None) -> tuple[Any, list[Any], dic
         raise ModelFileError(f"model {ref!r} is not an .onnx file (looked for {path})")
     options = ort.SessionOptions()
     options.log_severity_level = 3
+    if threads is not None:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
     shape = list(session.get_inputs()[0].shape)
     return session, shape, dict(session.get_modelmeta().custom_metadata_map)

@@ -45,3 +45,10 @@ def build_detect_deps(
         crops_bucket=pipeline.crops_bucket,
         quarantine_bucket=pipeline.quarantine_bucket,
     )
+
+
+def detector_ref(settings: DetectorSettings) -> SkillRef:
+    """The detector skill and code version stamped on every result."""
+    return SkillRef(
+        skill=settings.detector_skill, skill_version=settings.detector_version, code_version=code_version()
+    )

@@ -1,1 +1,1 @@
-"""gate"""
+"""Gate: regression of candidate vs deployed, the gate rule, evaluation, report, notifications."""

@@ -19,17 +19,20 @@ from pydantic import BaseModel, Field
 from functions.core.base.artifacts import Artifacts, folder_of, join_uri
 from functions.core.base.catalog import Catalog
 from functions.core.base.records import SkillRef, utc_now
+from functions.core.dataset.spec import DatasetSpec
 from functions.core.detection.detector import Detector
 from functions.core.detection.settings import DetectorSettings
 from functions.core.gate.records import EvaluationRecord, EvaluationSummary
 from functions.core.gate.regression import (
+    ClassOf,
     HarnessStore,
     replay_cases,
     run_regression,
     without_harness_duplicates,
 )
 from functions.core.gate.rule import GateConfig, GateLog, GateRecord, decide
-from functions.core.serving.cascade import Cascade, CascadeConfig, CascadeStage
+from functions.core.serving.cascade import Cascade
+from functions.core.serving.config import CascadeConfig, CascadeStage
 from functions.core.skills.deployment import DeploymentStore
 from functions.core.skills.model import read_manifest
 from functions.core.skills.registry import RegisteredSkill, SkillRegistry
@@ -121,7 +124,7 @@ def evaluate_candidate(request: EvaluateRequest, deps: EvaluateDeps) -> Evaluati
 
     harness = deps.harnesses.load(request.skill)
     cases = list(harness.cases) if harness else []
-    replay = replay_cases(deps.catalog, candidate.classes, limit=request.replay_limit)
+    replay = replay_cases(deps.catalog, class_mapping(deps, candidate_entry), limit=request.replay_limit)
     cases += without_harness_duplicates(replay, harness)
     if not cases:
         raise ValueError(
@@ -170,29 +173,58 @@ def evaluate_candidate(request: EvaluateRequest, deps: EvaluateDeps) -> Evaluati
         started_at=started_at,
         seconds=0.0,
     )
-    if deps.write_report:
-        from functions.core.gate.report import render_report
-
-        pdf = render_report(record, deps.artifacts, candidate)
-        deps.artifacts.write_bytes(record.report_uri, pdf, "application/pdf")
+    # The measurements are written before the PDF: a report that cannot be rendered never loses them.
     record.seconds = round(time.perf_counter() - started, 2)
-    deps.artifacts.write_bytes(
-        record.evaluation_uri, record.model_dump_json(indent=2).encode(), "application/json"
-    )
+    _write_record(deps.artifacts, record)
+    if deps.write_report:
+        try:
+            from functions.core.gate.report import render_report
+
+            pdf = render_report(record, deps.artifacts, candidate)
+            deps.artifacts.write_bytes(record.report_uri, pdf, "application/pdf")
+        except Exception as exc:
+            logger.exception("the evaluation report could not be rendered", extra={"uri": record.report_uri})
+            record.report_error = f"{type(exc).__name__}: {exc}"
+            _write_record(deps.artifacts, record)
     deps.gate_log.record(
         GateRecord(decision=decision, report_uri=record.report_uri, evaluation_uri=record.evaluation_uri)
     )
     return record
 
 
-def dataset_counts(deps: EvaluateDeps, entry: RegisteredSkill) -> dict[str, dict[str, int]]:
-    """Examples per split and class from the dataset manifest of the candidate's training data, if any."""
+def _write_record(artifacts: Artifacts, record: EvaluationRecord) -> None:
+    artifacts.write_bytes(
+        record.evaluation_uri, record.model_dump_json(indent=2).encode(), "application/json"
+    )
+
+
+def _dataset_manifest(deps: EvaluateDeps, entry: RegisteredSkill) -> dict[str, Any]:
+    """The dataset manifest of the skill version's training data ({} when there is none)."""
     if deps.datasets_uri is None:
         return {}
     uri = join_uri(deps.datasets_uri, f"{entry.skill}/{entry.dataset_version}/manifest.json")
     if not deps.artifacts.exists(uri):
         return {}
-    counts = json.loads(deps.artifacts.read_bytes(uri)).get("counts") or {}
+    manifest: dict[str, Any] = json.loads(deps.artifacts.read_bytes(uri))
+    return manifest
+
+
+def class_mapping(deps: EvaluateDeps, entry: RegisteredSkill) -> ClassOf:
+    """Verified label → the skill's class, by the data-set spec the skill was extracted with.
+
+    A glob-class skill (e.g. car-make: `Audi` = `audi-*`) maps `audi-tts-coupe-2012` to `Audi`; without
+    a recorded spec a label counts only when it is one of the skill's classes itself.
+    """
+    spec = _dataset_manifest(deps, entry).get("spec")
+    if spec is not None:
+        return DatasetSpec.model_validate(spec).class_of
+    classes = set(entry.classes)
+    return lambda label: label if label in classes else None
+
+
+def dataset_counts(deps: EvaluateDeps, entry: RegisteredSkill) -> dict[str, dict[str, int]]:
+    """Examples per split and class from the dataset manifest of the candidate's training data, if any."""
+    counts = _dataset_manifest(deps, entry).get("counts") or {}
     return {str(split): {str(c): int(n) for c, n in per.items()} for split, per in counts.items()}
 
 

@@ -10,18 +10,27 @@ Manager when needed and never appears in logs, results or exceptions.
 from __future__ import annotations
 
 import json
+import logging
+import math
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.webhook import WebhookClient
 
 from functions.core.gate.records import EvaluationSummary
 from functions.core.gate.rule import GateOutcome
@@ -66,6 +75,9 @@ class Notification(BaseModel):
     duration_s: float | None = None
     estimated_cost_usd: float | None = None
     report_uri: str | None = None
+    report_url: str | None = Field(default=None, description="a link that opens the report (https or file)")
+    report_url_expires_at: datetime | None = None
+    next_steps: list[str] = Field(default_factory=list, description="exact commands a person may run next")
     source: str = "pipeline"
     reference: str | None = Field(default=None, description="training job name or execution ARN")
     error: str | None = None
@@ -104,14 +116,28 @@ class Notification(BaseModel):
                 "estimated cost",
                 f"${self.estimated_cost_usd:.2f}" if self.estimated_cost_usd is not None else None,
             ),
-            ("report", self.report_uri),
+            ("report", self._report_link()),
             ("reference", self.reference),
             ("error", self.error),
         ]
         lines = [f"{name}: {value}" for name, value in facts if value]
         lines += [f"{name}: {value}" for name, value in self.metrics.items()]
         lines += [f"• {reason}" for reason in self.reasons]
+        lines += [f"next: `{step}`" for step in self.next_steps]
         return lines
+
+    def _report_link(self) -> str | None:
+        if self.report_url is None:
+            return self.report_uri
+        if self.report_url_expires_at is None:
+            return self.report_url
+        until = self.report_url_expires_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        again = (
+            f"; later: `skillforge report {self.skill} {self.skill_version}`"
+            if self.skill and self.skill_version
+            else ""
+        )
+        return f"<{self.report_url}|open the PDF> (link valid until {until}{again})"
 
 
 def slack_message(note: Notification) -> dict[str, Any]:
@@ -140,6 +166,8 @@ def from_evaluation(
     if summary.current_latency_p95_ms is not None:
         metrics["latency p95"] += f" (current {summary.current_latency_p95_ms:.1f} ms)"
     metrics["regression inputs"] = str(summary.cases)
+    if summary.current_accuracy is not None:
+        metrics["accuracy change"] = f"{summary.accuracy - summary.current_accuracy:+.1%}"
     return Notification(
         outcome=(
             "needs_investigation"
@@ -158,7 +186,39 @@ def from_evaluation(
         reasons=summary.reasons,
         duration_s=duration_s if duration_s is not None else summary.seconds,
         report_uri=summary.report_uri,
+        next_steps=next_steps(summary, stage, promoted),
     )
+
+
+def next_steps(summary: EvaluationSummary, stage: str, promoted: bool | None) -> list[str]:
+    """The exact commands for a person: accept or promote a held-back version, promote a passed one."""
+    skill, version = summary.skill, summary.skill_version
+    if summary.outcome is GateOutcome.INVESTIGATE:
+        return [
+            f'skillforge accept {skill} {version} --stage {stage} --by "$USER" --reason "<why it is fine>"',
+            f'skillforge promote {skill} {version} --stage {stage} --reason "<why>" --commit',
+        ]
+    if promoted is False:
+        return [f'skillforge promote {skill} {version} --stage {stage} --reason "passed the gate" --commit']
+    return []
+
+
+REPORT_LINK_EXPIRY_S = 3600
+
+
+def presigned_report_link(note: Notification, store: Any, expires_s: int = REPORT_LINK_EXPIRY_S) -> None:
+    """Give a notification with an s3:// report a presigned HTTPS link (and its expiry) that opens it."""
+    if not note.report_uri or not note.report_uri.startswith("s3://"):
+        return
+    bucket, _, key = note.report_uri.removeprefix("s3://").partition("/")
+    note.report_url = store.presign_get(bucket, key, expires_s=expires_s)
+    note.report_url_expires_at = datetime.now(UTC) + timedelta(seconds=expires_s)
+
+
+def local_report_link(note: Notification, path: Path) -> None:
+    """Local mode: the report as a file:// URL that a browser on this machine opens."""
+    note.report_url = path.resolve().as_uri()
+    note.report_url_expires_at = None
 
 
 def training_cost(instance_type: str | None, billable_s: float | None, count: int = 1) -> float | None:
@@ -276,55 +336,75 @@ def notification_for(event: dict[str, Any], stage: str) -> Notification:
     raise ValueError(f"notify: unknown input (detail-type {detail_type!r}, kind {kind!r})")
 
 
+# slack_sdk logs the request URL (the webhook secret) at DEBUG and INFO: it gets a logger that says nothing.
+_SLACK_SDK_LOGGER = logging.getLogger("skillforge.notify.slack_sdk")
+_SLACK_SDK_LOGGER.disabled = True
+_SLACK_SDK_LOGGER.propagate = False
+
+
 class SlackWebhook:
-    """Posts to an incoming webhook with retries; `url` is called lazily and never logged."""
+    """Posts to an incoming webhook through slack_sdk's WebhookClient; `url` is read lazily, never logged.
+
+    Retries (at most `attempts` tries in all): 429 after the `Retry-After` Slack sends, 500/503 and
+    connection errors with exponential back-off (`backoff_s`, doubled each time).
+    """
 
     def __init__(
-        self,
-        url: Callable[[], str],
-        attempts: int = 3,
-        timeout_s: float = 5.0,
-        backoff_s: float = 0.5,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
+        self, url: Callable[[], str], attempts: int = 3, timeout_s: float = 5.0, backoff_s: float = 0.5
+    ):
         self._url = url
         self.attempts = attempts
         self.timeout_s = timeout_s
         self.backoff_s = backoff_s
-        self.sleep = sleep
+
+    def _retry_handlers(self) -> list[Any]:
+        retries = self.attempts - 1
+        backoff = BackoffRetryIntervalCalculator(backoff_factor=self.backoff_s)
+        return [
+            RateLimitErrorRetryHandler(max_retry_count=retries),  # sleeps for Retry-After
+            ServerErrorRetryHandler(max_retry_count=retries, interval_calculator=backoff),
+            ConnectionErrorRetryHandler(max_retry_count=retries, interval_calculator=backoff),
+        ]
 
     def post(self, message: dict[str, Any]) -> str:
         """'posted', or 'failed: <why>' after the last attempt (the why never contains the URL)."""
-        data = json.dumps(message).encode("utf-8")
-        why = "not attempted"
-        for attempt in range(1, self.attempts + 1):
-            try:
-                request = urllib.request.Request(
-                    self._url(), data=data, headers={"Content-Type": "application/json"}, method="POST"
-                )
-                with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                    if 200 <= response.status < 300:
-                        return "posted"
-                    why = f"HTTP {response.status}"
-            except urllib.error.HTTPError as exc:
-                why = f"HTTP {exc.code}"
-                if 400 <= exc.code < 500 and exc.code != 429:
-                    break  # a bad request or revoked hook does not get better by retrying
-            except (urllib.error.URLError, TimeoutError, OSError, ValueError) as exc:
-                why = type(exc).__name__
-            except Exception as exc:  # a secret that cannot be read, etc.: never break the pipeline
-                why = type(exc).__name__
-            logger.warning("slack post failed", extra={"attempt": attempt, "why": why})
-            if attempt < self.attempts:
-                self.sleep(self.backoff_s * 2 ** (attempt - 1))
+        try:
+            client = WebhookClient(
+                self._url(),
+                timeout=max(1, math.ceil(self.timeout_s)),
+                logger=_SLACK_SDK_LOGGER,
+                retry_handlers=self._retry_handlers(),
+            )
+            response = client.send_dict(message)
+        except Exception as exc:  # a secret that cannot be read, no connection: never break the pipeline
+            why = _why(exc)
+        else:
+            if 200 <= response.status_code < 300:
+                return "posted"
+            why = f"HTTP {response.status_code}"
+        logger.warning("slack post failed", extra={"attempts": self.attempts, "why": why})
         return f"failed: {why}"
 
 
-def secret_webhook_url(secrets: Any, secret_id: str) -> Callable[[], str]:
-    """A lazy reader of the webhook URL from Secrets Manager (plain string or JSON {"url": ...})."""
+def _why(exc: BaseException) -> str:
+    """The error's name (or AWS error code), also through powertools' GetParameterError wrapper."""
+    cause = exc.__cause__ or exc.__context__ if isinstance(exc, GetParameterError) else exc
+    cause = cause or exc
+    if isinstance(cause, ClientError):
+        return str(cause.response.get("Error", {}).get("Code", "ClientError"))
+    return type(cause).__name__
+
+
+SECRET_MAX_AGE_S = 300
+
+
+def secret_webhook_url(secrets: Any, secret_id: str, max_age_s: int = SECRET_MAX_AGE_S) -> Callable[[], str]:
+    """A lazy reader of the webhook URL from Secrets Manager (plain string or JSON {"url": ...}), through
+    powertools Parameters: cached `max_age_s` seconds per warm function, so a rotated URL is picked up."""
+    provider = SecretsProvider(boto3_client=secrets)
 
     def read() -> str:
-        value = str(secrets.get_secret_value(SecretId=secret_id)["SecretString"]).strip()
+        value = str(provider.get(secret_id, max_age=max_age_s)).strip()
         if value.startswith("{"):
             data = json.loads(value)
             value = str(data.get("url") or data.get("webhook_url") or "")
@@ -335,6 +415,9 @@ def secret_webhook_url(secrets: Any, secret_id: str) -> Callable[[], str]:
     return read
 
 
+MARKER_TTL_S = 14 * 24 * 3600  # far longer than any retry of a notification, then gone
+
+
 @dataclass
 class Notifier:
     slack: SlackWebhook | None = None
@@ -342,11 +425,15 @@ class Notifier:
     sns: Any = None
     topic_arn: str | None = None
     table: Any = None  # catalog table: one notification per (reference, outcome)
+    store: Any = None  # BlobStore: presigns s3:// report links
+    report_link_expiry_s: int = REPORT_LINK_EXPIRY_S
 
     def send(self, note: Notification) -> dict[str, str]:
         if self.table is not None and note.reference and not self._first_time(note):
             logger.info("already notified", extra={"reference": note.reference, "outcome": note.outcome})
             return {"slack": "duplicate", "email": "duplicate"}
+        if self.store is not None and note.report_url is None:
+            presigned_report_link(note, self.store, self.report_link_expiry_s)
         message = slack_message(note)
         result = {"slack": "skipped", "email": "skipped"}
         if self.slack is not None:
@@ -369,10 +456,18 @@ class Notifier:
         return result
 
     def _first_time(self, note: Notification) -> bool:
+        """A marker per (reference, outcome) that expires after MARKER_TTL_S (the table's TTL attribute
+        `expires_at` removes it; until DynamoDB does, an expired marker no longer counts)."""
+        now = int(time.time())
         try:
             self.table.put_item(
-                Item={"pk": f"notified#{note.reference}#{note.outcome}", "kind": "notified"},
-                ConditionExpression="attribute_not_exists(pk)",
+                Item={
+                    "pk": f"notified#{note.reference}#{note.outcome}",
+                    "kind": "notified",
+                    "expires_at": now + MARKER_TTL_S,
+                },
+                ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
+                ExpressionAttributeValues={":now": now},
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from functions.core.gate.regression import RegressionResult
 from functions.core.gate.rule import GateDecision, GateOutcome
-from functions.core.serving.cascade import CascadeConfig
+from functions.core.serving.config import CascadeConfig
 from functions.core.skills.registry import RegisteredSkill
 
 
@@ -24,6 +24,9 @@ class EvaluationRecord(BaseModel):
     )
     evaluation_uri: str
     report_uri: str
+    report_error: str | None = Field(
+        default=None, description="why report.pdf could not be rendered (evaluation.json is written anyway)"
+    )
     started_at: datetime
     seconds: float
 

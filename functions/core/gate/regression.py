@@ -23,9 +23,9 @@ from pydantic import BaseModel, Field
 
 from functions.core.base.artifacts import Artifacts, join_uri
 from functions.core.base.catalog import Catalog
-from functions.core.base.records import Box, CropRecord, CropStatus, utc_now
+from functions.core.base.records import Box, CropRecord, CropStatus, Scored, utc_now
 from functions.core.serving.cascade import CarAnswer, Cascade
-from functions.core.skills.model import ClassifierSkill, Scored
+from functions.core.skills.model import ClassifierSkill
 
 NO_CAR = "(no car)"
 NOT_REACHED = "(not reached)"
@@ -94,10 +94,14 @@ class HarnessStore:
         return uri
 
 
-def replay_cases(catalog: Catalog, classes: Iterable[str], limit: int = 500) -> list[HarnessCase]:
+ClassOf = Callable[[str], str | None]
+"""Verified label → the skill's class, or None when the skill does not use it (DatasetSpec.class_of)."""
+
+
+def replay_cases(catalog: Catalog, class_of: ClassOf, limit: int = 500) -> list[HarnessCase]:
     """Production photos whose crop an expert verified with a class of this skill, from the test split."""
     cases: list[HarnessCase] = []
-    for crop_record in _verified_test_crops(catalog, classes):
+    for crop_record, expected in _verified_test_crops(catalog, class_of):
         image = catalog.get_image(crop_record.image_id)
         if image is None:
             continue
@@ -105,7 +109,7 @@ def replay_cases(catalog: Catalog, classes: Iterable[str], limit: int = 500) -> 
             HarnessCase(
                 case_id=f"replay-{crop_record.crop_id}",
                 image_uri=f"s3://{image.bucket}/{image.key}",
-                expected=str(crop_record.final_class),
+                expected=expected,
                 box=crop_record.box,
                 source="replay",
             )
@@ -115,30 +119,27 @@ def replay_cases(catalog: Catalog, classes: Iterable[str], limit: int = 500) -> 
     return cases
 
 
-def _verified_test_crops(catalog: Catalog, classes: Iterable[str]) -> Iterator[CropRecord]:
-    wanted = set(classes)
+def _verified_test_crops(catalog: Catalog, class_of: ClassOf) -> Iterator[tuple[CropRecord, str]]:
+    """Verified test-split crops whose label maps to a class of the skill, with that class."""
     splits = catalog.group_splits()
     for crop_record in catalog.crops_by_status(CropStatus.VERIFIED):
         split = crop_record.split or splits.get(crop_record.group_id)
-        if split == "test" and crop_record.final_class in wanted:
-            yield crop_record
+        expected = class_of(str(crop_record.final_class)) if crop_record.final_class else None
+        if split == "test" and expected is not None:
+            yield crop_record, expected
 
 
 def freeze_from_catalog(
-    catalog: Catalog, classes: Iterable[str], artifacts: Artifacts, images_uri: str, limit: int = 500
+    catalog: Catalog, class_of: ClassOf, artifacts: Artifacts, images_uri: str, limit: int = 500
 ) -> list[HarnessCase]:
     """Snapshot verified test-split crops as harness cases; the crop images are copied under
     `images_uri`, so the harness stays as it is when the catalog changes."""
     cases: list[HarnessCase] = []
-    for record in _verified_test_crops(catalog, classes):
+    for record, expected in _verified_test_crops(catalog, class_of):
         source = f"s3://{record.crop_bucket}/{record.crop_key}"
         target = join_uri(images_uri, f"{record.crop_id}.jpg")
         artifacts.write_bytes(target, artifacts.read_bytes(source), "image/jpeg")
-        cases.append(
-            HarnessCase(
-                case_id=f"harness-{record.crop_id}", image_uri=target, expected=str(record.final_class)
-            )
-        )
+        cases.append(HarnessCase(case_id=f"harness-{record.crop_id}", image_uri=target, expected=expected))
         if len(cases) >= limit:
             break
     return cases

@@ -7,7 +7,6 @@ metrics overall / per class / vs current, confusion matrix, latency, failures wi
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +20,7 @@ from functions.core.detection.crops import DEFAULT_CROP_PADDING, crop
 from functions.core.detection.images import decode_image
 from functions.core.gate.regression import NO_CAR, CaseResult, SideMetrics
 from functions.core.gate.rule import GateOutcome
-from functions.core.skills.model import ClassifierSkill
+from functions.core.skills.model import CURVES_FILE, DATASET_FILE, ClassifierSkill
 
 if TYPE_CHECKING:
     from fpdf import FPDF
@@ -116,9 +115,9 @@ def render_report(
     report.pdf.add_page()
     _cover(report, record)
     _data(report, record)
+    _run_pictures(report, candidate.folder)
     report.pdf.add_page()
     _metrics(report, record)
-    _training_curves(report, candidate.folder / "metrics.json")
     report.pdf.add_page()
     _confusion_and_latency(report, record)
     report.pdf.add_page()
@@ -197,26 +196,18 @@ def _data(report: _Report, record: EvaluationRecord) -> None:
         report.text("Class counts were recorded neither in a dataset manifest nor in skill.json.", GREY)
 
 
-def _training_curves(report: _Report, metrics_file: Path) -> None:
-    """Loss and validation top-1 per epoch of the candidate's training run (from its metrics.json)."""
-    report.heading("Training curves")
-    epochs: list[dict[str, Any]] = []
-    if metrics_file.is_file():
-        epochs = list(json.loads(metrics_file.read_text(encoding="utf-8")).get("epochs") or [])
-    if not epochs:
-        report.text("The candidate's model folder has no per-epoch history (metrics.json).", GREY)
-        return
-    with _matplotlib() as plt:
-        fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(7.5, 2.4))
-        x = [row["epoch"] for row in epochs]
-        loss_ax.plot(x, [row["train_loss"] for row in epochs], marker="o")
-        loss_ax.set_title("train loss")
-        loss_ax.set_xlabel("epoch")
-        acc_ax.plot(x, [row["val_top1"] for row in epochs], marker="o", color="tab:green")
-        acc_ax.set_title("validation top-1")
-        acc_ax.set_xlabel("epoch")
-        acc_ax.set_ylim(0, 1)
-        report.figure(fig)
+def _run_pictures(report: _Report, folder: Path) -> None:
+    """The training run's own pictures (training/charts.py), when the skill version has them."""
+    pictures = [
+        ("Training curves", folder / CURVES_FILE),
+        ("Data set: class balance, groups per class, crop sizes", folder / DATASET_FILE),
+    ]
+    present = [(title, path) for title, path in pictures if path.is_file()]
+    if present:
+        report.pdf.add_page()
+    for title, path in present:
+        report.heading(title)
+        report.pdf.image(str(path), w=180)
 
 
 def _metrics(report: _Report, record: EvaluationRecord) -> None:

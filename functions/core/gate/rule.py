@@ -18,15 +18,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from boto3.dynamodb.conditions import Attr
 from pydantic import BaseModel, Field
 
 from functions.core.base.catalog import from_item, to_item
 from functions.core.base.records import utc_now
-from functions.core.gate.regression import SideMetrics
 from functions.core.gate.significance import PairedComparison, compare_paired
+
+if TYPE_CHECKING:  # annotation only: the rule (and GateConfig, read at synth) loads no detector stack
+    from functions.core.gate.regression import SideMetrics
 
 
 class GateConfig(BaseModel):

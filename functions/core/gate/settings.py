@@ -3,39 +3,19 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from functions.core.base.settings import AwsSettings
 from functions.core.gate.rule import GateConfig
-from functions.core.serving.cascade import CascadeConfig, load_cascade_config
+from functions.core.serving.config import CascadeConfig, load_cascade_config
+from functions.core.skills.settings import RegistrySettings
 
 
-class DeploymentSettings(AwsSettings):
-    stage: str = "local"
-    deployment_ttl_s: float = Field(
-        default=60.0, ge=0.0, description="cache of the SSM deployment parameters"
-    )
-    auto_promote_stages: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["local", "dev", "staging"],
-        description="stages the pipeline may promote by itself; production is never one of them",
-    )
-
-    @field_validator("auto_promote_stages", mode="before")
-    @classmethod
-    def _split_csv(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
-
-
-class GateSettings(DeploymentSettings):
+class GateSettings(RegistrySettings):
     """The evaluate function: where artifacts, harnesses and the catalog are; gate and cascade config."""
 
-    catalog_table: str
-    artifacts_bucket: str
     cascade: CascadeConfig | None = None
     gate: GateConfig = Field(default_factory=GateConfig)
 
@@ -77,6 +57,9 @@ class NotifySettings(AwsSettings):
     email_topic_arn: str | None = None
     catalog_table: str | None = Field(default=None, description="for idempotency of failure notifications")
     slack_attempts: int = Field(default=3, ge=1, le=10)
+    report_link_expiry_s: int = Field(
+        default=3600, ge=60, le=3600, description="presigned report links in messages (at most 1 hour)"
+    )
     slack_timeout_s: float = Field(default=5.0, gt=0)
 
 

@@ -8,31 +8,17 @@ from pathlib import Path
 from functions.core.base.artifacts import Artifacts
 from functions.core.base.aws import client, resource
 from functions.core.base.catalog import DynamoCatalog
-from functions.core.base.records import SkillRef
 from functions.core.base.storage import BlobStore
-from functions.core.base.versions import code_version
 from functions.core.detection.detector import Detector
 from functions.core.detection.settings import DetectorSettings
-from functions.core.detection.wiring import build_detector
+from functions.core.detection.wiring import build_detector, detector_ref
 from functions.core.gate.evaluation import EvaluateDeps
 from functions.core.gate.notify import Notifier, SlackWebhook, secret_webhook_url
 from functions.core.gate.regression import HarnessStore
 from functions.core.gate.rule import GateLog
-from functions.core.gate.settings import DeploymentSettings, GateSettings, LocalSlackSettings, NotifySettings
-from functions.core.skills.deployment import DeploymentStore
+from functions.core.gate.settings import GateSettings, LocalSlackSettings, NotifySettings
 from functions.core.skills.registry import SkillRegistry
-from functions.core.skills.resolver import RegistrySkills
-
-
-def build_deployments(settings: DeploymentSettings | None = None) -> DeploymentStore:
-    settings = settings or DeploymentSettings()
-    return DeploymentStore(client("ssm", settings), settings.stage, ttl_s=settings.deployment_ttl_s)
-
-
-def detector_ref(settings: DetectorSettings) -> SkillRef:
-    return SkillRef(
-        skill=settings.detector_skill, skill_version=settings.detector_version, code_version=code_version()
-    )
+from functions.core.skills.wiring import build_deployments
 
 
 def build_evaluate_deps(
@@ -61,14 +47,6 @@ def build_evaluate_deps(
     )
 
 
-def build_registry_skills(settings: GateSettings | None = None) -> RegistrySkills:
-    settings = settings or GateSettings()  # type: ignore[call-arg]
-    table = resource("dynamodb", settings).Table(settings.catalog_table)
-    return RegistrySkills(
-        SkillRegistry(table), build_deployments(settings), Artifacts(BlobStore(client("s3", settings)))
-    )
-
-
 def build_notifier(settings: NotifySettings | None = None, slack_file: Path | None = None) -> Notifier:
     """Slack from the Secrets Manager secret (cloud) or SLACK_WEBHOOK_URL (local), else to `slack_file`."""
     settings = settings or NotifySettings()
@@ -89,4 +67,6 @@ def build_notifier(settings: NotifySettings | None = None, slack_file: Path | No
         sns=client("sns", settings) if settings.email_topic_arn else None,
         topic_arn=settings.email_topic_arn,
         table=table,
+        store=BlobStore(client("s3", settings)),
+        report_link_expiry_s=settings.report_link_expiry_s,
     )

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from functions.core.base.catalog import DynamoCatalog, from_item
 from functions.core.base.records import CropStatus
+from functions.core.base.resources import LABELLING_JOB_STATE_CHANGE
 from functions.core.base.storage import BlobStore, ObjectMissingError
 from functions.core.labelling.consolidation import Consolidated, WorkerTally, consolidate, worker_tallies
 from functions.core.labelling.handoff import LABEL_ATTRIBUTE, LabelingJobs, split_s3_uri
@@ -24,7 +25,7 @@ from functions.core.labelling.review import ReviewStore
 
 logger = Logger(child=True)
 
-JOB_STATE_CHANGE = "SageMaker Ground Truth Labeling Job State Change"
+JOB_STATE_CHANGE = LABELLING_JOB_STATE_CHANGE
 FINAL_STATES = {"Completed", "Failed", "Stopped"}
 
 

@@ -164,6 +164,15 @@ class SimulatedCrowd:
             quality = rng.choice([q for q in Quality if q != quality])
         return form_output(view, quality)
 
+    def annotations(self, look: CropLook, crop_id: str, per_object: int) -> list[dict[str, Any]]:
+        """The answers of `per_object` workers (drawn from the pool per crop) in Ground Truth's shape."""
+        rng = random.Random(f"{self.settings.seed}:assign:{crop_id}")
+        chosen = rng.sample(range(len(self.worker_ids)), k=min(per_object, len(self.worker_ids)))
+        return [
+            {"workerId": self.worker_ids[w], "annotationData": {"content": self._answer(w, look, crop_id)}}
+            for w in chosen
+        ]
+
     def work(self, name: str, now: datetime | None = None) -> str:
         """Answer every task of the job, consolidate, write the output manifest; returns its URI."""
         job = self.jobs.describe_labeling_job(LabelingJobName=name)
@@ -183,19 +192,11 @@ class SimulatedCrowd:
                 look = look_at(stored.data, stored.metadata)
             except ObjectMissingError:
                 continue  # like Ground Truth: the object fails, the rest of the job goes on
-            rng = random.Random(f"{self.settings.seed}:assign:{task['cropId']}")
-            chosen = rng.sample(range(len(self.worker_ids)), k=min(per_object, len(self.worker_ids)))
             payload.append(
                 {
                     "datasetObjectId": str(index),
                     "dataObject": {"s3Uri": task["taskObject"]},
-                    "annotations": [
-                        {
-                            "workerId": self.worker_ids[w],
-                            "annotationData": {"content": self._answer(w, look, task["cropId"])},
-                        }
-                        for w in chosen
-                    ],
+                    "annotations": self.annotations(look, task["cropId"], per_object),
                 }
             )
         output_root = request["OutputConfig"]["S3OutputPath"].rstrip("/") + f"/{name}"

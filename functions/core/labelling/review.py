@@ -21,13 +21,18 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from functions.core.base.catalog import DynamoCatalog, crop_item, from_item, to_item
-from functions.core.base.records import CropRecord, CropStatus, utc_now
+from functions.core.base.records import CropRecord, CropStatus, Scored, utc_now
 from functions.core.detection.crops import DEFAULT_CROP_PADDING, crop_window
 
 NO_HINT = "(no hint)"
 MAX_CROPS_PER_DECISION = 90  # a DynamoDB transaction holds at most 100 writes
 KNOWN_CLASSES_PK = "classes#known"
-_CLASS_NAME = re.compile(r"^[^\x00-\x1f<>]{1,80}$")
+# A class becomes a folder name when training materialises the data set (work/<split>/<class>) and
+# reaches the PDF report and Slack: letters and digits, single separators (- _ .) between them.
+# No "/", "..", spaces, control or markup characters; at most 80 characters.
+_CLASS_NAME = re.compile(r"^[A-Za-z0-9]+(?:[-_.][A-Za-z0-9]+)*$")
+MAX_CLASS_NAME = 80
+_VARIANT = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
 
 
 class ReviewError(Exception):
@@ -43,9 +48,12 @@ class DecisionConflictError(ReviewError):
 
 
 def valid_class_name(value: str) -> str:
-    value = " ".join(value.split())
-    if not _CLASS_NAME.match(value) or value == NO_HINT:
-        raise ValueError(f"class name {value!r} must be 1-80 printable characters, no < or >")
+    value = value.strip()
+    if len(value) > MAX_CLASS_NAME or not _CLASS_NAME.match(value):
+        raise ValueError(
+            f"class name {value[:100]!r} must be 1-{MAX_CLASS_NAME} letters, digits and single - _ . "
+            "between them (e.g. audi-a4-sedan-2012)"
+        )
     return value
 
 
@@ -62,6 +70,13 @@ class DecisionRequest(BaseModel):
     def _valid_classes(cls, value: dict[str, str]) -> dict[str, str]:
         return {crop_id: valid_class_name(name) for crop_id, name in value.items()}
 
+    @field_validator("variant")
+    @classmethod
+    def _printable_variant(cls, value: str) -> str:
+        if not _VARIANT.match(value):
+            raise ValueError("variant must be 1-200 printable characters")
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> DecisionRequest:
         ids = [*self.approve, *self.corrections, *self.reject]
@@ -73,6 +88,8 @@ class DecisionRequest(BaseModel):
             raise ValueError(f"at most {MAX_CROPS_PER_DECISION} crops per decision")
         if self.approve and self.variant == NO_HINT:
             raise ValueError("crops without a hint can only be corrected (type the variant) or rejected")
+        if self.approve:  # approving labels the crops with the variant: it must be a valid class name
+            valid_class_name(self.variant)
         return self
 
 
@@ -100,6 +117,10 @@ class ReviewItem(BaseModel):
     view: str | None
     quality: str | None
     agreement: float | None
+    model_top_k: list[Scored] = Field(
+        default_factory=list, description="the served cascade's top-k (last stage), beside the crowd's answer"
+    )
+    note: str | None = None  # why the crop is in review (e.g. a user correction)
 
 
 def _variant(crop: CropRecord) -> str:
@@ -146,6 +167,8 @@ class ReviewStore:
             view=crop.view,
             quality=crop.quality,
             agreement=crop.agreement,
+            model_top_k=crop.served.stages[-1].top_k if crop.served and crop.served.stages else [],
+            note=crop.review_note,
         )
 
     def box_in_crop(self, crop: CropRecord) -> list[float]:

@@ -1,6 +1,6 @@
-"""The review API as one small router: (method, path, headers, body) → (status, headers, body).
+"""The review API on powertools' REST event handler: routes, validated parameters, an OpenAPI description.
 
-The same `ReviewApi.handle` serves the Lambda behind API Gateway (Cognito authorizer; the reviewer is
+The same `ReviewApi` serves the Lambda behind API Gateway (Cognito authorizer; the reviewer is
 taken from the verified claims) and the local `skillforge review --serve` server (a generated token
 compared in constant time, valid for a limited time). Static page files are public (they hold no
 data); every /api route needs an authenticated reviewer: no credentials or an expired token → 401,
@@ -19,16 +19,19 @@ import base64
 import hmac
 import json
 import mimetypes
-import re
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from aws_lambda_powertools import Logger
-from pydantic import ValidationError
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.event_handler.openapi.params import Path as PathParam
 
 from functions.core.base.catalog import DynamoCatalog
 from functions.core.base.storage import BlobStore, ObjectMissingError
@@ -43,12 +46,16 @@ STATIC_FILES = {
     "/index.html": "index.html",
     "/review.js": "review.js",
     "/review.css": "review.css",
+    "/dashboard.html": "dashboard.html",
+    "/dashboard.js": "dashboard.js",
+    "/dashboard.css": "dashboard.css",
 }
 STATE_CHANGING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 ALLOWED_METHODS = "GET, POST, OPTIONS"
 DEFAULT_TOKEN_TTL = timedelta(hours=8)
 MAX_TOKEN_TTL = timedelta(days=7)
-_CROP_IMAGE = re.compile(r"^/api/crops/([A-Za-z0-9_-]{1,80})/image$")
+CROP_ID_PATTERN = r"^[A-Za-z0-9_-]{1,80}$"
+CropId = Annotated[str, PathParam(pattern=CROP_ID_PATTERN)]
 _SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -172,6 +179,14 @@ def normalise_origin(origin: str) -> str:
 
 
 class ReviewApi:
+    """The review page's API on powertools' REST event handler (routing, request validation, OpenAPI).
+
+    `resolve(event, context)` takes an API Gateway proxy event (the Lambda); `handle(request)` wraps the
+    same path for the local server and tests. Before any route runs: a CORS preflight is answered
+    (never with Access-Control-Allow-*), a cross-site write is refused, and /api routes need a
+    reviewer; then powertools validates query, path and body parameters (a bad one → 400 naming it).
+    """
+
     def __init__(
         self,
         catalog: DynamoCatalog,
@@ -189,6 +204,11 @@ class ReviewApi:
         self.login_url = login_url
         self.static_dir = static_dir
         self.allowed_origins = {normalise_origin(origin) for origin in allowed_origins}
+        self.app = APIGatewayRestResolver(enable_validation=True)
+        # powertools keeps the current event on the router class: one request at a time per process
+        # (Lambda is; the local threading server is serialised here).
+        self._lock = threading.Lock()
+        self._routes(self.app)
 
     def allow_origin(self, origin: str) -> None:
         """The origin the page is served from (the local server adds its own once it has a port)."""
@@ -203,71 +223,121 @@ class ReviewApi:
         except ValueError:
             return True  # "null" (sandboxed frames, file://) and anything malformed
 
+    def openapi_json(self) -> str:
+        """The OpenAPI description of every /api route (also served, to a reviewer, at /api/openapi.json)."""
+        return self.app.get_openapi_json_schema(
+            title="skillforge review API",
+            version="1",
+            description="Expert review of proposed crop labels. /api routes need a reviewer "
+            "(Cognito in the cloud, the printed token locally).",
+        )
+
     def handle(self, request: ApiRequest) -> ApiResponse:
+        return response_from_apigw(self.resolve(event_from_request(request), None))
+
+    def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        request = request_from_apigw(event)
         path = request.path.rstrip("/") or "/"
         try:
             if request.method == "OPTIONS":
-                return self._preflight(request)
-            if request.method in STATE_CHANGING_METHODS and self._is_cross_site(request):
+                refused = self._preflight(request)
+            elif request.method in STATE_CHANGING_METHODS and self._is_cross_site(request):
                 raise AuthError(403, "cross-origin request refused")
-            if request.method == "GET" and path in STATIC_FILES:
-                return self._static(STATIC_FILES[path])
-            if request.method == "GET" and path == "/config.json":
-                return _json(200, {"login_url": self.login_url})
-            if not path.startswith("/api/"):
-                return _error(404, f"no route {request.method} {path}")
-            reviewer = self.auth.reviewer(request)
-            return self._api(request, path, reviewer)
+            else:
+                refused = None
+            reviewer = self.auth.reviewer(request) if path.startswith("/api/") else None
         except AuthError as exc:
             logger.warning(
                 "review API refused", extra={"path": path, "status": exc.status, "reason": str(exc)}
             )
-            return _error(exc.status, str(exc))
-        except ReviewError as exc:
-            return _error(exc.status, str(exc))
+            return apigw_response(_error(exc.status, str(exc)))
+        if refused is not None:
+            return apigw_response(refused)
+        with self._lock:
+            self.app.append_context(reviewer=reviewer)  # type: ignore[no-untyped-call]
+            response = self.app.resolve({**event, "path": path}, context)
+        headers = response.setdefault("multiValueHeaders", {})
+        for name, value in {"Cache-Control": "no-store", **_SECURITY_HEADERS}.items():
+            if name not in headers and name not in (response.get("headers") or {}):
+                headers[name] = [value]
+        return response
 
-    def _api(self, request: ApiRequest, path: str, reviewer: str) -> ApiResponse:
-        method = request.method
-        if method == "GET" and path == "/api/me":
-            return _json(200, {"reviewer": reviewer})
-        if method == "GET" and path == "/api/variants":
-            return _json(
-                200,
-                {
-                    "variants": self.review.variants(),
-                    "classes": self.review.known_classes(),
-                    "progress": self.review.progress(),
-                },
-            )
-        if method == "GET" and path == "/api/progress":
-            return _json(200, self.review.progress())
-        if method == "GET" and path == "/api/queue":
-            variant = request.query.get("variant")
-            if not variant:
-                return _error(400, "query parameter 'variant' is required")
-            limit = min(96, max(1, int(request.query.get("limit", "48") or 48)))
+    def _routes(self, app: APIGatewayRestResolver) -> None:
+        def reviewer() -> str:
+            return str(app.context["reviewer"])
+
+        @app.get("/api/me")
+        def me() -> dict[str, str]:
+            return {"reviewer": reviewer()}
+
+        @app.get("/api/variants")
+        def variants() -> dict[str, Any]:
+            return {
+                "variants": self.review.variants(),
+                "classes": self.review.known_classes(),
+                "progress": self.review.progress(),
+            }
+
+        @app.get("/api/progress")
+        def progress() -> dict[str, int]:
+            return self.review.progress()
+
+        @app.get("/api/queue")
+        def queue(
+            variant: Annotated[str, Query(min_length=1, max_length=200)],
+            limit: Annotated[int, Query(ge=1, le=96)] = 48,
+        ) -> dict[str, Any]:
             items = self.review.queue(variant, limit)
-            return _json(200, {"variant": variant, "items": [i.model_dump() for i in items]})
-        match = _CROP_IMAGE.match(path)
-        if method == "GET" and match:
-            return self._crop_image(match.group(1))
-        if method == "POST" and path == "/api/decisions":
-            try:
-                decision_request = DecisionRequest.model_validate_json(request.body or b"{}")
-            except ValidationError as exc:
-                return _error(400, "bad decision: " + "; ".join(e["msg"] for e in exc.errors()))
-            decision = self.review.decide(reviewer, decision_request)
-            logger.info("review decision", extra=decision.model_dump(mode="json"))
-            return _json(
-                201, {"decision": decision.model_dump(mode="json"), "progress": self.review.progress()}
-            )
-        if method == "POST" and path == "/api/undo":
-            decision = self.review.undo_last(reviewer)
-            logger.info("review decision undone", extra={"decision_id": decision.decision_id})
-            return _json(
-                200, {"undone": decision.model_dump(mode="json"), "progress": self.review.progress()}
-            )
-        return _error(404, f"no route {method} {path}")
+            return {"variant": variant, "items": [i.model_dump() for i in items]}
+
+        @app.get("/api/crops/<crop_id>/image")
+        # Binary responses carry no return annotation: powertools then sends the bytes unvalidated.
+        def crop_image(crop_id: CropId):  # type: ignore[no-untyped-def]
+            return self._crop_image(crop_id)
+
+        @app.post("/api/decisions")
+        def decide(decision: Annotated[DecisionRequest, Body()]) -> Response[str]:
+            made = self.review.decide(reviewer(), decision)
+            logger.info("review decision", extra=made.model_dump(mode="json"))
+            body = {"decision": made.model_dump(mode="json"), "progress": self.review.progress()}
+            return Response(201, content_types.APPLICATION_JSON, json.dumps(body, default=str))
+
+        @app.post("/api/undo")
+        def undo() -> dict[str, Any]:
+            undone = self.review.undo_last(reviewer())
+            logger.info("review decision undone", extra={"decision_id": undone.decision_id})
+            return {"undone": undone.model_dump(mode="json"), "progress": self.review.progress()}
+
+        @app.get("/config.json", include_in_schema=False)
+        def config() -> dict[str, Any]:
+            return {"login_url": self.login_url}
+
+        @app.get("/api/openapi.json", include_in_schema=False)
+        def openapi() -> Response[str]:
+            return Response(200, content_types.APPLICATION_JSON, self.openapi_json())
+
+        for route, name in STATIC_FILES.items():
+            app.get(route, include_in_schema=False)(self._static_route(name))
+
+        @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
+        def bad_request(exc: RequestValidationError) -> Response[str]:
+            return _powertools_error(400, validation_message(exc.errors()))
+
+        @app.exception_handler(ReviewError)  # type: ignore[untyped-decorator]
+        def review_error(exc: ReviewError) -> Response[str]:
+            return _powertools_error(exc.status, str(exc))
+
+        @app.not_found
+        def not_found(exc: Exception) -> Response[str]:
+            event = app.current_event
+            return _powertools_error(404, f"no route {event.http_method} {event.path}")
+
+    def _static_route(self, name: str) -> Callable[[], Any]:
+        def serve():  # type: ignore[no-untyped-def]  # bytes: no annotation, as for crop images
+            static = self._static(name)
+            return Response(static.status, static.headers["Content-Type"], static.body, static.headers)
+
+        return serve
 
     def _preflight(self, request: ApiRequest) -> ApiResponse:
         """Same-origin pages never need CORS: no Access-Control-Allow-* header, ever."""
@@ -275,15 +345,17 @@ class ReviewApi:
             raise AuthError(403, "cross-origin request refused")
         return ApiResponse(204, {"Allow": ALLOWED_METHODS, **_SECURITY_HEADERS}, b"")
 
-    def _crop_image(self, crop_id: str) -> ApiResponse:
+    def _crop_image(self, crop_id: str) -> Response[bytes]:
         crop = self.catalog.get_crop(crop_id)
         if crop is None:
-            return _error(404, f"crop {crop_id} does not exist")
+            raise CropImageMissingError(f"crop {crop_id} does not exist")
         try:
             data = self.store.get(crop.crop_bucket, crop.crop_key).data
-        except ObjectMissingError:
-            return _error(404, f"the image of crop {crop_id} is missing from the crops bucket")
-        return ApiResponse(200, {"Content-Type": "image/jpeg", "Cache-Control": "private, max-age=300"}, data)
+        except ObjectMissingError as exc:
+            raise CropImageMissingError(
+                f"the image of crop {crop_id} is missing from the crops bucket"
+            ) from exc
+        return Response(200, "image/jpeg", data, {"Cache-Control": "private, max-age=300"})
 
     def _static(self, name: str) -> ApiResponse:
         data = (self.static_dir / name).read_bytes()
@@ -293,6 +365,25 @@ class ReviewApi:
         return ApiResponse(
             200, {"Content-Type": content_type, "Cache-Control": "no-cache", **_SECURITY_HEADERS}, data
         )
+
+
+class CropImageMissingError(ReviewError):
+    status = 404
+
+
+def validation_message(errors: Sequence[Any]) -> str:
+    """`query limit: Input should be a valid integer; body corrections.x: ...` (no input values echoed)."""
+    parts: list[str] = []
+    for error in errors:
+        location = [str(part) for part in error.get("loc", ())]
+        where = f"{location[0]} {'.'.join(location[1:])}".strip() if location else "request"
+        message = str(error.get("msg", "invalid"))
+        parts.append(f"{where}: {message.removeprefix('Value error, ')}")
+    return "bad request: " + "; ".join(parts)
+
+
+def _powertools_error(status: int, message: str) -> Response[str]:
+    return Response(status, content_types.APPLICATION_JSON, json.dumps({"error": message}))
 
 
 # --- API Gateway (REST, Lambda proxy) adapters ------------------------------------------------------
@@ -326,6 +417,32 @@ def apigw_response(response: ApiResponse) -> dict[str, Any]:
         "body": response.body.decode("utf-8"),
         "isBase64Encoded": False,
     }
+
+
+def event_from_request(request: ApiRequest) -> dict[str, Any]:
+    """An API Gateway REST proxy event for a request that came in some other way (local server, tests)."""
+    body = request.body.decode("utf-8", errors="replace") if request.body else None
+    return {
+        "httpMethod": request.method,
+        "path": request.path,
+        "resource": request.path,
+        "headers": dict(request.headers),
+        "multiValueHeaders": {name: [value] for name, value in request.headers.items()},
+        "queryStringParameters": dict(request.query) or None,
+        "multiValueQueryStringParameters": {k: [v] for k, v in request.query.items()} or None,
+        "body": body,
+        "isBase64Encoded": False,
+        "requestContext": {"authorizer": {"claims": request.claims}} if request.claims else {},
+    }
+
+
+def response_from_apigw(response: dict[str, Any]) -> ApiResponse:
+    headers = {str(k): str(v) for k, v in (response.get("headers") or {}).items()}
+    for name, values in (response.get("multiValueHeaders") or {}).items():
+        headers.setdefault(str(name), ", ".join(str(v) for v in values))
+    body = response.get("body") or ""
+    raw = base64.b64decode(body) if response.get("isBase64Encoded") else str(body).encode("utf-8")
+    return ApiResponse(int(response["statusCode"]), headers, raw)
 
 
 def request_from_http(method: str, raw_path: str, headers: dict[str, str], body: bytes) -> ApiRequest:

@@ -7,81 +7,42 @@ stage (detector included), the skill name, skill version, code version and the t
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Protocol
 
 from PIL import Image
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
-from functions.core.base.records import Box, SkillRef
+from functions.core.base.records import Box, Scored, SkillRef, StageAnswer
 from functions.core.detection.crops import crop
 from functions.core.detection.detect import Analysis, analyse_image
 from functions.core.detection.detector import Detector
 from functions.core.detection.settings import DetectorSettings
-from functions.core.skills.manifest import validate_skill_name
-from functions.core.skills.model import ClassifierSkill, Scored
+from functions.core.serving.config import CascadeConfig
 
 
-class CascadeStage(BaseModel):
-    skill: str
-    after: str | None = Field(default=None, description="parent stage's skill; None = runs on every car")
-    when: list[str] | None = Field(default=None, description="parent top-1 classes that route here")
+class RankingSkill(Protocol):
+    """A loaded skill version: its versions and every class of an image, best first."""
 
-    @model_validator(mode="after")
-    def _check(self) -> CascadeStage:
-        validate_skill_name(self.skill)
-        if self.when is not None and self.after is None:
-            raise ValueError(f"stage {self.skill!r}: 'when' needs 'after' (the parent stage)")
-        return self
+    @property
+    def ref(self) -> SkillRef: ...
+
+    def classify(self, image: Image.Image) -> list[Scored]: ...
 
 
-class CascadeConfig(BaseModel):
-    stages: list[CascadeStage] = Field(min_length=1)
-    top_k: int = Field(default=3, ge=1, le=20)
+class TimedStageAnswer(StageAnswer):
+    """One stage's answer for one car, with how long the stage took."""
 
-    @model_validator(mode="after")
-    def _parents_first(self) -> CascadeConfig:
-        seen: set[str] = set()
-        for stage in self.stages:
-            if stage.skill in seen:
-                raise ValueError(f"skill {stage.skill!r} appears twice in the cascade")
-            if stage.after is not None and stage.after not in seen:
-                raise ValueError(f"stage {stage.skill!r}: parent {stage.after!r} must be an earlier stage")
-            seen.add(stage.skill)
-        return self
-
-    @classmethod
-    def single(cls, skill: str, top_k: int = 3) -> CascadeConfig:
-        return cls(stages=[CascadeStage(skill=skill)], top_k=top_k)
-
-    @classmethod
-    def from_file(cls, path: Path) -> CascadeConfig:
-        return cls.model_validate_json(path.read_text(encoding="utf-8"))
-
-    def skills(self) -> list[str]:
-        return [stage.skill for stage in self.stages]
-
-
-class StageAnswer(BaseModel):
-    """One stage's answer for one car: who answered (versions) and the ranked alternatives."""
-
-    skill: str
-    skill_version: int
-    code_version: str
-    label: str
-    score: float
-    top_k: list[Scored]
     ms: float
 
 
 class CarAnswer(BaseModel):
     box: list[float]
-    stages: list[StageAnswer]
+    stages: list[TimedStageAnswer]
 
-    def answer_of(self, skill: str) -> StageAnswer | None:
+    def answer_of(self, skill: str) -> TimedStageAnswer | None:
         return next((stage for stage in self.stages if stage.skill == skill), None)
 
 
@@ -96,7 +57,7 @@ class CascadeAnswer(BaseModel):
     ms: float = 0.0
 
 
-SkillLoader = Callable[[str], ClassifierSkill]
+SkillLoader = Callable[[str], RankingSkill]
 
 
 @dataclass
@@ -105,7 +66,7 @@ class Cascade:
     detector: Detector
     detector_ref: SkillRef
     settings: DetectorSettings
-    classifiers: dict[str, ClassifierSkill]
+    classifiers: dict[str, RankingSkill]
 
     @classmethod
     def build(
@@ -118,16 +79,17 @@ class Cascade:
     ) -> Cascade:
         return cls(config, detector, detector_ref, settings, {s: load(s) for s in config.skills()})
 
-    def with_skill(self, skill: ClassifierSkill) -> Cascade:
+    def with_skill(self, skill: RankingSkill) -> Cascade:
         """The same stack with one stage answered by another version (candidate vs current)."""
-        if skill.manifest.skill not in self.classifiers:
-            raise ValueError(f"skill {skill.manifest.skill!r} is not a stage of this cascade")
+        name = skill.ref.skill
+        if name not in self.classifiers:
+            raise ValueError(f"skill {name!r} is not a stage of this cascade")
         return Cascade(
             self.config,
             self.detector,
             self.detector_ref,
             self.settings,
-            {**self.classifiers, skill.manifest.skill: skill},
+            {**self.classifiers, name: skill},
         )
 
     def analyse(self, data: bytes) -> Analysis:
@@ -153,7 +115,7 @@ class Cascade:
         if analysis.image is not None:
             for detection in analysis.cars:
                 car_image = crop(analysis.image, detection.box, self.settings.crop_padding)
-                detector_stage = StageAnswer(
+                detector_stage = TimedStageAnswer(
                     **self.detector_ref.model_dump(),
                     label=detection.label,
                     score=round(detection.confidence, 6),
@@ -169,35 +131,43 @@ class Cascade:
         answer.ms = round(analysis.elapsed_ms + (time.perf_counter() - started) * 1000, 2)
         return answer
 
-    def classify_crop(self, image: Image.Image) -> Iterator[StageAnswer]:
-        top1: dict[str, str] = {}
-        for stage in self.config.stages:
-            if stage.after is not None:
-                parent = top1.get(stage.after)
-                if parent is None or (stage.when is not None and parent not in stage.when):
-                    continue
-            skill = self.classifiers[stage.skill]
-            started = time.perf_counter()
-            ranked = skill.classify(image)
-            elapsed = (time.perf_counter() - started) * 1000
-            top1[stage.skill] = ranked[0].label
-            yield StageAnswer(
-                **skill.ref.model_dump(),
-                label=ranked[0].label,
-                score=ranked[0].score,
-                top_k=ranked[: self.config.top_k],
-                ms=round(elapsed, 2),
-            )
+    def classify_crop(self, image: Image.Image) -> Iterator[TimedStageAnswer]:
+        return route_crop(self.config, self.classifiers, image)
+
+
+def route_crop(
+    config: CascadeConfig,
+    classifiers: Mapping[str, RankingSkill] | Callable[[str], RankingSkill | None],
+    image: Image.Image,
+) -> Iterator[TimedStageAnswer]:
+    """Run every stage that routes to this crop, parents first (a child only for its `when` classes).
+
+    `classifiers` maps a skill to its loaded version; a callable may return None to skip a stage
+    (e.g. a variant skill not deployed yet), or raise to end the routing there.
+    """
+    resolve = classifiers.get if isinstance(classifiers, Mapping) else classifiers
+    top1: dict[str, str] = {}
+    for stage in config.stages:
+        if stage.after is not None:
+            parent = top1.get(stage.after)
+            if parent is None or (stage.when is not None and parent not in stage.when):
+                continue
+        skill = resolve(stage.skill)
+        if skill is None:
+            continue
+        started = time.perf_counter()
+        ranked = skill.classify(image)
+        elapsed = (time.perf_counter() - started) * 1000
+        top1[stage.skill] = ranked[0].label
+        yield TimedStageAnswer(
+            **skill.ref.model_dump(),
+            label=ranked[0].label,
+            score=ranked[0].score,
+            top_k=ranked[: config.top_k],
+            ms=round(elapsed, 2),
+        )
 
 
 def box_of(car: CarAnswer) -> Box:
     x1, y1, x2, y2 = car.box
     return Box(x1=x1, y1=y1, x2=x2, y2=y2)
-
-
-def load_cascade_config(text_or_path: str) -> CascadeConfig:
-    """From inline JSON or a file path (env `SKILLFORGE_CASCADE` takes either)."""
-    stripped = text_or_path.strip()
-    if stripped.startswith("{"):
-        return CascadeConfig.model_validate(json.loads(stripped))
-    return CascadeConfig.from_file(Path(stripped))

@@ -1,1 +1,1 @@
-"""skills"""
+"""Skills: manifests, the one classifier abstraction, the registry, the deployment mapping, Grad-CAM."""

@@ -24,15 +24,12 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
 from functions.core.base.records import utc_now
+from functions.core.base.resources import parameter_prefix
 from functions.core.skills.manifest import validate_skill_name
 from functions.core.skills.registry import RegisteredSkill, SkillRegistry
 
 PRODUCTION_STAGES = frozenset({"prod", "production"})
 DEFAULT_MAPPING_FILE = Path(__file__).resolve().parents[3] / "infra" / "skill_versions.json"
-
-
-def parameter_prefix(stage: str) -> str:
-    return f"/skillforge/{stage}/skills/"
 
 
 def parameter_name(stage: str, skill: str) -> str:

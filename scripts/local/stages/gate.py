@@ -23,11 +23,12 @@ from functions.core.detection.settings import DetectorSettings
 from functions.core.gate.evaluation import (
     EvaluateDeps,
     EvaluateRequest,
+    class_mapping,
     evaluate_candidate,
     summarize,
     write_local_copy,
 )
-from functions.core.gate.notify import from_evaluation
+from functions.core.gate.notify import from_evaluation, local_report_link
 from functions.core.gate.regression import Harness, freeze_from_catalog
 from functions.core.gate.rule import GateConfig, GateOutcome
 from functions.core.gate.settings import GateSettings, NotifySettings
@@ -94,7 +95,7 @@ def ensure_harness(deps: EvaluateDeps, entry: RegisteredSkill) -> Harness | None
     if existing is not None:
         return existing
     images = deps.harnesses.uri(entry.skill).rsplit("/", 1)[0] + "/images"
-    cases = freeze_from_catalog(deps.catalog, entry.classes, deps.artifacts, images)
+    cases = freeze_from_catalog(deps.catalog, class_mapping(deps, entry), deps.artifacts, images)
     if not cases:
         return None
     harness = Harness.freeze(entry.skill, cases, description="demo: verified test-split crops")
@@ -167,6 +168,7 @@ def _gate_one(demo: DemoRun, deps: EvaluateDeps, notifier: Any, entry: Registere
     if "report.pdf" in copies:
         (demo.out_dir / "report.pdf").write_bytes(Path(copies["report.pdf"]).read_bytes())
         note.report_uri = str(Path(copies["report.pdf"]).resolve())  # the emulator's S3 is gone after the run
+        local_report_link(note, Path(copies["report.pdf"]))
     notified = notifier.send(note)
     return {
         "skill": summary.skill,

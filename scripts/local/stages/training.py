@@ -25,7 +25,7 @@ from functions.core.base.versions import code_version
 from functions.core.detection.crops import crop_id, crop_key
 from functions.core.detection.upload_keys import image_id_for
 from scripts.local.demo_run import DemoRun
-from scripts.local.labelled_ingest import accept_hints, stanford_photos, upload_and_detect
+from scripts.local.labelled_ingest import LabelledPhoto, accept_hints, stanford_photos, upload_and_detect
 
 REPO = Path(__file__).resolve().parents[3]
 DEMO_CONFIG = REPO / "training" / "configs" / "demo.json"
@@ -46,8 +46,23 @@ def shared_subset() -> Path | None:
     return None
 
 
+# The last photos of each demo class are kept for the serving stage, never trained on.
+SERVING_PHOTOS_PER_CLASS = 2
+
+
+def demo_photos(subset: Path) -> tuple[list[LabelledPhoto], list[LabelledPhoto]]:
+    """The demo classes' photos: (for training, held out for the serving stage)."""
+    by_class: dict[str, list[LabelledPhoto]] = {}
+    for photo in stanford_photos(subset):
+        if photo.label in DEMO_CLASSES:
+            by_class.setdefault(photo.label, []).append(photo)
+    train = [p for photos in by_class.values() for p in photos[:-SERVING_PHOTOS_PER_CLASS]]
+    held_out = [p for photos in by_class.values() for p in photos[-SERVING_PHOTOS_PER_CLASS:]]
+    return train, held_out
+
+
 def _ingest_real(demo: DemoRun, subset: Path) -> dict[str, Any]:
-    photos = [p for p in stanford_photos(subset) if p.label in DEMO_CLASSES]
+    photos, _ = demo_photos(subset)
     failures = upload_and_detect(demo.emulator, photos)
     return {"source": "stanford-cars-subset", "photos": len(photos), "delivery_failures": failures}
 

@@ -1,0 +1,99 @@
+"""`skillforge up` as a user runs it: a separate process, used by boto3 from this one (an outside
+client); an upload to the raw bucket is catalogued within 10 s; Ctrl-C saves the state, and the next
+`up` starts with it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from functions.core.detection.upload_keys import image_id_for
+
+REPO = Path(__file__).resolve().parents[2]
+PHOTO = REPO / "samples" / "images" / "road-scenes" / "test3.jpg"
+
+pytestmark = pytest.mark.slow
+
+
+@contextmanager
+def stack_up(state: Path, log: Path) -> Iterator[dict[str, Any]]:
+    """`skillforge up --state STATE` in its own process; yields what it printed on stdout."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SKILLFORGE_AWS", "AWS_"))}
+    with log.open("a", encoding="utf-8") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "scripts.cli", "up", "--state", str(state)],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
+        first: list[str] = []
+        reader = threading.Thread(target=lambda: first.append(process.stdout.readline()))  # type: ignore[union-attr]
+        reader.start()
+        reader.join(timeout=120)
+        try:
+            assert first and first[0].strip(), f"up printed nothing; stderr:\n{log.read_text()}"
+            yield {"info": json.loads(first[0]), "process": process}
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+            process.wait(timeout=120)
+
+
+def outside_client(service: str, info: dict[str, Any]) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=info["endpoint"],
+        region_name=info["region"],
+        aws_access_key_id="any",
+        aws_secret_access_key="any",
+    )
+
+
+def test_an_upload_from_another_process_is_catalogued_and_kept(tmp_path: Path) -> None:
+    state, log = tmp_path / "state", tmp_path / "up.log"
+    key = "road-scenes/outside/test3.jpg"
+    pk = {"pk": {"S": f"image#{image_id_for(key)}"}}
+    # GIVEN `skillforge up` running in another process
+    with stack_up(state, log) as running:
+        info = running["info"]
+        assert set(info["buckets"]) == {"raw", "crops", "quarantine", "artifacts"}
+        assert info["dashboard"].endswith("dashboard.html") and info["token"]
+        # WHEN an outside boto3 client uploads a photo to the raw bucket
+        outside_client("s3", info).put_object(Bucket=info["buckets"]["raw"], Key=key, Body=PHOTO.read_bytes())
+        uploaded = time.monotonic()
+        # THEN its record appears in the catalog within 10 s, with its cars cropped
+        dynamodb = outside_client("dynamodb", info)
+        item: dict[str, Any] = {}
+        while time.monotonic() - uploaded < 10 and not item:
+            item = dynamodb.get_item(TableName=info["table"], Key=pk).get("Item", {})
+            time.sleep(0.2)
+        assert item, f"not catalogued within 10 s; stderr:\n{log.read_text()}"
+        assert item["status"]["S"] == "cars_found"
+        # AND Ctrl-C stops it cleanly
+        running["process"].send_signal(signal.SIGINT)
+        assert running["process"].wait(timeout=120) == 0
+    assert (state / "stack" / "catalog.jsonl").is_file()
+
+    # WHEN it is started again
+    with stack_up(state, log) as again:
+        dynamodb = outside_client("dynamodb", again["info"])
+        # THEN the record is still there, and the photo too
+        assert (
+            dynamodb.get_item(TableName=again["info"]["table"], Key=pk)["Item"]["status"]["S"] == "cars_found"
+        )
+        body = outside_client("s3", again["info"]).get_object(Bucket=again["info"]["buckets"]["raw"], Key=key)
+        assert body["Body"].read() == PHOTO.read_bytes()

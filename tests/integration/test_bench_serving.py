@@ -1,0 +1,25 @@
+"""The serving section of `make bench`: both ratios measured side by side on real photos."""
+
+from __future__ import annotations
+
+import pytest
+
+from scripts.bench_serving import measure
+from tests.conftest import shared_data, shared_models
+
+pytestmark = pytest.mark.slow
+
+
+def test_serving_bench_measures_classification_and_the_upload_ratio(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN three real car photos and the real detector
+    monkeypatch.setenv("SKILLFORGE_MODELS_DIR", str(shared_models()))
+    photos = sorted((shared_data() / "cars").glob("*.jpg"))[:3]
+    # WHEN the serving bench runs on them
+    result = measure(photos)
+    # THEN the make skill classified every detected crop, and both upload ratios were measured
+    classification, upload = result["classification"], result["upload"]
+    assert classification["crops"] >= 3 and classification["imgsz"] == 224
+    assert 0 < classification["ms_per_crop_median"] <= classification["ms_per_crop_p95"]
+    for side in ("serving_on", "serving_off"):
+        assert upload[side]["images"] == 3 and upload[side]["delivery_failures"] == 0
+        assert upload[side]["ratio"] > 1.0  # the whole upload includes the detector
