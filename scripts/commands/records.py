@@ -11,6 +11,8 @@ import argparse
 from datetime import UTC, datetime
 from typing import Any
 
+from scripts.commands.output import emit
+
 
 def _timestamp(text: str) -> datetime:
     try:
@@ -45,5 +47,5 @@ def run(args: argparse.Namespace) -> int:
     settings = PipelineSettings()  # type: ignore[call-arg]
     catalog = DynamoCatalog(resource("dynamodb", settings).Table(settings.catalog_table))
     for entry in read_records(catalog, args.image, args.since, args.skill):
-        print(entry.model_dump_json(exclude_none=True), flush=True)
+        emit(entry.model_dump_json(exclude_none=True))
     return 0
