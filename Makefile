@@ -18,10 +18,11 @@ export YOLO_OFFLINE := 1
 export PYTHONDONTWRITEBYTECODE := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help setup node browser demo test lint typecheck unit integration infra e2e bench soak synth clean artifacts-check validate
+.PHONY: help setup node browser demo skills test lint typecheck unit integration infra e2e bench soak synth clean artifacts-check validate
 
 help:
 	@echo "make demo   - run the local end-to-end pipeline on the bundled sample photos (out/)"
+	@echo "make skills - train the make skill and the 4 variant skills from ../shared/data (out/skills/)"
 	@echo "make test   - lint, type-check and run every test suite"
 	@echo "make bench  - speed / memory benchmarks"
 	@echo "make soak   - load + fault test of local mode (2,000 images, loopback only)"
@@ -54,6 +55,9 @@ browser:
 
 demo: setup
 	$(BIN)/skillforge demo --out out
+
+skills: setup
+	nice -n 5 $(BIN)/python -m scripts.real_skills --out out/skills --results docs/training-results
 
 lint: setup
 	$(BIN)/ruff check .

@@ -51,6 +51,8 @@ DETECT_IMAGE = Artifact(
     leaves_out={
         "ultralytics": "the Ultralytics detector backend (torch) is for the CLI and the evaluate image; this "
         "image sets SKILLFORGE_DETECTOR_BACKEND=openvino",
+        "torch": "the torch backend of ClassifierSkill serves Grad-CAM in the evaluate image; this image "
+        "answers uploads with the skills' ONNX exports on ONNX Runtime",
     },
 )
 EVALUATE_IMAGE = Artifact(

@@ -48,7 +48,7 @@ CODE_PACKAGES = frozenset({"functions", "training"})  # the project's code (foll
 # The sample events run in pipeline order (register's candidate is the one promote promotes).
 PIPELINE_ORDER = (
     "detect", "gt_pre", "gt_post", "handoff", "label_import", "review_api",
-    "extract", "train", "register", "evaluate", "promote", "notify",
+    "extract", "train", "register", "evaluate", "promote", "notify", "reprocess", "drift",
 )  # fmt: skip
 # Exceptions that mean "the artifact lacks something", never "the handler refused the event".
 MISSING = ("ModuleNotFoundError", "ImportError", "AttributeError", "NameError", "OSError")

@@ -17,6 +17,8 @@ from typing import Any
 
 from functions.core.base.catalog import DynamoCatalog
 from functions.core.base.records import Box, CropRecord, CropStatus, ImageRecord, ImageStatus, utc_now
+from functions.core.skills.manifest import SkillManifest
+from functions.core.skills.registry import SkillRegistry
 from infra.config import REPO_ROOT
 from scripts.local.emulator import Emulator
 
@@ -86,6 +88,7 @@ def seed(emulator: Emulator) -> dict[str, str]:
     _verified_crops(
         DynamoCatalog(emulator.resource("dynamodb").Table(names.catalog_table)), names.crops_bucket
     )
+    _registered_make_skill(emulator)
     secret = emulator.client("secretsmanager").create_secret(
         Name="skillforge-dev-slack", SecretString="http://127.0.0.1:9/unreachable-webhook"
     )
@@ -102,6 +105,17 @@ def seed(emulator: Emulator) -> dict[str, str]:
         "SKILLFORGE_SLACK_ATTEMPTS": "1",
         "SKILLFORGE_SLACK_TIMEOUT_S": "1",
     }
+
+
+def _registered_make_skill(emulator: Emulator) -> None:
+    """car-make v1 in the registry: the version the reprocess sample event pins (its crop is missing)."""
+    names = emulator.names
+    manifest = SkillManifest(
+        skill="car-make", skill_version=1, code_version="artifact-check", dataset_version="none",
+        config_hash="none", hardware_profile="laptop", classes=["Audi", "BMW"], imgsz=64, weights="w.pt",
+    )  # fmt: skip
+    registry = SkillRegistry(emulator.resource("dynamodb").Table(names.catalog_table))
+    registry.register(manifest, f"s3://{names.artifacts_bucket}/skills/car-make/v1/")
 
 
 def sample_event(function: str, values: dict[str, str]) -> dict[str, Any]:

@@ -137,7 +137,7 @@ def upload_ratio(photos: list[Path], skill_folder: Path) -> dict[str, Any]:
     from functions.core.base.storage import BlobStore
     from functions.core.detection.settings import DetectorSettings, PipelineSettings
     from functions.core.detection.wiring import build_detector
-    from functions.core.serving.cascade import CascadeConfig
+    from functions.core.serving.config import CascadeConfig
     from functions.core.serving.settings import ServingSettings
     from functions.core.serving.wiring import build_detect_and_serve_deps
     from functions.core.skills.deployment import DeploymentStore, promote

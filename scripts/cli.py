@@ -33,6 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "scripts.commands.up",
     "scripts.commands.records",
     "scripts.commands.reprocess",
+    "scripts.commands.drift",
 )
 
 

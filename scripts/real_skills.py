@@ -1,9 +1,12 @@
-"""Real skills on real photos, through the pipeline: `python -m scripts.real_skills`.
+"""Real skills on real photos, through the pipeline: `make skills` (= `python -m scripts.real_skills`).
 
-Stanford Cars subset photos → raw bucket as `<class>/<group>/<file>` → detection crops them →
-review accepts the hints → for each skill config: extract → local training → candidate registered.
-With --compare-scratch the same skill is also trained without the pretrained start. Results
-(top-1, per-class accuracy, time per epoch) go to docs/training-results/. Not part of CI: minutes.
+Stanford Cars subset photos → raw bucket as `<class>/<group>/<file>` → detection crops them (the main
+car of each photo inherits its hint) → review accepts the hints → for each skill config: extract →
+local training → candidate registered. The trained skill versions are copied to `--out`
+(`out/skills/<skill>/v<N>/`, what `skillforge classify --skills-dir out/skills` reads). With
+--compare-scratch a skill is also trained without the pretrained start (kept in the runs folder
+only). The results table (top-1 on the held-out test groups, per class, wall and CPU time,
+pretrained vs scratch) is printed and written to docs/training-results/. Not part of CI: minutes.
 """
 
 from __future__ import annotations
@@ -12,14 +15,28 @@ import argparse
 import csv
 import json
 import os
+import shutil
+import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+CONFIGS = REPO / "training" / "configs"
+DEFAULT_CONFIGS = [
+    CONFIGS / f"{name}.json"
+    for name in (
+        "car-make",
+        "car-variant-audi",
+        "car-variant-bmw",
+        "car-variant-chevrolet",
+        "car-variant-dodge",
+    )
+]
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
         "--subset",
@@ -27,12 +44,20 @@ def main() -> int:
         default=Path(os.environ.get("SKILLFORGE_SHARED_DATA", REPO.parent / "shared" / "data"))
         / "stanford-cars-subset",
     )
-    parser.add_argument("--configs", nargs="+", type=Path, required=True)
-    parser.add_argument("--compare-scratch", nargs="*", default=[], help="skills also trained from scratch")
+    parser.add_argument("--configs", nargs="+", type=Path, default=DEFAULT_CONFIGS)
+    parser.add_argument(
+        "--compare-scratch", nargs="*", default=["car-make"], help="skills also trained from scratch"
+    )
+    parser.add_argument(
+        "--only-scratch", action="store_true", help="train only the from-scratch runs (a parallel process)"
+    )
     parser.add_argument("--per-class", type=int, default=None, help="at most N photos per variant class")
     parser.add_argument("--runs", type=Path, default=REPO / "runs" / "real")
+    parser.add_argument("--out", type=Path, default=REPO / "out" / "skills", help="skill version folders")
     parser.add_argument("--results", type=Path, default=REPO / "docs" / "training-results")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if not (args.subset / "labels.csv").is_file():
+        parser.error(f"{args.subset}/labels.csv not found: set SKILLFORGE_SHARED_DATA or --subset")
 
     from functions.core.base.catalog import DynamoCatalog
     from functions.core.dataset.wiring import build_extract_deps
@@ -46,25 +71,29 @@ def main() -> int:
     models_dir = (
         Path(os.environ["SKILLFORGE_MODELS_DIR"]) if os.environ.get("SKILLFORGE_MODELS_DIR") else None
     )
+    configs = [load_config(path) for path in args.configs]
     results: list[dict[str, Any]] = []
+    per_class: dict[str, dict[str, Any]] = {}
+    datasets: dict[str, Any] = {}
     with running_emulator() as emulator:
         table = emulator.resource("dynamodb").Table(emulator.names.catalog_table)
         catalog = DynamoCatalog(table)
         photos = stanford_photos(args.subset, per_class=args.per_class)
         started = time.perf_counter()
         failures = upload_and_detect(emulator, photos)
+        statuses = Counter(record.status.value for record in catalog.iter_images())
         review = accept_hints(catalog)
         ingest = {
             "photos": len(photos),
+            "images": dict(statuses),
             "detect_seconds": round(time.perf_counter() - started, 1),
             "delivery_failures": failures,
             "review": dict(review),
         }
-        print(json.dumps(ingest), flush=True)
+        _log(json.dumps(ingest))
         deps = LocalMakerDeps(build_extract_deps(), SkillRegistry(table), args.runs, models_dir)
-        for path in args.configs:
-            config = load_config(path)
-            variants = [(config, "pretrained")]
+        for config in configs:
+            variants = [] if args.only_scratch else [(config, "pretrained")]
             if config.skill in args.compare_scratch:
                 scratch = config.model_copy(
                     update={"network": config.network.model_copy(update={"pretrained": None, "freeze": 0})}
@@ -72,38 +101,116 @@ def main() -> int:
                 variants.append((scratch, "scratch"))
             for cfg, start in variants:
                 made = make_skill_local(cfg, None, deps)
-                metrics = json.loads((Path(made.model_dir) / "metrics.json").read_text())
-                row = {
-                    "skill": cfg.skill,
-                    "start": start,
-                    "skill_version": made.skill.skill_version,
-                    "dataset_version": made.skill.dataset_version,
-                    "classes": len(made.skill.classes),
-                    "train_examples": sum(metrics["examples"]["train"].values()),
-                    "test_images": metrics["test"]["images"],
-                    "top1": metrics["test"]["top1"],
-                    "top5": metrics["test"]["top5"],
-                    "epochs": made.skill.epochs_run,
-                    "seconds_per_epoch": metrics["seconds_per_epoch"],
-                    "train_seconds": made.skill.train_seconds,
-                    "pretrained_tensors": metrics["transfer"].get("tensors_loaded", 0),
-                    "transfer_verified": metrics["transfer"].get("verified_at_train_start", False),
-                }
+                model_dir = Path(made.model_dir)
+                metrics = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
+                row = _row(cfg.skill, start, made, metrics)
                 results.append(row)
-                print(json.dumps(row), flush=True)
-                with (args.results / f"per-class-{cfg.skill}-{start}.csv").open("w", newline="") as handle:
-                    writer = csv.writer(handle)
-                    writer.writerow(["class", "test_images", "accuracy_recall", "precision"])
-                    for name, m in metrics["test"]["per_class"].items():
-                        writer.writerow([name, m["support"], m["recall"], m["precision"]])
+                per_class[f"{cfg.skill}/{start}"] = metrics["test"]["per_class"]
+                _log(json.dumps(row))
+                _write_per_class(args.results / f"per-class-{cfg.skill}-{start}.csv", metrics)
                 if made.dataset is not None:
+                    datasets[cfg.skill] = made.dataset.report.model_dump(mode="json")
                     (args.results / f"dataset-{cfg.skill}.json").write_text(
-                        json.dumps(made.dataset.report.model_dump(mode="json"), indent=1)
+                        json.dumps(datasets[cfg.skill], indent=1), encoding="utf-8"
                     )
-                (args.results / "summary.json").write_text(
-                    json.dumps({"ingest": ingest, "runs": results}, indent=1)
-                )
+                if start == "pretrained":
+                    _publish(model_dir, args.out / cfg.skill / f"v{made.skill.skill_version:06d}")
+                summary = {"ingest": ingest, "runs": results, "per_class": per_class}
+                (args.results / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    _write_summary_csv(args.results / "summary.csv", results)
+    text = results_table(ingest, results, per_class, datasets)
+    (args.results / "README.md").write_text(text, encoding="utf-8")
+    print(text)
     return 0
+
+
+def _log(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _row(skill: str, start: str, made: Any, metrics: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "skill": skill,
+        "start": start,
+        "skill_version": made.skill.skill_version,
+        "dataset_version": made.skill.dataset_version,
+        "classes": len(made.skill.classes),
+        "train_examples": sum(metrics["examples"]["train"].values()),
+        "test_images": metrics["test"]["images"],
+        "top1": metrics["test"]["top1"],
+        "top5": metrics["test"]["top5"],
+        "epochs": made.skill.epochs_run,
+        "seconds_per_epoch": metrics["seconds_per_epoch"],
+        "train_seconds": metrics.get("train_seconds", made.skill.train_seconds),
+        "train_cpu_seconds": metrics.get("train_cpu_seconds"),
+        "pretrained_tensors": metrics["transfer"].get("tensors_loaded", 0),
+        "transfer_verified": metrics["transfer"].get("verified_at_train_start", False),
+    }
+
+
+def _publish(model_dir: Path, target: Path) -> None:
+    """The skill version folder that `classify --skills-dir` reads (older copies of the skill replaced)."""
+    if target.parent.exists():
+        shutil.rmtree(target.parent)
+    shutil.copytree(model_dir, target)
+
+
+def _write_per_class(path: Path, metrics: dict[str, Any]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["class", "test_images", "accuracy_recall", "precision"])
+        for name, m in metrics["test"]["per_class"].items():
+            writer.writerow([name, m["support"], m["recall"], m["precision"]])
+
+
+def _write_summary_csv(path: Path, results: list[dict[str, Any]]) -> None:
+    if not results:
+        return
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(results[0]))
+        writer.writeheader()
+        writer.writerows(results)
+
+
+def results_table(
+    ingest: dict[str, Any],
+    results: list[dict[str, Any]],
+    per_class: dict[str, dict[str, Any]],
+    datasets: dict[str, Any],
+) -> str:
+    """The results as Markdown: one row per skill and start, then per-class accuracy of each skill."""
+    lines = [
+        "# Training results (`make skills`)",
+        "",
+        "Top-1 on each skill's **test split**: the held-out groups (photos) of its data set, never used",
+        "for training or checkpoint selection, cropped by the detector exactly as uploads are.",
+        f"Photos: {ingest['photos']} uploaded; images by status: {ingest['images']};",
+        f"review (main car verified, other cars rejected): {ingest['review']}.",
+        "",
+        "| skill | start | classes | train crops | test crops | top-1 | epochs | wall s | CPU s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['skill']} | {r['start']} | {r['classes']} | {r['train_examples']} | {r['test_images']} "
+            f"| **{r['top1']:.3f}** | {r['epochs']} | {r['train_seconds']} | {r['train_cpu_seconds']} |"
+        )
+    for key, classes in per_class.items():
+        lines += ["", f"## {key}: per class (test split)", ""]
+        lines += ["| class | test crops | accuracy | precision |", "|---|---|---|---|"]
+        for name, m in classes.items():
+            lines.append(f"| {name} | {m['support']} | {m['recall']:.3f} | {m['precision']:.3f} |")
+    dropped = {skill: report.get("exclusion_reasons", {}) for skill, report in datasets.items()}
+    if any(dropped.values()):
+        lines += ["", "## Classes left out", ""]
+        for skill, reasons in dropped.items():
+            lines.extend(f"- {skill}: {name}: {reason}" for name, reason in reasons.items())
+    conflicts = {skill: report.get("conflicting_duplicates", {}) for skill, report in datasets.items()}
+    if any(conflicts.values()):
+        lines += ["", "## Identical photos with conflicting labels (left out, to review)", ""]
+        for skill, found in conflicts.items():
+            lines.extend(f"- {skill}: {content}: {', '.join(names)}" for content, names in found.items())
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

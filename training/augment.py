@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageDraw, ImageEnhance, ImageOps
 
 from training.config import MAX_TILT_DEGREES, AugmentConfig
 
@@ -39,6 +39,11 @@ def shift_hue_saturation(image: Image.Image, hue_shift: float, saturation_scale:
     hsv[..., 0] = (hsv[..., 0] + round(hue_shift * 256)) % 256
     hsv[..., 1] = np.clip(np.round(hsv[..., 1] * saturation_scale), 0, 255)
     return Image.fromarray(hsv.astype(np.uint8), mode="HSV").convert("RGB")
+
+
+def brightness_contrast(image: Image.Image, brightness: float, contrast: float) -> Image.Image:
+    """Scale brightness and contrast (1.0 = unchanged)."""
+    return ImageEnhance.Contrast(ImageEnhance.Brightness(image).enhance(brightness)).enhance(contrast)
 
 
 def erase(image: Image.Image, box: tuple[int, int, int, int], rng: random.Random) -> Image.Image:
@@ -83,10 +88,21 @@ class Augmenter:
         self.occluders = list(occluders)
         if config.copy_paste_occlusion and not self.occluders:
             raise ValueError("copy_paste_occlusion is on but no occluder images were given")
+        self.seed = seed
         self.rng = random.Random(seed)
+        self._worker_seed: int | None = None
+
+    def _generator(self) -> random.Random:
+        """This process's generator: a data-loader worker reseeds from its own seed (which differs per
+        worker), so workers never repeat each other's augmentations."""
+        seed = worker_seed()
+        if seed is not None and seed != self._worker_seed:
+            self._worker_seed = seed
+            self.rng = random.Random(f"{self.seed}/{seed}")
+        return self.rng
 
     def __call__(self, image: Image.Image) -> Image.Image:
-        cfg, rng = self.config, self.rng
+        cfg, rng = self.config, self._generator()
         out = image.convert("RGB")
         if cfg.horizontal_flip and rng.random() < cfg.flip_probability:
             out = horizontal_flip(out)
@@ -98,12 +114,26 @@ class Augmenter:
                 rng.uniform(-cfg.max_hue_shift, cfg.max_hue_shift),
                 rng.uniform(1 - cfg.max_saturation_scale, 1 + cfg.max_saturation_scale),
             )
+        if cfg.brightness_contrast and cfg.max_brightness_contrast > 0:
+            spread = cfg.max_brightness_contrast
+            brightness, contrast = rng.uniform(1 - spread, 1 + spread), rng.uniform(1 - spread, 1 + spread)
+            out = brightness_contrast(out, brightness, contrast)
         if cfg.copy_paste_occlusion and rng.random() < cfg.occlusion_probability:
             with Image.open(rng.choice(self.occluders)) as occluder:
                 out = paste_occluder(out, occluder, random_box(*out.size, cfg.occlusion_max_area, rng))
         if cfg.random_erasing and rng.random() < cfg.erasing_probability:
             out = erase(out, random_box(*out.size, cfg.erasing_max_area, rng), rng)
         return out
+
+
+def worker_seed() -> int | None:
+    """The seed of the data-loader worker this code runs in (None in the main process)."""
+    try:
+        from torch.utils.data import get_worker_info
+    except ImportError:  # pragma: no cover - training always has torch
+        return None
+    info = get_worker_info()
+    return int(info.seed) if info is not None else None
 
 
 def occluder_files(folder: Path) -> list[Path]:

@@ -38,6 +38,10 @@ class AugmentConfig(BaseModel):
     hue_saturation: bool = True
     max_hue_shift: float = Field(default=0.03, ge=0.0, le=0.5, description="fraction of the hue circle")
     max_saturation_scale: float = Field(default=0.4, ge=0.0, le=1.0, description="saturation x (1 ± this)")
+    brightness_contrast: bool = True
+    max_brightness_contrast: float = Field(
+        default=0.3, ge=0.0, le=0.9, description="brightness and contrast x (1 ± this)"
+    )
     random_erasing: bool = True
     erasing_probability: float = Field(default=0.25, ge=0.0, le=1.0)
     erasing_max_area: float = Field(default=0.2, gt=0.0, le=0.5)
@@ -45,7 +49,8 @@ class AugmentConfig(BaseModel):
     occlusion_probability: float = Field(default=0.25, ge=0.0, le=1.0)
     occlusion_max_area: float = Field(default=0.25, gt=0.0, le=0.5)
     occluders_dir: str | None = Field(
-        default=None, description="folder of occluder images; default: other training crops"
+        default=None,
+        description="folder of occluder images (objects, never cars); required by copy_paste_occlusion",
     )
 
 
@@ -123,6 +128,8 @@ class NetworkConfig(BaseModel):
 
 
 class TrainingConfig(BaseModel):
+    """How the network is trained. The defaults are the transfer-learning recipe of the make skill."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     imgsz: int = Field(default=224, ge=32, le=1024)
@@ -130,8 +137,20 @@ class TrainingConfig(BaseModel):
     patience: int = Field(default=5, ge=1, le=1000, description="early stopping: epochs without improvement")
     batch: int = Field(default=32, ge=1, le=1024)
     lr0: float = Field(default=0.001, gt=0.0, le=1.0)
+    lrf: float = Field(default=0.01, gt=0.0, le=1.0, description="final learning rate = lr0 x lrf")
+    cos_lr: bool = Field(default=True, description="cosine learning-rate decay (else linear)")
     optimizer: str = Field(default="AdamW", pattern=r"^(SGD|Adam|AdamW|NAdam|RAdam|RMSProp|auto)$")
-    crop_scale: float = Field(default=0.3, ge=0.0, lt=1.0, description="random resized crop: area 1-x..1")
+    weight_decay: float = Field(default=0.05, ge=0.0, le=1.0)
+    warmup_epochs: float = Field(default=1.0, ge=0.0, le=10.0, description="linear warm-up from lr 0")
+    warmup_bias_lr: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=0.1,
+        description="biases' learning rate at the start of warm-up (keep it small for pretrained layers)",
+    )
+    label_smoothing: float = Field(default=0.1, ge=0.0, lt=1.0)
+    dropout: float = Field(default=0.0, ge=0.0, lt=1.0, description="dropout before the classifier's head")
+    crop_scale: float = Field(default=0.5, ge=0.0, lt=1.0, description="random resized crop: area 1-x..1")
     seed: int = 0
 
     @field_validator("imgsz")
@@ -167,6 +186,15 @@ class SkillConfig(BaseModel):
     @classmethod
     def _valid_skill(cls, value: str) -> str:
         return validate_skill_name(value)
+
+    @model_validator(mode="after")
+    def _occluders_are_not_cars_of_other_classes(self) -> SkillConfig:
+        if self.augment.copy_paste_occlusion and not self.augment.occluders_dir:
+            raise ValueError(
+                "augment.copy_paste_occlusion needs augment.occluders_dir (photos of objects, not cars): "
+                "pasting other training crops would put another class's car over the car"
+            )
+        return self
 
     @model_validator(mode="after")
     def _default_profile_exists(self) -> SkillConfig:
@@ -221,3 +249,47 @@ def schema_text() -> str:
 if __name__ == "__main__":
     SCHEMA_PATH.write_text(schema_text(), encoding="utf-8")
     print(f"wrote {SCHEMA_PATH}", file=sys.stderr)
+
+
+def trainer_arguments(
+    cfg: SkillConfig, profile: HardwareProfile, data_root: Path, work_dir: Path
+) -> dict[str, Any]:
+    """The skill config as Ultralytics trainer arguments (what `model.train(**args)` receives)."""
+    t = cfg.training
+    batch = profile.batch or t.batch
+    return {
+        "data": str(data_root),
+        "epochs": t.epochs,
+        "patience": t.patience,
+        "imgsz": t.imgsz,
+        "batch": batch,
+        "nbs": batch,  # no gradient accumulation and no weight-decay rescaling: the config says what it means
+        "lr0": t.lr0,
+        "lrf": t.lrf,
+        "cos_lr": t.cos_lr,
+        "optimizer": t.optimizer,
+        "weight_decay": t.weight_decay,
+        "warmup_epochs": t.warmup_epochs,
+        "warmup_bias_lr": t.warmup_bias_lr,
+        "dropout": t.dropout,
+        "freeze": cfg.network.freeze or None,
+        "device": profile.device,
+        "workers": profile.workers,
+        "seed": t.seed,
+        "project": str(work_dir),
+        "name": "ultralytics",
+        "exist_ok": True,
+        "plots": False,
+        "amp": profile.device != "cpu",
+        "verbose": False,
+        # Ultralytics' own augmentations off: the skill's augmenter runs instead (never a vertical flip);
+        # the random resized crop acts on the square crop (scale augmentation)
+        "fliplr": 0.0,
+        "flipud": 0.0,
+        "hsv_h": 0.0,
+        "hsv_s": 0.0,
+        "hsv_v": 0.0,
+        "erasing": 0.0,
+        "auto_augment": None,
+        "scale": t.crop_scale,
+    }

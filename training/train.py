@@ -30,7 +30,7 @@ from functions.core.dataset.extract import lineage_record
 from functions.core.dataset.split import Split
 from functions.core.skills.manifest import SkillManifest
 from training.charts import write_run_charts
-from training.config import SkillConfig, load_config
+from training.config import SkillConfig, load_config, trainer_arguments
 
 WEIGHTS_FILE = "weights.pt"
 ONNX_FILE = "model.onnx"
@@ -58,12 +58,27 @@ class TrainRequest(BaseModel):
     models_dir: Path | None = None
 
 
-def _trainer_class(augmenter: Any) -> type:
+class SmoothedLoss:
+    """Cross-entropy with label smoothing (Ultralytics' classification loss has none)."""
+
+    def __init__(self, label_smoothing: float) -> None:
+        self.label_smoothing = label_smoothing
+
+    def __call__(self, preds: Any, batch: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        from torch.nn import functional
+
+        logits = preds[1] if isinstance(preds, list | tuple) else preds
+        loss = functional.cross_entropy(logits, batch["cls"], label_smoothing=self.label_smoothing)
+        return loss, {"loss": loss.detach()}
+
+
+def _trainer_class(augmenter: Any, label_smoothing: float) -> type:
     from torchvision import transforms
     from ultralytics.models.yolo.classify import ClassificationTrainer
 
     class SkillTrainer(ClassificationTrainer):  # type: ignore[misc]
-        """Ultralytics' classification trainer with the skill's augmentations in front of resize/normalise."""
+        """Ultralytics' classification trainer with the skill's augmentations in front of resize/normalise,
+        label smoothing, and the best checkpoint chosen on validation top-1."""
 
         def build_dataset(self, img_path: str, mode: str = "train", batch: Any = None) -> Any:
             dataset = super().build_dataset(img_path, mode, batch)
@@ -72,6 +87,23 @@ def _trainer_class(augmenter: Any) -> type:
                     [augmenter, *dataset.torch_transforms.transforms]
                 )
             return dataset
+
+        def get_model(self, cfg: Any = None, weights: Any = None, verbose: bool = True) -> Any:
+            model = super().get_model(cfg=cfg, weights=weights, verbose=verbose)
+            model.criterion = SmoothedLoss(label_smoothing)
+            return model
+
+        def validate(self) -> tuple[Any, Any]:
+            # Ultralytics ranks checkpoints by (top-1 + top-5) / 2; with 4 classes top-5 is always 1.0,
+            # so the best checkpoint is the one with the best validation top-1.
+            before: float | None = self.best_fitness
+            metrics, fitness = super().validate()  # type: ignore[no-untyped-call]
+            if metrics is None:
+                return metrics, fitness
+            top1 = float(metrics.get("metrics/accuracy_top1", 0.0))
+            best: Any = top1 if before is None or top1 > before else before
+            self.best_fitness = best
+            return metrics, top1
 
     return SkillTrainer
 
@@ -89,17 +121,15 @@ def train_skill(request: TrainRequest) -> SkillManifest:
     cfg = request.config
     profile_name, profile = cfg.profile(request.profile)
     started = time.perf_counter()
+    cpu_started = cpu_seconds()
     data_root = request.work_dir / "data"
     laid_out = materialise(request.dataset, request.crops_root, data_root)
     model_dir = request.model_dir
     model_dir.mkdir(parents=True, exist_ok=True)
 
     train_dir = data_root / Split.TRAIN.value
-    occluders = (
-        occluder_files(Path(cfg.augment.occluders_dir))
-        if cfg.augment.occluders_dir
-        else occluder_files(train_dir)
-    )
+    # occluders are objects from their own folder, never training crops (another class's car)
+    occluders = occluder_files(Path(cfg.augment.occluders_dir)) if cfg.augment.occluders_dir else []
     augmenter = Augmenter(cfg.augment, occluders=occluders, seed=cfg.training.seed)
     samples = [next(iter(sorted(d.iterdir()))) for d in sorted(train_dir.iterdir()) if any(d.iterdir())][:4]
     write_contact_sheet(
@@ -155,39 +185,15 @@ def train_skill(request: TrainRequest) -> SkillManifest:
     model.add_callback("on_pretrain_routine_end", on_pretrain_routine_end)
     model.add_callback("on_train_epoch_start", on_train_epoch_start)
     model.add_callback("on_fit_epoch_end", on_fit_epoch_end)
-    t = cfg.training
     model.train(
-        trainer=_trainer_class(augmenter),
-        data=str(data_root),
-        epochs=t.epochs,
-        patience=t.patience,
-        imgsz=t.imgsz,
-        batch=profile.batch or t.batch,
-        lr0=t.lr0,
-        optimizer=t.optimizer,
-        freeze=cfg.network.freeze or None,
-        device=profile.device,
-        workers=profile.workers,
-        seed=t.seed,
-        project=str(request.work_dir),
-        name="ultralytics",
-        exist_ok=True,
-        plots=False,
-        amp=profile.device != "cpu",
-        verbose=False,
-        # Ultralytics' own augmentations off: ours run instead (never a vertical flip)
-        fliplr=0.0,
-        flipud=0.0,
-        hsv_h=0.0,
-        hsv_s=0.0,
-        hsv_v=0.0,
-        erasing=0.0,
-        auto_augment=None,
-        scale=t.crop_scale,
+        trainer=_trainer_class(augmenter, cfg.training.label_smoothing),
+        **trainer_arguments(cfg, profile, data_root, request.work_dir),
     )
+    t = cfg.training
     trainer = model.trainer
     best = Path(trainer.best if Path(trainer.best).is_file() else trainer.last)
     train_seconds = time.perf_counter() - started
+    train_cpu_seconds = cpu_seconds() - cpu_started
     weights = model_dir / WEIGHTS_FILE
     shutil.copyfile(best, weights)
 
@@ -203,6 +209,8 @@ def train_skill(request: TrainRequest) -> SkillManifest:
         "test": evaluation.model_dump(),
         "epochs": history,
         "seconds_per_epoch": round(sum(epoch_times) / len(epoch_times), 2) if epoch_times else None,
+        "train_seconds": round(train_seconds, 1),
+        "train_cpu_seconds": round(train_cpu_seconds, 1),
         "transfer": transfer,
         "val_source": laid_out.val_source,
         "examples": laid_out.counts,
@@ -236,6 +244,14 @@ def train_skill(request: TrainRequest) -> SkillManifest:
     (model_dir / SKILL_FILE).write_text(manifest.model_dump_json(indent=1), encoding="utf-8")
     emit("train_seconds", train_seconds)
     return manifest
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (data-loader workers), user + system."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _loss(tloss: Any) -> float:

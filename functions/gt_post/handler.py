@@ -1,4 +1,5 @@
-"""Ground Truth post-annotation (consolidation) Lambda: workers' answers → majority vote per crop."""
+"""Ground Truth post-annotation (consolidation) Lambda: workers' answers → one answer per crop
+(Dawid-Skene by default, SKILLFORGE_LABELLING_CONSOLIDATION=majority for the plain vote)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.core.base.storage import BlobStore
 from functions.core.labelling.consolidation import post_annotation
 from functions.core.labelling.handoff import split_s3_uri
+from functions.core.labelling.settings import LabellingSettings
 from functions.core.labelling.wiring import build_store
 
 logger = Logger()
@@ -19,6 +21,11 @@ logger = Logger()
 @cache
 def store() -> BlobStore:
     return build_store()
+
+
+@cache
+def settings() -> LabellingSettings:
+    return LabellingSettings()
 
 
 def _read(uri: str) -> str:
@@ -33,4 +40,4 @@ def _invalid(object_id: str, problem: str) -> None:
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> list[dict[str, Any]]:
-    return post_annotation(event, _read, _invalid)
+    return post_annotation(event, _read, _invalid, method=settings().consolidation)

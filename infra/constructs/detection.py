@@ -56,8 +56,11 @@ class DetectImage:
     def model_path(self) -> Path:
         return self.models_dir / self.detector_model
 
-    def code(self, artifact: Artifact = DETECT_IMAGE) -> lambda_.DockerImageCode:
-        """The image of `artifact` (its Dockerfile, its requirement set), with the detector model inside."""
+    def code(
+        self, artifact: Artifact = DETECT_IMAGE, cmd: list[str] | None = None
+    ) -> lambda_.DockerImageCode:
+        """The image of `artifact` (its Dockerfile, its requirement set), with the detector model inside;
+        `cmd` runs another handler of the same image."""
         model_path = self.model_path
         if artifact.dockerfile is None:
             raise ValueError(f"{artifact.name} is not an image artifact")
@@ -72,6 +75,7 @@ class DetectImage:
                 "MODELS_DIR": IMAGE_MODELS_DIR,
             },
             build_contexts={MODELS_BUILD_CONTEXT: str(model_path)},
+            cmd=cmd,
             # The model folder is a second build context, which CDK does not fingerprint: hash it here
             # so a changed model rebuilds the image (absent folder: the build fails at deploy, not synth).
             extra_hash=FileSystem.fingerprint(str(model_path)) if model_path.is_dir() else "model-absent",

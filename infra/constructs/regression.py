@@ -34,7 +34,7 @@ from infra.constructs.python_code import FunctionDefaults, log_group, zip_functi
 from infra.nag import acknowledge_function_basics, nag_resource, suppress
 
 if TYPE_CHECKING:  # the cascade module loads the detector stack; synth needs only the type
-    from functions.core.serving.cascade import CascadeConfig
+    from functions.core.serving.config import CascadeConfig
 
 _SSM_REASON = "one run-time parameter per skill under /skillforge/<stage>/skills/; skills are added by data"
 

@@ -27,11 +27,10 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from functions.core.serving.cascade import CascadeConfig
-from functions.core.skills.deployment import parameter_prefix
-from infra.constructs.labelling import nag_resource
+from functions.core.base.resources import parameter_prefix
+from functions.core.serving.config import CascadeConfig
 from infra.constructs.monitoring import Monitoring
-from infra.nag import suppress
+from infra.nag import nag_resource, suppress
 
 REPROCESS_HANDLER = "functions.reprocess.handler.handler"  # a second handler of the detect image
 SKILLS_PREFIX = "skills/"

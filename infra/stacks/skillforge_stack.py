@@ -22,13 +22,14 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from functions.core.base.resources import ResourceNames
-from functions.core.serving.cascade import CascadeConfig
+from functions.core.serving.config import CascadeConfig
 from functions.core.skills.deployment import MappingFile
 from infra.artifacts import EVALUATE_IMAGE
 from infra.checkov import CheckovAcknowledgements, skip_check
 from infra.config import LOG_RETENTION_DAYS, StageConfig
 from infra.constructs.catalog import Catalog
 from infra.constructs.detection import DetectImage, Detection, DetectorKnobs, DetectSizing
+from infra.constructs.drift import DriftMonitor
 from infra.constructs.ingest import Ingest, QueueSettings
 from infra.constructs.labelling import Labelling, LabellingConfig
 from infra.constructs.monitoring import Monitoring
@@ -157,6 +158,10 @@ class SkillforgeStack(Stack):
             table=self.catalog_table,
             monitoring=self.monitoring,
             sizing=ServingSizing(log_retention=self.log_retention),
+        )
+        defaults = self.function_defaults()
+        self.drift = DriftMonitor(
+            self, "Drift", defaults=defaults, table=self.catalog_table, monitoring=self.monitoring
         )
         self.monitoring.watch_dead_letter_queue("DetectDlqAlarm", self.ingest.dlq, "detect")
         self.monitoring.watch_function_errors("DetectErrorsAlarm", self.detection.function, "detect")

@@ -36,7 +36,8 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from functions.core.detection.settings import DetectorSettings
     from functions.core.detection.wiring import build_detector, detector_ref
-    from functions.core.serving.cascade import Cascade, CascadeConfig, CascadeStage, load_cascade_config
+    from functions.core.serving.cascade import Cascade
+    from functions.core.serving.config import CascadeConfig, CascadeStage, load_cascade_config
     from functions.core.skills.resolver import FolderSkills, SkillSource
     from functions.core.skills.wiring import build_registry_skills
     from scripts.commands.detect import iter_files

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from functions.core.base.aws import client
     from functions.core.base.storage import BlobStore
-    from functions.core.serving.cascade import CascadeConfig, load_cascade_config
+    from functions.core.serving.config import CascadeConfig, load_cascade_config
     from functions.core.serving.reprocess import ReprocessRequest, pinned_version, plan
     from functions.core.serving.settings import ReprocessSettings
     from functions.core.serving.wiring import build_reprocess_deps

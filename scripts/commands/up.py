@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
 @contextmanager
 def serving_deployed(emulator: Any) -> Iterator[None]:
     """Uploads are also classified by the cascade of the skills deployed in the local stage, if any."""
-    from functions.core.serving.cascade import CascadeConfig, CascadeStage
+    from functions.core.serving.config import CascadeConfig, CascadeStage
     from functions.core.skills.deployment import DeploymentStore
     from scripts.local.stages.serving import serving_env
 

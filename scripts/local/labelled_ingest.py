@@ -1,8 +1,8 @@
 """Feeding labelled photos through the pipeline as a user would, for training runs and the demo.
 
 Photos are uploaded as `<class>/<group>/<file>` (the prefix is the seed's per-variant "bucket"
-hint), detection crops them, and review accepts the hint: the largest car of each photo is
-verified with the hinted class, other cars in the photo are rejected (background cars).
+hint), detection crops them (the photo's main car inherits the hint), and review accepts the hint:
+the main car of each photo is verified with the hinted class, other cars in the photo are rejected.
 """
 
 from __future__ import annotations
@@ -72,19 +72,21 @@ def upload_and_detect(emulator: Emulator, photos: list[LabelledPhoto]) -> int:
 
 
 def accept_hints(catalog: Catalog, statuses: tuple[CropStatus, ...] = (CropStatus.NEW,)) -> Counter[str]:
-    """Review by hint: per image the largest hinted crop → verified (class = hint), the rest → rejected."""
+    """Review by hint: the main car of each photo (the one crop that inherited the hint) → verified with
+    the hinted class; the other cars of those photos → rejected (background cars)."""
     by_image: dict[str, list[CropRecord]] = {}
     for status in statuses:
         for crop in catalog.crops_by_status(status):
-            if crop.variant_hint:
-                by_image.setdefault(crop.image_id, []).append(crop)
+            by_image.setdefault(crop.image_id, []).append(crop)
     outcome: Counter[str] = Counter()
     for crops in by_image.values():
-        crops.sort(key=lambda c: (-c.box.area, c.index))
-        for rank, crop in enumerate(crops):
+        if not any(c.variant_hint and c.main_car for c in crops):
+            continue  # no hint on this photo: its cars wait for people
+        for crop in crops:
+            main = bool(crop.main_car and crop.variant_hint)
             previous = crop.status
-            crop.status = CropStatus.VERIFIED if rank == 0 else CropStatus.REJECTED
-            crop.final_class = crop.variant_hint if rank == 0 else None
+            crop.status = CropStatus.VERIFIED if main else CropStatus.REJECTED
+            crop.final_class = crop.variant_hint if main else None
             crop.reviewer = AUTO_REVIEWER
             crop.reviewed_at = utc_now()
             if catalog.update_crop(crop, expected_status=previous):

@@ -120,6 +120,10 @@ def test_second_demo_run_compares_the_new_version_with_the_first(
     text = "\n".join(page.extract_text() for page in PdfReader(out / "report.pdf").pages)
     assert "colour v2" in text and "NEEDS INVESTIGATION" in text and "ds1" in text and "ds2" in text
     assert "needs investigation" in json.loads((out / "slack.json").read_text())["text"]
+    # AND the interval of the gain and the McNemar test are in the report and in Slack
+    assert "interval" in text and "McNemar" in text
+    assert "interval" in (out / "slack.json").read_text()  # in the message blocks
+    assert "Training curves" in text
 
 
 def test_a_person_accepts_a_held_back_version_and_rewrites_its_report(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from functions.core.serving.cascade import CascadeConfig
+from functions.core.serving.config import CascadeConfig
 from tests.conftest import REPO
 from tests.infra.conftest import Synthesized
 

@@ -10,7 +10,8 @@ import pytest
 
 from functions.core.base.records import SkillRef
 from functions.core.detection.settings import DetectorSettings
-from functions.core.serving.cascade import Cascade, CascadeConfig, CascadeStage
+from functions.core.serving.cascade import Cascade
+from functions.core.serving.config import CascadeConfig, CascadeStage
 from functions.core.skills.model import load_classifier
 from tests.conftest import REPO, shared_models
 from tests.support.gate import BlobDetector

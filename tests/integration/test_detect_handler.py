@@ -209,3 +209,23 @@ def test_fuzzed_message_bodies_only_fail_themselves(pipeline: dict[str, Any], ga
     assert failed <= {m["MessageId"] for m in junk}
     assert not {m["MessageId"] for m in real} & failed
     assert _catalog(pipeline).get_image(upload_context("fuzz/real.jpg").image_id) is not None
+
+
+def test_only_the_main_car_of_a_photo_inherits_its_label(
+    pipeline: dict[str, Any], detector: FakeDetector
+) -> None:
+    # GIVEN a labelled photo with a large car and a small, more confident background car
+    detector.background_car = True
+    _upload(pipeline, "Audi A4 Sedan 2012/advert-2/side.jpg", images.jpeg(200, 120))
+    # WHEN handled
+    _invoke(_queued_messages(pipeline))
+    # THEN both cars are cropped, but only the largest (the main car) carries the photo's hint
+    (record,) = _catalog(pipeline).iter_images()
+    crops = [_catalog(pipeline).get_crop(crop_id) for crop_id in record.crop_ids]
+    assert len(crops) == 2
+    main = [c for c in crops if c is not None and c.main_car]
+    others = [c for c in crops if c is not None and not c.main_car]
+    assert len(main) == 1 and len(others) == 1
+    assert main[0].variant_hint == "Audi A4 Sedan 2012" and main[0].main_car_rule == "largest"
+    assert main[0].box.area > others[0].box.area
+    assert others[0].variant_hint is None

@@ -29,7 +29,13 @@ def gate_env(moto_aws: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
     names = moto_aws["names"]
     table = moto_aws["table"]
     gate = GateConfig(
-        min_accuracy_gain=0.05, first_version_min_accuracy=0.5, latency_tolerance=10.0, latency_slack_ms=500
+        min_accuracy_gain=0.05,
+        first_version_min_accuracy=0.5,
+        latency_tolerance=10.0,
+        latency_slack_ms=500,
+        skill_latency_tolerance=10.0,
+        skill_latency_slack_ms=500,
+        min_cases_per_class=1,  # a small synthetic harness; its gains are clear-cut (McNemar applies)
     )
     deps = evaluate_deps(
         table,

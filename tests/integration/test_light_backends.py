@@ -194,3 +194,26 @@ def test_onnx_backend_rejects_a_non_onnx_model(tmp_path: Path) -> None:
     # WHEN / THEN it says the model is not an .onnx file
     with pytest.raises(ModelFileError, match=r"not an \.onnx file"):
         build_detector(settings)
+
+
+def test_no_vehicle_is_cropped_twice_on_the_real_photos() -> None:
+    # GIVEN the real car photos and the first 150 photos of the Stanford subset, where per-class NMS
+    # boxed one vehicle as both car and truck, and the detector with car, truck and bus
+    root = shared_data()
+    subset = sorted((root / "stanford-cars-subset" / "images").glob("*.jpg"))[:150]
+    photos = sorted((root / "cars").iterdir()) + subset
+    settings = DetectorSettings(models_dir=shared_models(), vehicle_classes=["car", "truck", "bus"])
+    detector = build_detector(settings)
+    # WHEN every photo is detected
+    doubles: list[str] = []
+    for path in photos:
+        found = detector.detect(_open(path))
+        for i, a in enumerate(found):
+            doubles.extend(
+                f"{path.name}: {a.label} and {b.label} ({_iou(a.box, b.box):.2f})"
+                for b in found[i + 1 :]
+                if _iou(a.box, b.box) > settings.nms_iou
+            )
+    # THEN no two boxes of a photo overlap past the NMS threshold: each vehicle is one box (one crop)
+    assert len(photos) >= 150
+    assert doubles == []

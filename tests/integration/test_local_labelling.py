@@ -66,7 +66,7 @@ def test_honest_crowd_answers_from_what_the_crop_looks_like(local: dict[str, Any
     add_crop(local["aws"], 2, size=(40, 30))
     add_crop(local["aws"], 3, size=(90, 200))
     result = hand_off(local["deps"], now=NOW, force=True)
-    assert result is not None and result.crops == 3
+    assert result is not None and result.job_name and result.crops == 3
     # WHEN the crowd works and the import handler receives the job's EventBridge event
     crowd(local, error_rate=0.0, sloppy_workers=0).work(result.job_name, now=NOW)
     summary = local["handler"].handler(job_event(result.job_name), FakeLambdaContext())
@@ -84,7 +84,7 @@ def test_same_seed_same_answers_and_errors_show_in_worker_agreement(local: dict[
     for n in range(8):
         add_crop(local["aws"], n)
     result = hand_off(local["deps"], now=NOW, force=True)
-    assert result is not None
+    assert result is not None and result.job_name
     bucket = local["aws"]["names"].artifacts_bucket
     key = f"labelling/output/{result.job_name}/manifests/output/output.manifest"
     # WHEN a crowd with a sloppy worker answers twice with the same seed
@@ -110,7 +110,7 @@ def test_missing_crop_image_fails_that_object_only(local: dict[str, Any]) -> Non
     add_crop(local["aws"], 1)
     gone = add_crop(local["aws"], 2)
     result = hand_off(local["deps"], now=NOW, force=True)
-    assert result is not None
+    assert result is not None and result.job_name
     local["aws"]["s3"].delete_object(Bucket=gone.crop_bucket, Key=gone.crop_key)
     crowd(local, error_rate=0.0, sloppy_workers=0).work(result.job_name, now=NOW)
     # WHEN imported by the handler / THEN it raises naming the crop (event goes to retry/DLQ) ...
@@ -125,7 +125,7 @@ def test_missing_crop_image_fails_that_object_only(local: dict[str, Any]) -> Non
 def test_in_progress_event_imports_nothing(local: dict[str, Any]) -> None:
     add_crop(local["aws"], 1)
     result = hand_off(local["deps"], now=NOW, force=True)
-    assert result is not None
+    assert result is not None and result.job_name
     answer = local["handler"].handler(job_event(result.job_name, "InProgress"), FakeLambdaContext())
     assert answer["imported"] is False
     assert DynamoCatalog(local["aws"]["table"]).get_crop("img0001-00").status is CropStatus.LABELLING  # type: ignore[union-attr]

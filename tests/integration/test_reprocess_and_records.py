@@ -16,7 +16,7 @@ from functions.core.base.records import Upload
 from functions.core.base.resources import ResourceNames
 from functions.core.detection.detect import DetectOutcome, detect_and_catalog
 from functions.core.detection.settings import DetectorSettings, PipelineSettings
-from functions.core.serving.cascade import CascadeConfig
+from functions.core.serving.config import CascadeConfig
 from functions.core.serving.settings import ServingSettings
 from functions.core.serving.wiring import build_detect_and_serve_deps
 from functions.reprocess import handler as reprocess_handler

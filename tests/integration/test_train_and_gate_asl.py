@@ -136,7 +136,14 @@ def world(
         table = boto3.resource("dynamodb", region_name=REGION).Table(names.catalog_table)
         artifacts = Artifacts(BlobStore(s3), cache_dir=tmp_path / "cache")
         ssm = boto3.client("ssm", region_name=REGION)
-        gate = GateConfig(min_accuracy_gain=0.05, latency_tolerance=3.0, latency_slack_ms=100)
+        gate = GateConfig(
+            min_accuracy_gain=0.05,
+            latency_tolerance=3.0,
+            latency_slack_ms=100,
+            skill_latency_tolerance=3.0,
+            skill_latency_slack_ms=100,
+            min_cases_per_class=1,
+        )
         deps = evaluate_deps(table, s3, ssm, names.artifacts_bucket, tmp_path / "cache", gate)
         artifacts = deps.artifacts
         freeze_synthetic_harness(

@@ -18,6 +18,7 @@ class FakeDetector:
 
     calls: list[tuple[int, int]] = field(default_factory=list)
     fail_on_width: int | None = None
+    background_car: bool = False  # also a small, more confident car in the top-left corner
 
     def detect(self, image: Image.Image) -> list[Detection]:
         self.calls.append(image.size)
@@ -26,8 +27,10 @@ class FakeDetector:
         if image.getpixel((0, 0)) == (255, 255, 255):
             return []
         w, h = image.size
-        return [
-            Detection(
-                box=Box(x1=w * 0.25, y1=h * 0.25, x2=w * 0.75, y2=h * 0.75), confidence=0.9, label="car"
-            )
-        ]
+        main = Detection(
+            box=Box(x1=w * 0.25, y1=h * 0.25, x2=w * 0.75, y2=h * 0.75), confidence=0.9, label="car"
+        )
+        if not self.background_car:
+            return [main]
+        small = Detection(box=Box(x1=0, y1=0, x2=w * 0.2, y2=h * 0.2), confidence=0.95, label="car")
+        return [small, main]

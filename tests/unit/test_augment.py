@@ -80,7 +80,13 @@ def test_copy_paste_needs_occluders():
 
 def test_switched_off_augmenter_returns_the_image_unchanged(car):
     # GIVEN every augmentation off
-    config = AugmentConfig(horizontal_flip=False, tilt=False, hue_saturation=False, random_erasing=False)
+    config = AugmentConfig(
+        horizontal_flip=False,
+        tilt=False,
+        hue_saturation=False,
+        brightness_contrast=False,
+        random_erasing=False,
+    )
     # WHEN applied THEN the pixels are the same
     assert np.array_equal(np.asarray(Augmenter(config, seed=1)(car)), np.asarray(car))
 
@@ -99,3 +105,22 @@ def test_contact_sheet_png_with_real_occluders(tmp_path):
     with Image.open(path) as sheet:
         assert sheet.format == "PNG"
         assert sheet.size == (4 * 64, 2 * 64)
+
+
+def test_workers_draw_different_augmentations_from_one_augmenter(car):
+    # GIVEN one augmenter (as copied into every data-loader worker) and two workers with their own seeds
+    from torch.utils.data import DataLoader, Dataset
+
+    class Same(Dataset[int]):
+        def __len__(self) -> int:
+            return 4
+
+        def __getitem__(self, index: int) -> int:
+            return int(np.asarray(augmenter(car)).sum())
+
+    augmenter = Augmenter(AugmentConfig(tilt=True, max_tilt_degrees=20), seed=0)
+    # WHEN 2 workers each augment the same image
+    loader = DataLoader(Same(), batch_size=1, num_workers=2)
+    sums = [int(batch[0]) for batch in loader]
+    # THEN the workers did not repeat each other's draws
+    assert len(set(sums)) == len(sums)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import tomllib
 from pathlib import Path
 
 import grimp
@@ -87,3 +88,15 @@ def test_the_core_is_only_capability_packages() -> None:
         "gate",
         "audit",
     }
+
+
+def test_every_handler_is_in_the_layer_contract() -> None:
+    # GIVEN the function folders (each with a handler.py) and the import-linter contracts
+    handlers = {p.parent.name for p in (REPO / "functions").glob("*/handler.py")}
+    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts = config["tool"]["importlinter"]["contracts"]
+    layered = next(c for c in contracts if c["name"].startswith("Handlers sit on the core"))
+    # WHEN the handler layer of that contract is read
+    listed = {name.strip().removeprefix("functions.") for name in layered["layers"][0].split("|")}
+    # THEN every function is checked by it (a new handler cannot slip past the layer rule)
+    assert listed == handlers

@@ -12,7 +12,7 @@ from PIL import Image
 
 from functions.core.base.records import Scored, SkillRef
 from functions.core.detection.crops import crop_id, crop_id_of_key, crop_key
-from functions.core.serving.cascade import CascadeConfig, CascadeStage
+from functions.core.serving.config import CascadeConfig, CascadeStage
 from functions.core.serving.reprocess import ReprocessRequest, plan
 from functions.core.serving.serve import ServeDeps, serve_crop, served_summary
 from functions.core.serving.skills import DeployedSkills, SkillUnavailableError

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from training.config import SCHEMA_PATH, ConfigError, load_config, parse_config, schema_text
+from training.config import (
+    SCHEMA_PATH,
+    ConfigError,
+    load_config,
+    parse_config,
+    schema_text,
+    trainer_arguments,
+)
 from training.launcher import execution_input
 
 CONFIGS = sorted((Path(__file__).resolve().parents[2] / "training" / "configs").glob("*.json"))
@@ -70,3 +77,26 @@ def test_training_job_names_match_the_notification_rule_prefix() -> None:
     name = job_name("car-make", 3, now=0)
     # THEN it starts with the prefix the EventBridge notify rule matches, within SageMaker's 63 characters
     assert name.startswith("skillforge-") and "car-make-v3-" in name and len(name) <= 63
+
+
+def test_copy_paste_occlusion_without_an_occluder_folder_is_refused():
+    # GIVEN copy-paste occlusion with no folder of occluder objects (training crops would be pasted:
+    # another class's car over the car)
+    # WHEN the config is parsed THEN it is refused with the reason
+    with pytest.raises(ConfigError, match="occluders_dir"):
+        parse_config({"skill": "s", "augment": {"copy_paste_occlusion": True}})
+
+
+def test_trainer_arguments_carry_the_recipe_and_a_sane_warm_up(tmp_path):
+    # GIVEN the make skill's config
+    config = load_config(Path(__file__).parents[2] / "training" / "configs" / "car-make.json")
+    _, profile = config.profile("laptop")
+    # WHEN turned into trainer arguments
+    args = trainer_arguments(config, profile, tmp_path / "data", tmp_path / "work")
+    # THEN the recipe arrives as configured: cosine schedule, no bias warm-up kick, no accumulation
+    assert args["epochs"] == config.training.epochs
+    assert args["cos_lr"] is True
+    assert args["warmup_bias_lr"] <= config.training.lr0
+    assert args["nbs"] == args["batch"]
+    assert args["scale"] == config.training.crop_scale
+    assert args["fliplr"] == 0.0 and args["flipud"] == 0.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from PIL import Image
 
 from functions.core.dataset.build import RecordTable, extract
 from tests.conftest import MODELS
@@ -25,13 +26,17 @@ def test_tiny_training_run_produces_a_versioned_skill(tmp_path):
             f"c{i}", f"i{i}", f"g{i}", path.parent.name, "bkt", f"crops/{path.parent.name}/{path.name}"
         )
     pretrained = MODELS / "yolov5n-coco-state-dict.pt"
+    occluders = tmp_path / "occluders"
+    occluders.mkdir()
+    for i in range(2):
+        Image.new("RGB", (20, 20), (200, 200 - 90 * i, 0)).save(occluders / f"object{i}.png")
     config = parse_config(
         {
             "skill": "tiny-skill",
             "dataset": {"min_images_per_class": 5, "test_fraction": 0.3},
             "network": {"pretrained": str(pretrained) if pretrained.is_file() else None, "freeze": 0},
             "training": {"imgsz": 32, "epochs": 1, "batch": 8},
-            "augment": {"copy_paste_occlusion": True},
+            "augment": {"copy_paste_occlusion": True, "occluders_dir": str(occluders)},
         }
     )
     extraction, _ = extract(records, config.dataset, {}, "salt")
@@ -58,6 +63,7 @@ def test_tiny_training_run_produces_a_versioned_skill(tmp_path):
         "metrics.json",
         "lineage.json",
         "augmentations.png",
+        "training-curves.png",
     ):
         assert (model_dir / name).is_file(), name
     skill = json.loads((model_dir / "skill.json").read_text())

@@ -91,6 +91,23 @@ def test_decode_keeps_best_class_only_then_filters_classes_and_threshold() -> No
     assert found.boxes[0].tolist() == pytest.approx([80, 90, 120, 110])
 
 
+def test_agnostic_decode_keeps_one_box_per_vehicle_with_the_best_label() -> None:
+    # GIVEN one vehicle seen as a car (0.6) and as a truck (0.8) with nearly the same box, and a car elsewhere
+    output = _head_output(
+        [
+            (100, 100, 40, 20, {2: 0.6}),
+            (101, 100, 40, 20, {7: 0.8}),
+            (400, 400, 40, 20, {2: 0.7}),
+        ]
+    )
+    _, geometry = letterbox(Image.new("RGB", (640, 640)), 640)
+    # WHEN decoded with vehicle classes as one class for NMS
+    found = decode_detections(output, geometry, confidence=0.35, class_ids=[2, 7], agnostic=True)
+    # THEN the vehicle is one box, labelled truck (its best score), and the other car stays
+    assert found.class_ids.tolist() == [7, 2]
+    assert found.scores.tolist() == pytest.approx([0.8, 0.7])
+
+
 def test_decode_maps_boxes_back_to_the_original_image_and_clips_them() -> None:
     # GIVEN a 1280 × 640 image (gain 0.5, 160 px of padding top and bottom) and a box over its left edge
     _, geometry = letterbox(Image.new("RGB", (1280, 640)), 640)

@@ -31,6 +31,7 @@ class CropStatus(StrEnum):
     IN_REVIEW = "in_review"  # waiting for the expert
     VERIFIED = "verified"  # expert confirmed or corrected the class
     REJECTED = "rejected"  # expert said: not a usable example of any class
+    MODEL_LABELLED = "model_labelled"  # confident model answer agreeing with the hint: unverified, no crowd
 
 
 class QuarantineReason(StrEnum):
@@ -42,6 +43,28 @@ class QuarantineReason(StrEnum):
     TRUNCATED_OR_CORRUPT = "truncated_or_corrupt"
     TOO_SMALL = "too_small"
     OBJECT_MISSING = "object_missing"
+
+
+class QualityFlag(StrEnum):
+    """Data-quality flags raised at ingest (functions/core/quality)."""
+
+    BLURRED = "blurred"
+    OVER_EXPOSED = "over_exposed"
+    UNDER_EXPOSED = "under_exposed"
+    TOO_SMALL = "too_small"
+
+
+class ImageStats(BaseModel):
+    """What an image looks like: measured at ingest for quality flags, near-duplicates and drift."""
+
+    width: int = Field(ge=0)
+    height: int = Field(ge=0)
+    aspect: float = Field(ge=0.0, description="width / height")
+    brightness: float = Field(ge=0.0, le=255.0, description="mean grey level")
+    contrast: float = Field(ge=0.0, description="standard deviation of the grey level")
+    sharpness: float = Field(ge=0.0, description="variance of the Laplacian (low = blurred)")
+    phash: str = Field(pattern=r"^[0-9a-f]{16}$", description="64-bit perceptual (DCT) hash, hex")
+    flags: list[QualityFlag] = Field(default_factory=list)
 
 
 class Upload(BaseModel):
@@ -146,6 +169,7 @@ class ImageRecord(BaseModel):
     etag: str | None = None
     cars: list[Detection] = Field(default_factory=list)
     crop_ids: list[str] = Field(default_factory=list)
+    stats: ImageStats | None = None
     skill: str
     skill_version: int
     code_version: str
@@ -168,8 +192,13 @@ class CropRecord(BaseModel):
     label: str
     group_id: str
     variant_hint: str | None = None
+    # the car the photo is about (main-car rule of the detector settings); only it inherits the hint
+    main_car: bool = True
+    main_car_rule: str | None = None
+    content_sha256: str | None = None  # of the photo: byte-identical photos give the same crops
     status: CropStatus = CropStatus.NEW
     created_at: datetime = Field(default_factory=utc_now)
+    stats: ImageStats | None = None
     skill: str
     skill_version: int
     code_version: str
@@ -179,6 +208,7 @@ class CropRecord(BaseModel):
     agreement: float | None = None
     labelling_job: str | None = None
     final_class: str | None = None
+    review_note: str | None = None  # why the crop is (back) in review, e.g. a user correction
     reviewer: str | None = None
     reviewed_at: datetime | None = None
     split: str | None = None

@@ -21,7 +21,8 @@ from pydantic import BaseModel, Field
 from functions.core.base.records import CropRecord
 from functions.core.dataset.balance import BalanceReport, balance_copies
 from functions.core.dataset.spec import DatasetSpec
-from functions.core.dataset.split import SPLIT_ORDER, Split, SplitPolicy, resolve_group_splits
+from functions.core.dataset.split import SPLIT_ORDER, Split, SplitPolicy, group_hashes, resolve_group_splits
+from functions.core.quality.screen import DataQualityReport
 
 DATA_FILE = "data.json"
 DEFINITION_FILE = "definition.json"
@@ -39,11 +40,16 @@ class RecordTable:
     labels: list[str] = field(default_factory=list)
     buckets: list[str] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
+    # what the crop shows: the photo's content hash and the crop's index ("" when unknown)
+    content_keys: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.crop_ids)
 
-    def append(self, crop_id: str, image_id: str, group_id: str, label: str, bucket: str, key: str) -> None:
+    def append(
+        self, crop_id: str, image_id: str, group_id: str, label: str, bucket: str, key: str, content: str = ""
+    ) -> None:
+        self.content_keys.append(content)
         self.crop_ids.append(crop_id)
         self.image_ids.append(image_id)
         self.group_ids.append(group_id)
@@ -59,7 +65,10 @@ class RecordTable:
             label = crop.final_class or crop.variant_hint
             if not label:
                 raise ValueError(f"verified crop {crop.crop_id} has neither final_class nor variant_hint")
-            table.append(crop.crop_id, crop.image_id, crop.group_id, label, crop.crop_bucket, crop.crop_key)
+            content = f"{crop.content_sha256}#{crop.index}" if crop.content_sha256 else ""
+            table.append(
+                crop.crop_id, crop.image_id, crop.group_id, label, crop.crop_bucket, crop.crop_key, content
+            )
         return table
 
 
@@ -113,10 +122,18 @@ class ExtractionReport(BaseModel):
     images_per_class: dict[str, int]
     excluded_classes: dict[str, int] = Field(description="classes left out, with their verified image counts")
     exclusion_reasons: dict[str, str] = Field(default_factory=dict, description="why each class was left out")
+    conflicting_duplicates: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="byte-identical crops verified under different classes: left out, to be reviewed",
+    )
+    duplicates_dropped: int = Field(default=0, description="extra copies of byte-identical crops, same class")
     split_counts: dict[str, dict[str, int]] = Field(description="unique crops per split per class")
     groups: dict[str, int] = Field(description="groups per split")
     new_group_assignments: int
     balance: BalanceReport
+    data_quality: DataQualityReport | None = Field(
+        default=None, description="near-duplicates kept out, quality flags, label-noise candidates"
+    )
 
 
 class Extraction(BaseModel):
@@ -190,12 +207,19 @@ def extract(
     row_class = class_of_label[label_codes] if len(table) else np.zeros(0, dtype=np.intp)
     matched = int(sum(c for name, c in zip(label_class, totals_by_label.tolist(), strict=True) if name))
     idx = np.flatnonzero(row_class >= 0)
+    unique, conflicts = _unique_contents(_column(table.content_keys)[idx].tolist(), row_class[idx], classes)
+    duplicates_dropped = int((~unique).sum()) - sum(len(c) for c in conflicts.values())
+    idx = idx[unique]
     codes = row_class[idx]
 
     groups, group_codes = factorize(_column(table.group_ids)[idx].tolist())
     resolved, new = resolve_group_splits(groups, existing_splits, policy)
     split_code = {s: i for i, s in enumerate(SPLIT_ORDER)}
     group_split = np.asarray([split_code[resolved[g]] for g in groups], dtype=np.int8)
+    if policy.val_fraction > 0 and len(groups):
+        for g in val_for_every_class(groups, group_codes, codes, group_split, new, policy.salt):
+            group_split[g] = split_code[Split.VAL]
+            new[groups[g]] = Split.VAL
     splits = group_split[group_codes] if len(groups) else np.zeros(0, dtype=np.int8)
 
     reasons = {
@@ -241,6 +265,8 @@ def extract(
         images_per_class={name: totals.get(name, 0) for name in wanted},
         excluded_classes=excluded,
         exclusion_reasons=reasons,
+        conflicting_duplicates=conflicts,
+        duplicates_dropped=duplicates_dropped,
         split_counts=split_counts,
         groups={split.value: groups_per_split[i] for i, split in enumerate(SPLIT_ORDER)},
         new_group_assignments=len(new),
@@ -250,6 +276,65 @@ def extract(
         dataset_version=data.dataset_version, content_sha256=sha, data=data, report=report, policy=policy
     )
     return extraction, new
+
+
+def val_for_every_class(
+    groups: Sequence[str],
+    group_codes: npt.NDArray[np.intp],
+    codes: npt.NDArray[np.intp],
+    group_split: npt.NDArray[np.int8],
+    new: Mapping[str, Split],
+    salt: str,
+) -> list[int]:
+    """Groups to move from train to val so that every class can be validated on.
+
+    A class whose groups all fell on train (and test) by the hash gets its train group with the lowest
+    hash moved to val, when it has at least two train groups and that group is newly assigned in this
+    extraction (a persisted assignment never moves).
+    """
+    moved: list[int] = []
+    row_split = group_split[group_codes]
+    for c in np.unique(codes).tolist():
+        mine = codes == c
+        if (row_split[mine] == 1).any():
+            continue
+        train_groups = np.unique(group_codes[mine & (row_split == 0)])
+        movable = [int(g) for g in train_groups.tolist() if groups[g] in new and int(g) not in moved]
+        if len(train_groups) < 2 or not movable:
+            continue
+        hashes = group_hashes([groups[g] for g in movable], salt)
+        chosen = movable[int(np.argmin(hashes))]
+        moved.append(chosen)
+        row_split = np.where(group_codes == chosen, np.int8(1), row_split)
+    return moved
+
+
+def _unique_contents(
+    contents: Sequence[str], codes: npt.NDArray[np.intp], classes: Sequence[str]
+) -> tuple[npt.NDArray[np.bool_], dict[str, list[str]]]:
+    """Which rows to keep: one row per content (the first), and none where copies disagree on the class.
+
+    Byte-identical photos under two labels would train the network on both sides of one question (and a
+    copy on each side of the split would leak test into train); the conflicts are reported for review.
+    """
+    keep = np.ones(len(contents), dtype=np.bool_)
+    first: dict[str, int] = {}
+    rows_of: dict[str, list[int]] = {}
+    for row, content in enumerate(contents):
+        if not content:
+            continue
+        if content in first:
+            keep[row] = False
+        else:
+            first[content] = row
+        rows_of.setdefault(content, []).append(row)
+    conflicts: dict[str, list[str]] = {}
+    for content, rows in rows_of.items():
+        names = sorted({classes[int(codes[row])] for row in rows})
+        if len(names) > 1:
+            conflicts[content] = names
+            keep[rows] = False
+    return keep, conflicts
 
 
 def _column(values: Sequence[str]) -> npt.NDArray[np.object_]:

@@ -11,7 +11,7 @@ S3 layout in the artifacts bucket:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -32,7 +32,9 @@ from functions.core.dataset.build import (
     extract,
 )
 from functions.core.dataset.spec import DatasetSpec
-from functions.core.dataset.split import SPLIT_ORDER, persist_new_assignments
+from functions.core.dataset.split import SPLIT_ORDER, SplitPolicy, hashed_split, persist_new_assignments
+from functions.core.quality.screen import DataQualityReport, screen_crops
+from functions.core.quality.settings import QualitySettings
 from functions.core.skills.manifest import validate_skill_name
 
 
@@ -69,21 +71,38 @@ class ExtractDeps:
     store: BlobStore
     artifacts_bucket: str
     salt: str
+    quality: QualitySettings = field(default_factory=QualitySettings)
 
 
 def dataset_prefix(skill: str, dataset_version: str) -> str:
     return f"datasets/{validate_skill_name(skill)}/{dataset_version}/"
 
 
-def verified_table(catalog: Catalog) -> RecordTable:
-    return RecordTable.from_crops(catalog.crops_by_status(CropStatus.VERIFIED))
+def screened_table(spec: DatasetSpec, deps: ExtractDeps) -> tuple[RecordTable, DataQualityReport]:
+    """The verified crops, less the near-duplicates of test photos, and the data-quality report.
+
+    A group not yet assigned is judged by the side the split policy will give it (the same hash)."""
+    existing = deps.catalog.group_splits()
+    policy = SplitPolicy(test_fraction=spec.test_fraction, val_fraction=spec.val_fraction, salt=deps.salt)
+
+    def split_of(group_id: str) -> str:
+        return existing.get(group_id) or hashed_split(group_id, policy).value
+
+    kept, report = screen_crops(
+        deps.catalog.crops_by_status(CropStatus.VERIFIED),
+        deps.catalog.iter_images(),
+        split_of,
+        deps.quality,
+        in_review=deps.catalog.crops_by_status(CropStatus.IN_REVIEW),
+    )
+    return RecordTable.from_crops(kept), report
 
 
 def extract_from_catalog(
     skill: str, spec: DatasetSpec, deps: ExtractDeps
 ) -> tuple[Extraction, DatasetManifest]:
     """Extract the data set of one skill, persist new group splits, write the four files to S3."""
-    table = verified_table(deps.catalog)
+    table, quality = screened_table(spec, deps)
     extraction, new = extract(table, spec, deps.catalog.group_splits(), deps.salt)
     if new:
         settled = persist_new_assignments(deps.catalog, new)
@@ -94,6 +113,7 @@ def extract_from_catalog(
             f"no class of skill {skill!r} has {spec.min_images_per_class} verified images "
             f"(found {extraction.report.images_per_class}); lower min_images_per_class or label more"
         )
+    extraction.report.data_quality = quality
     manifest = write_dataset(skill, extraction, deps, spec)
     return extraction, manifest
 

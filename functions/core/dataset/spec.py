@@ -43,7 +43,8 @@ class BalanceStrategy(StrEnum):
 class BalanceSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    strategy: BalanceStrategy = BalanceStrategy.CAP_AND_OVERSAMPLE
+    # the default keeps every example (small classes repeated); capping discards data, so it is opt-in
+    strategy: BalanceStrategy = BalanceStrategy.OVERSAMPLE
     cap_per_class: int | None = Field(
         default=None, ge=1, description="train examples kept per class; default: 3 x the smallest class"
     )

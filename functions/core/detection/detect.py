@@ -6,7 +6,7 @@ import hashlib
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cache
 
 from aws_lambda_powertools import Logger
@@ -24,11 +24,13 @@ from functions.core.base.records import (
     utc_now,
 )
 from functions.core.base.storage import BlobStore, ObjectMissingError, StoredObject
-from functions.core.detection.crops import crop, crop_id, crop_key, keep_detection
+from functions.core.detection.crops import crop, crop_id, crop_key, keep_detection, main_car_index
 from functions.core.detection.detector import Detector
 from functions.core.detection.images import BadImageError, decode_image, encode_jpeg
 from functions.core.detection.settings import DetectorSettings
 from functions.core.detection.upload_keys import UploadContext, upload_context
+from functions.core.quality.measure import measure
+from functions.core.quality.settings import QualitySettings
 
 logger = Logger(child=True)
 
@@ -83,6 +85,7 @@ class DetectDeps:
     crops_bucket: str
     quarantine_bucket: str
     annotate: CropAnnotator | None = None
+    quality: QualitySettings = field(default_factory=QualitySettings)
 
 
 @cache
@@ -224,9 +227,14 @@ def _detect_one(upload: Upload, fetch: _Fetch, deps: DetectDeps) -> DetectOutcom
         )
     elif analysis.image is not None:
         record.width, record.height = analysis.image.size
+        record.stats = measure(analysis.image, deps.quality)
+        main = main_car_index(
+            [d.box for d in analysis.cars], record.width, record.height, deps.settings.main_car_rule
+        )
+        images = [crop(analysis.image, d.box, deps.settings.crop_padding) for d in analysis.cars]
         crops = [
-            (crop(analysis.image, d.box, deps.settings.crop_padding), _crop_record(d, index, record, deps))
-            for index, d in enumerate(analysis.cars)
+            (car, _crop_record(car, d, index, record, deps, main=index == main))
+            for index, (car, d) in enumerate(zip(images, analysis.cars, strict=True))
         ]
         record.crop_ids = [crop_record.crop_id for _, crop_record in crops]
         uploads = _upload_crops(crops, record, deps)  # in the background, while the crops are answered
@@ -256,7 +264,14 @@ def _finish(
     return outcome
 
 
-def _crop_record(detection: Detection, index: int, record: ImageRecord, deps: DetectDeps) -> CropRecord:
+def _crop_record(
+    car: Image.Image,
+    detection: Detection,
+    index: int,
+    record: ImageRecord,
+    deps: DetectDeps,
+    main: bool,
+) -> CropRecord:
     return CropRecord(
         crop_id=crop_id(record.image_id, index),
         image_id=record.image_id,
@@ -267,10 +282,14 @@ def _crop_record(detection: Detection, index: int, record: ImageRecord, deps: De
         confidence=detection.confidence,
         label=detection.label,
         group_id=record.group_id,
-        variant_hint=record.variant_hint,
+        variant_hint=record.variant_hint if main else None,
+        main_car=main,
+        main_car_rule=deps.settings.main_car_rule,
+        content_sha256=record.content_sha256,
         skill=deps.skill.skill,
         skill_version=deps.skill.skill_version,
         code_version=deps.skill.code_version,
+        stats=measure(car, deps.quality),
     )
 
 
@@ -278,14 +297,25 @@ def _upload_crops(
     crops: list[tuple[Image.Image, CropRecord]], record: ImageRecord, deps: DetectDeps
 ) -> list[Future[None]]:
     """Encode and put the crop objects in parallel (keys are deterministic: a retry rewrites them)."""
-    metadata = {"image-id": record.image_id, "skill-version": str(deps.skill.skill_version)}
 
-    def upload(image: Image.Image, key: str) -> None:
+    def upload(image: Image.Image, crop_record: CropRecord) -> None:
+        box = crop_record.box
+        metadata = {
+            "image-id": record.image_id,
+            "skill-version": str(deps.skill.skill_version),
+            # the car's own size inside its square crop (what a person sees of the car)
+            "car-width": str(round(box.x2 - box.x1)),
+            "car-height": str(round(box.y2 - box.y1)),
+        }
         deps.store.put(
-            deps.crops_bucket, key, encode_jpeg(image), content_type="image/jpeg", metadata=metadata
+            deps.crops_bucket,
+            crop_record.crop_key,
+            encode_jpeg(image),
+            content_type="image/jpeg",
+            metadata=metadata,
         )
 
-    return [_io_pool().submit(upload, image, crop_record.crop_key) for image, crop_record in crops]
+    return [_io_pool().submit(upload, image, crop_record) for image, crop_record in crops]
 
 
 def _store_crop_records(

@@ -62,6 +62,7 @@ class UltralyticsDetector:
             imgsz=self.settings.imgsz,
             iou=self.settings.nms_iou,
             max_det=self.settings.max_detections,
+            agnostic_nms=True,  # vehicle classes are one class for NMS: one box per vehicle
             verbose=False,
         )
         found: list[Detection] = []

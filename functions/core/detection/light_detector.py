@@ -60,6 +60,7 @@ class YoloDetector:
             class_ids=self._class_ids,
             iou_threshold=self.settings.nms_iou,
             max_detections=self.settings.max_detections,
+            agnostic=True,  # vehicle classes are one class for NMS: one box per vehicle
         )
         return [
             Detection(

@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from functions.core.base.settings import AwsSettings
+from functions.core.detection.crops import DEFAULT_CROP_PADDING
 from functions.core.detection.images import ImageLimits
 
 DetectorBackend = Literal["ultralytics", "openvino", "onnx"]
@@ -35,8 +36,11 @@ class DetectorSettings(BaseSettings):
     imgsz: int = Field(default=640, ge=32, le=2048)
     nms_iou: float = Field(default=0.7, gt=0.0, le=1.0)
     max_detections: int = Field(default=300, ge=1)
-    crop_padding: float = Field(default=0.05, ge=0.0, le=0.5)
+    crop_padding: float = Field(default=DEFAULT_CROP_PADDING, ge=0.0, le=0.5)
     min_box_side: int = Field(default=24, ge=1)
+    main_car_rule: Literal["largest", "central"] = Field(
+        default="largest", description="which car of a photo inherits its label hint"
+    )
     max_file_bytes: int = Field(default=30 * 1024 * 1024, ge=1)
     max_pixels: int = Field(default=60_000_000, ge=1)
     min_image_side: int = Field(default=16, ge=1)

@@ -180,8 +180,13 @@ def decode_detections(
     class_ids: Sequence[int] | None,
     iou_threshold: float = 0.7,
     max_detections: int = 300,
+    agnostic: bool = False,
 ) -> RawDetections:
-    """Raw YOLO head output (1 × (4 + nc) × anchors) → final detections in original-image pixels."""
+    """Raw YOLO head output (1 × (4 + nc) × anchors) → final detections in original-image pixels.
+
+    `agnostic`: one NMS over all kept classes (car, truck and bus boxes of one vehicle are one box,
+    the best-scored label kept); otherwise per class, as Ultralytics does by default.
+    """
     if output.ndim != 3 or output.shape[0] != 1 or output.shape[1] <= 4:
         raise ValueError(
             f"expected a YOLO detection output of shape 1 × (4 + classes) × anchors, got {output.shape}"
@@ -200,7 +205,8 @@ def decode_detections(
     boxes[:, :2] = xywh[:, :2] - xywh[:, 2:4] / 2
     boxes[:, 2:] = xywh[:, :2] + xywh[:, 2:4] / 2
     if len(scores):
-        kept = nms(boxes + (classes[:, None] * CLASS_OFFSET).astype(np.float32), scores, iou_threshold)
+        offset = np.zeros_like(boxes) if agnostic else (classes[:, None] * CLASS_OFFSET).astype(np.float32)
+        kept = nms(boxes + offset, scores, iou_threshold)
         kept = kept[:max_detections]
         boxes, scores, classes = boxes[kept], scores[kept], classes[kept]
     return RawDetections(boxes=scale_boxes(boxes, geometry), scores=scores, class_ids=classes)

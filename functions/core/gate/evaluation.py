@@ -31,7 +31,8 @@ from functions.core.gate.regression import (
     without_harness_duplicates,
 )
 from functions.core.gate.rule import GateConfig, GateLog, GateRecord, decide
-from functions.core.serving.cascade import Cascade, CascadeConfig, CascadeStage
+from functions.core.serving.cascade import Cascade
+from functions.core.serving.config import CascadeConfig, CascadeStage
 from functions.core.skills.deployment import DeploymentStore
 from functions.core.skills.model import read_manifest
 from functions.core.skills.registry import RegisteredSkill, SkillRegistry
@@ -155,7 +156,9 @@ def evaluate_candidate(request: EvaluateRequest, deps: EvaluateDeps) -> Evaluati
         current,
         harness_version=harness.harness_version if harness else None,
     )
-    decision = decide(regression.candidate, regression.current, request.gate or deps.gate or GateConfig())
+    pairs = [(r.candidate.correct, r.current.correct if r.current else False) for r in regression.results]
+    gate = request.gate or deps.gate or GateConfig()
+    decision = decide(regression.candidate, regression.current, gate, pairs if regression.current else ())
     folder_uri = join_uri(folder_of(candidate_entry.artifact_uri), "evaluation")
     record = EvaluationRecord(
         stage=deps.deployments.stage,

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from functions.core.gate.regression import RegressionResult
 from functions.core.gate.rule import GateDecision, GateOutcome
-from functions.core.serving.cascade import CascadeConfig
+from functions.core.serving.config import CascadeConfig
 from functions.core.skills.registry import RegisteredSkill
 
 

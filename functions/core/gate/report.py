@@ -16,7 +16,7 @@ from PIL import Image
 
 from functions.core.base.artifacts import Artifacts
 from functions.core.base.records import Box
-from functions.core.detection.crops import crop
+from functions.core.detection.crops import DEFAULT_CROP_PADDING, crop
 from functions.core.detection.images import decode_image
 from functions.core.gate.regression import NO_CAR, CaseResult, SideMetrics
 from functions.core.gate.rule import GateOutcome
@@ -325,7 +325,7 @@ def _failure_crop(result: CaseResult, artifacts: Artifacts) -> Image.Image:
     if result.box is None:
         return image
     x1, y1, x2, y2 = result.box
-    return crop(image, Box(x1=x1, y1=y1, x2=x2, y2=y2), 0.05)
+    return crop(image, Box(x1=x1, y1=y1, x2=x2, y2=y2), DEFAULT_CROP_PADDING)
 
 
 def _failures(

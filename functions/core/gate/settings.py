@@ -9,7 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from functions.core.base.settings import AwsSettings
 from functions.core.gate.rule import GateConfig
-from functions.core.serving.cascade import CascadeConfig, load_cascade_config
+from functions.core.serving.config import CascadeConfig, load_cascade_config
 from functions.core.skills.settings import RegistrySettings
 
 

@@ -24,6 +24,10 @@ from pydantic import BaseModel, Field
 
 from functions.core.base.records import CropStatus
 from functions.core.labelling.handoff import Quality, View
+from functions.core.labelling.settings import ConsolidationMethod as Method
+from functions.core.labelling.worker_quality import dawid_skene, decide
+
+DEFAULT_METHOD: Method = "dawid-skene"  # more accurate on the simulated crowd (docs/labelling.md)
 
 
 class UnknownAnswerError(ValueError):
@@ -90,9 +94,33 @@ def _vote(values: list[str]) -> tuple[str | None, float]:
     return top, count / len(values)
 
 
-def consolidate(answers: list[WorkerAnswer], invalid_answers: int = 0) -> Consolidated:
-    view, view_agreement = _vote([a.view.value for a in answers])
-    quality, quality_agreement = _vote([a.quality.value for a in answers])
+def _weighted(
+    values: list[str], posterior: dict[str, float], min_posterior: float
+) -> tuple[str | None, float]:
+    """The Dawid-Skene decision among the answers workers gave (never one nobody gave); agreement is
+    still the share of workers who gave it."""
+    given = {k: v for k, v in posterior.items() if k in values}
+    total = sum(given.values())
+    decided = decide({k: v / total for k, v in given.items()}, min_posterior) if total > 0 else None
+    if decided is None:
+        return None, _vote(values)[1]
+    return decided, values.count(decided) / len(values)
+
+
+def consolidate(
+    answers: list[WorkerAnswer],
+    invalid_answers: int = 0,
+    posteriors: dict[str, dict[str, float]] | None = None,
+    min_posterior: float = 0.0,
+) -> Consolidated:
+    """Majority vote per question, or (with `posteriors` per question) the Dawid-Skene decision."""
+    views, qualities = [a.view.value for a in answers], [a.quality.value for a in answers]
+    if posteriors is None:
+        view, view_agreement = _vote(views)
+        quality, quality_agreement = _vote(qualities)
+    else:
+        view, view_agreement = _weighted(views, posteriors["view"], min_posterior)
+        quality, quality_agreement = _weighted(qualities, posteriors["quality"], min_posterior)
     if view is None or view == View.UNSURE or quality is None:
         status = CropStatus.BACKGROUND
     elif view == View.EXTERIOR_MORE and quality == Quality.GOOD:
@@ -161,14 +189,17 @@ def pre_annotation(event: dict[str, Any], crops_bucket: str) -> dict[str, Any]:
 
 
 def consolidate_payload(
-    items: list[dict[str, Any]], on_invalid: Callable[[str, str], None] | None = None
+    items: list[dict[str, Any]],
+    on_invalid: Callable[[str, str], None] | None = None,
+    method: Method = DEFAULT_METHOD,
 ) -> list[dict[str, Any]]:
     """Ground Truth post-annotation: the workers' answers per data object → consolidated content.
 
     An answer that cannot be read is left out of the vote (and counted); a data object whose
-    answers are all unreadable goes to background like a tie.
+    answers are all unreadable goes to background like a tie. With `dawid-skene`, every worker's
+    reliability is estimated over all the data objects of the payload and weights its answers.
     """
-    output: list[dict[str, Any]] = []
+    parsed: list[tuple[list[WorkerAnswer], int]] = []
     for item in items:
         answers: list[WorkerAnswer] = []
         invalid = 0
@@ -182,20 +213,38 @@ def consolidate_payload(
                 invalid += 1
                 if on_invalid:
                     on_invalid(str(item.get("datasetObjectId")), str(exc))
-        result = consolidate(answers, invalid_answers=invalid)
-        output.append(
-            {
-                "datasetObjectId": item["datasetObjectId"],
-                "consolidatedAnnotation": {"content": result.model_dump(mode="json")},
-            }
-        )
-    return output
+        parsed.append((answers, invalid))
+    results = consolidate_all(parsed, method)
+    return [
+        {
+            "datasetObjectId": item["datasetObjectId"],
+            "consolidatedAnnotation": {"content": result.model_dump(mode="json")},
+        }
+        for item, result in zip(items, results, strict=True)
+    ]
+
+
+def consolidate_all(parsed: list[tuple[list[WorkerAnswer], int]], method: Method) -> list[Consolidated]:
+    """Consolidate every data object of one job (answers, unreadable answers) by `method`."""
+    if method == "majority":
+        return [consolidate(answers, invalid) for answers, invalid in parsed]
+    view = dawid_skene(
+        [[(a.worker_id, a.view.value) for a in ans] for ans, _ in parsed], [v.value for v in View]
+    )
+    quality = dawid_skene(
+        [[(a.worker_id, a.quality.value) for a in ans] for ans, _ in parsed], [q.value for q in Quality]
+    )
+    return [
+        consolidate(answers, invalid, posteriors={"view": v, "quality": q})
+        for (answers, invalid), v, q in zip(parsed, view, quality, strict=True)
+    ]
 
 
 def post_annotation(
     event: dict[str, Any],
     read_text: Callable[[str], str],
     on_invalid: Callable[[str, str], None] | None = None,
+    method: Method = DEFAULT_METHOD,
 ) -> list[dict[str, Any]]:
     """The consolidation Lambda: reads the payload file Ground Truth names, answers per label attribute."""
     label_attribute = event["labelAttributeName"]
@@ -207,5 +256,5 @@ def post_annotation(
                 "content": {label_attribute: entry["consolidatedAnnotation"]["content"]}
             },
         }
-        for entry in consolidate_payload(items, on_invalid)
+        for entry in consolidate_payload(items, on_invalid, method)
     ]

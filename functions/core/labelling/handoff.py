@@ -28,6 +28,7 @@ from functions.core.base.resources import (
     LABELLING_TEMPLATES_PREFIX,
 )
 from functions.core.base.storage import BlobStore
+from functions.core.labelling.active import plan_job, record_model_labels
 from functions.core.labelling.settings import LabellingSettings
 
 logger = Logger(child=True)
@@ -234,10 +235,12 @@ class HandoffDeps:
 
 @dataclass(frozen=True)
 class HandoffResult:
-    job_name: str
+    job_name: str | None  # None when every chosen crop was model-labelled
     crops: int
-    manifest_uri: str
+    manifest_uri: str | None
     reward_usd: str | None
+    model_labelled: int = 0  # confident answers agreeing with the hint: no crowd (active.py)
+    deferred: int = 0  # waiting crops over the job's budget: the next job takes them
 
 
 def upload_template(store: BlobStore, bucket: str) -> str:
@@ -256,12 +259,17 @@ def hand_off(deps: HandoffDeps, now: datetime | None = None, force: bool = False
     accepted), then each crop moves new → labelling only if still new.
     """
     now = now or utc_now()
-    batch = select_batch(deps.catalog.crops_by_status(CropStatus.NEW), deps.settings, now, force)
-    # The status index is eventually consistent: re-read each crop so none goes to two jobs.
-    batch = [
-        c for c in batch if (fresh := deps.catalog.get_crop(c.crop_id)) and fresh.status is CropStatus.NEW
-    ]
+    waiting = list(deps.catalog.crops_by_status(CropStatus.NEW))
+    due = select_batch(waiting, deps.settings, now, force)
+    if not due:
+        return None
+    # A job is due (size or age); which crops it takes is active learning's choice (active.py).
+    plan = plan_job(waiting if deps.settings.order == "uncertainty" else due, deps.settings)
+    model_labelled = record_model_labels(deps.catalog, _still_new(deps.catalog, plan.model_labelled))
+    batch = _still_new(deps.catalog, plan.crowd)
     if not batch:
+        if model_labelled:
+            return HandoffResult(None, 0, None, None, model_labelled, len(plan.deferred))
         return None
     name = job_name(deps.settings, batch, now)
     manifest_key = f"{JOBS_PREFIX}/{name}/input.manifest"
@@ -310,4 +318,11 @@ def hand_off(deps: HandoffDeps, now: datetime | None = None, force: bool = False
         crops=moved,
         manifest_uri=request["InputConfig"]["DataSource"]["S3DataSource"]["ManifestS3Uri"],
         reward_usd=str(reward.price_usd) if reward else None,
+        model_labelled=model_labelled,
+        deferred=len(plan.deferred),
     )
+
+
+def _still_new(catalog: Catalog, crops: list[CropRecord]) -> list[CropRecord]:
+    """The status index is eventually consistent: re-read each crop so none goes to two jobs."""
+    return [c for c in crops if (fresh := catalog.get_crop(c.crop_id)) and fresh.status is CropStatus.NEW]

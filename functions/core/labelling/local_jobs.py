@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -115,12 +116,18 @@ class CropLook:
         return view, quality
 
 
-def look_at(data: bytes) -> CropLook:
+def look_at(data: bytes, metadata: Mapping[str, str] | None = None) -> CropLook:
+    """What a worker sees: the car's size (from the crop's metadata when the crop is square with
+    context around the car, else the crop's own size), its brightness and sharpness."""
     image = Image.open(io.BytesIO(data)).convert("L")
     edges = ImageStat.Stat(image.filter(ImageFilter.FIND_EDGES))
+    meta = metadata or {}
+    width, height = image.width, image.height
+    if meta.get("car-width", "").isdigit() and meta.get("car-height", "").isdigit():
+        width, height = int(meta["car-width"]), int(meta["car-height"])
     return CropLook(
-        width=image.width,
-        height=image.height,
+        width=width,
+        height=height,
         brightness=float(ImageStat.Stat(image).mean[0]),
         sharpness=float(edges.stddev[0]),
     )
@@ -157,6 +164,15 @@ class SimulatedCrowd:
             quality = rng.choice([q for q in Quality if q != quality])
         return form_output(view, quality)
 
+    def annotations(self, look: CropLook, crop_id: str, per_object: int) -> list[dict[str, Any]]:
+        """The answers of `per_object` workers (drawn from the pool per crop) in Ground Truth's shape."""
+        rng = random.Random(f"{self.settings.seed}:assign:{crop_id}")
+        chosen = rng.sample(range(len(self.worker_ids)), k=min(per_object, len(self.worker_ids)))
+        return [
+            {"workerId": self.worker_ids[w], "annotationData": {"content": self._answer(w, look, crop_id)}}
+            for w in chosen
+        ]
+
     def work(self, name: str, now: datetime | None = None) -> str:
         """Answer every task of the job, consolidate, write the output manifest; returns its URI."""
         job = self.jobs.describe_labeling_job(LabelingJobName=name)
@@ -172,22 +188,15 @@ class SimulatedCrowd:
         for index, line in enumerate(lines):
             task = pre_annotation({"dataObject": line}, self.crops_bucket)["taskInput"]
             try:
-                look = look_at(self.store.get(*split_s3_uri(task["taskObject"])).data)
+                stored = self.store.get(*split_s3_uri(task["taskObject"]))
+                look = look_at(stored.data, stored.metadata)
             except ObjectMissingError:
                 continue  # like Ground Truth: the object fails, the rest of the job goes on
-            rng = random.Random(f"{self.settings.seed}:assign:{task['cropId']}")
-            chosen = rng.sample(range(len(self.worker_ids)), k=min(per_object, len(self.worker_ids)))
             payload.append(
                 {
                     "datasetObjectId": str(index),
                     "dataObject": {"s3Uri": task["taskObject"]},
-                    "annotations": [
-                        {
-                            "workerId": self.worker_ids[w],
-                            "annotationData": {"content": self._answer(w, look, task["cropId"])},
-                        }
-                        for w in chosen
-                    ],
+                    "annotations": self.annotations(look, task["cropId"], per_object),
                 }
             )
         output_root = request["OutputConfig"]["S3OutputPath"].rstrip("/") + f"/{name}"

@@ -21,8 +21,8 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from functions.core.base.catalog import DynamoCatalog, crop_item, from_item, to_item
-from functions.core.base.records import CropRecord, CropStatus, utc_now
-from functions.core.detection.crops import padded_box
+from functions.core.base.records import CropRecord, CropStatus, Scored, utc_now
+from functions.core.detection.crops import DEFAULT_CROP_PADDING, crop_window
 
 NO_HINT = "(no hint)"
 MAX_CROPS_PER_DECISION = 90  # a DynamoDB transaction holds at most 100 writes
@@ -116,6 +116,10 @@ class ReviewItem(BaseModel):
     view: str | None
     quality: str | None
     agreement: float | None
+    model_top_k: list[Scored] = Field(
+        default_factory=list, description="the served cascade's top-k (last stage), beside the crowd's answer"
+    )
+    note: str | None = None  # why the crop is in review (e.g. a user correction)
 
 
 def _variant(crop: CropRecord) -> str:
@@ -128,7 +132,7 @@ class ReviewStore:
     Transactions go through the table resource's client, which serializes plain Python values itself.
     """
 
-    def __init__(self, catalog: DynamoCatalog, crop_padding: float = 0.05) -> None:
+    def __init__(self, catalog: DynamoCatalog, crop_padding: float = DEFAULT_CROP_PADDING) -> None:
         self.catalog = catalog
         self.table = catalog.table
         self.client = catalog.table.meta.client
@@ -161,14 +165,13 @@ class ReviewStore:
             view=crop.view,
             quality=crop.quality,
             agreement=crop.agreement,
+            model_top_k=crop.served.stages[-1].top_k if crop.served and crop.served.stages else [],
+            note=crop.review_note,
         )
 
     def box_in_crop(self, crop: CropRecord) -> list[float]:
         """Where the detected car lies inside its (padded) crop, as fractions (for the green box)."""
-        image = self.catalog.get_image(crop.image_id)
-        if image is None or not image.width or not image.height:
-            return [0.0, 0.0, 1.0, 1.0]
-        left, top, right, bottom = padded_box(crop.box, image.width, image.height, self.crop_padding)
+        left, top, right, bottom = crop_window(crop.box, self.crop_padding)
         width, height = right - left, bottom - top
         b = crop.box
 

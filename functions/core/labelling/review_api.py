@@ -35,6 +35,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path as PathParam
 
 from functions.core.base.catalog import DynamoCatalog
 from functions.core.base.storage import BlobStore, ObjectMissingError
+from functions.core.detection.crops import DEFAULT_CROP_PADDING
 from functions.core.labelling.review import DecisionRequest, ReviewError, ReviewStore
 
 logger = Logger(child=True)
@@ -191,7 +192,7 @@ class ReviewApi:
         catalog: DynamoCatalog,
         store: BlobStore,
         auth: Authenticator,
-        crop_padding: float = 0.05,
+        crop_padding: float = DEFAULT_CROP_PADDING,
         login_url: str | None = None,
         static_dir: Path = STATIC_DIR,
         allowed_origins: Iterable[str] = (),

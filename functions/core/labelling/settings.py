@@ -9,6 +9,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from functions.core.base.settings import AwsSettings
 
+ConsolidationMethod = Literal["majority", "dawid-skene"]
+HandoffOrder = Literal["uncertainty", "upload"]
+UncertaintyMeasure = Literal["margin", "entropy"]
+
 
 class LabellingSettings(BaseSettings):
     """How crops are batched, priced and sent to people (environment prefix SKILLFORGE_LABELLING_)."""
@@ -30,6 +34,20 @@ class LabellingSettings(BaseSettings):
     task_availability_s: int = Field(default=6 * 3600, ge=60, le=864_000)
     max_concurrent_tasks: int = Field(default=1000, ge=1, le=5000)
     job_prefix: str = Field(default="skillforge", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9-]{0,30}$")
+    order: HandoffOrder = Field(
+        default="uncertainty", description="which waiting crops go first: most uncertain answer, or oldest"
+    )
+    uncertainty: UncertaintyMeasure = Field(default="margin", description="1 − (top1 − top2), or entropy")
+    budget_per_job: int | None = Field(
+        default=None, ge=1, description="at most this many crops per job go to people (None: the batch)"
+    )
+    skip_crowd_when_confident: bool = Field(
+        default=False, description="confident answers agreeing with the upload hint skip the crowd"
+    )
+    confident_score: float = Field(default=0.9, gt=0.0, le=1.0, description="top-1 probability to skip")
+    consolidation: ConsolidationMethod = Field(
+        default="dawid-skene", description="how workers' answers are combined (docs/labelling.md compares)"
+    )
 
     @model_validator(mode="after")
     def _workforce_complete(self) -> LabellingSettings:

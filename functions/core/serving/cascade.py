@@ -7,62 +7,20 @@ stage (detector included), the skill name, skill version, code version and the t
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 from PIL import Image
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
 from functions.core.base.records import Box, Scored, SkillRef, StageAnswer
 from functions.core.detection.crops import crop
 from functions.core.detection.detect import Analysis, analyse_image
 from functions.core.detection.detector import Detector
 from functions.core.detection.settings import DetectorSettings
-from functions.core.skills.manifest import validate_skill_name
-
-
-class CascadeStage(BaseModel):
-    skill: str
-    after: str | None = Field(default=None, description="parent stage's skill; None = runs on every car")
-    when: list[str] | None = Field(default=None, description="parent top-1 classes that route here")
-
-    @model_validator(mode="after")
-    def _check(self) -> CascadeStage:
-        validate_skill_name(self.skill)
-        if self.when is not None and self.after is None:
-            raise ValueError(f"stage {self.skill!r}: 'when' needs 'after' (the parent stage)")
-        return self
-
-
-class CascadeConfig(BaseModel):
-    stages: list[CascadeStage] = Field(min_length=1)
-    top_k: int = Field(default=3, ge=1, le=20)
-
-    @model_validator(mode="after")
-    def _parents_first(self) -> CascadeConfig:
-        seen: set[str] = set()
-        for stage in self.stages:
-            if stage.skill in seen:
-                raise ValueError(f"skill {stage.skill!r} appears twice in the cascade")
-            if stage.after is not None and stage.after not in seen:
-                raise ValueError(f"stage {stage.skill!r}: parent {stage.after!r} must be an earlier stage")
-            seen.add(stage.skill)
-        return self
-
-    @classmethod
-    def single(cls, skill: str, top_k: int = 3) -> CascadeConfig:
-        return cls(stages=[CascadeStage(skill=skill)], top_k=top_k)
-
-    @classmethod
-    def from_file(cls, path: Path) -> CascadeConfig:
-        return cls.model_validate_json(path.read_text(encoding="utf-8"))
-
-    def skills(self) -> list[str]:
-        return [stage.skill for stage in self.stages]
+from functions.core.serving.config import CascadeConfig
 
 
 class RankingSkill(Protocol):
@@ -213,11 +171,3 @@ def route_crop(
 def box_of(car: CarAnswer) -> Box:
     x1, y1, x2, y2 = car.box
     return Box(x1=x1, y1=y1, x2=x2, y2=y2)
-
-
-def load_cascade_config(text_or_path: str) -> CascadeConfig:
-    """From inline JSON or a file path (env `SKILLFORGE_CASCADE` takes either)."""
-    stripped = text_or_path.strip()
-    if stripped.startswith("{"):
-        return CascadeConfig.model_validate(json.loads(stripped))
-    return CascadeConfig.from_file(Path(stripped))

@@ -15,7 +15,8 @@ from PIL import Image
 
 from functions.core.base.records import CropRecord, ImageRecord, ServedAnswer, StageAnswer, utc_now
 from functions.core.detection.detect import CropAnnotator
-from functions.core.serving.cascade import CascadeConfig, RankingSkill, route_crop
+from functions.core.serving.cascade import RankingSkill, route_crop
+from functions.core.serving.config import CascadeConfig
 from functions.core.serving.skills import NOT_DEPLOYED, DeployedSkills, SkillUnavailableError
 
 MAX_TOP_K = 5  # what a crop record keeps per stage

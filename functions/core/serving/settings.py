@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 
 from functions.core.base.settings import AwsSettings
-from functions.core.serving.cascade import CascadeConfig, load_cascade_config
+from functions.core.serving.config import CascadeConfig, load_cascade_config
 
 
 class ServingSettings(AwsSettings):

@@ -130,6 +130,18 @@ async function renderGrid() {
     meta.className = "meta";
     meta.textContent = `${item.view || "?"} · ${item.quality || "?"} · crowd agreement ${item.agreement ?? "?"} · detector ${item.confidence.toFixed(2)}`;
     card.append(frame, meta);
+    if (item.model_top_k && item.model_top_k.length) {
+      const model = document.createElement("div");
+      model.className = "meta model";
+      model.textContent = "model: " + item.model_top_k.map((s) => `${s.label} ${s.score.toFixed(2)}`).join(" · ");
+      card.append(model);
+    }
+    if (item.note) {
+      const note = document.createElement("div");
+      note.className = "meta note";
+      note.textContent = item.note;
+      card.append(note);
+    }
     card.addEventListener("click", () => { state.focus = index; toggle(index); });
     grid.append(card);
     loadImage(item.crop_id, img);

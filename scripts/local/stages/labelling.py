@@ -55,7 +55,7 @@ def run(demo: DemoRun) -> None:
     demo.summary["labelling"] = figures
 
     result = hand_off(HandoffDeps(catalog, store, jobs, settings, names.artifacts_bucket, region), force=True)
-    if result is None:
+    if result is None or result.job_name is None:
         demo.progress("labelling: no new crops to hand off")
         figures.update(crops_sent=0, labelled=0, background=0, in_review=0, reviewed=0, verified=0)
         return

@@ -17,14 +17,12 @@ from pathlib import Path
 
 from functions.core.base.catalog import DynamoCatalog
 from functions.core.base.records import CropRecord
-from functions.core.serving.cascade import CascadeConfig, CascadeStage
+from functions.core.serving.config import CascadeConfig, CascadeStage
 from functions.core.skills.deployment import DeploymentStore
 from scripts.local.delivery import drain_queue
 from scripts.local.demo_run import DEFAULT_IMAGES, IMAGE_SUFFIXES, DemoRun
-from scripts.local.labelled_ingest import stanford_photos
-from scripts.local.stages.training import DEMO_CLASSES, PHOTOS_PER_CLASS, shared_subset
+from scripts.local.stages.training import demo_photos, shared_subset
 
-NEW_PER_CLASS = 2  # Stanford photos per demo class that the training stage did not use
 SAMPLE_PHOTOS = 3  # without the subset: the bundled road scenes (cars, not labelled)
 SAMPLE_FOLDER = DEFAULT_IMAGES / "road-scenes"
 KEY_PREFIX = "serving"
@@ -35,16 +33,7 @@ def new_photos() -> list[tuple[str, Path]]:
     else the bundled road scenes."""
     subset = shared_subset()
     if subset is not None:
-        per_class = PHOTOS_PER_CLASS + NEW_PER_CLASS
-        taken: Counter[str] = Counter()
-        chosen: list[tuple[str, Path]] = []
-        for photo in stanford_photos(subset, per_class=per_class):
-            if photo.label not in DEMO_CLASSES:
-                continue
-            taken[photo.label] += 1
-            if taken[photo.label] > PHOTOS_PER_CLASS:
-                chosen.append((photo.label, photo.path))
-        return chosen
+        return [(photo.label, photo.path) for photo in demo_photos(subset)[1]]
     files = sorted(p for p in SAMPLE_FOLDER.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     return [(p.parent.name, p) for p in files[:SAMPLE_PHOTOS]]
 

@@ -1,12 +1,14 @@
 """Demo training stages: labelled photos in (before labelling), then after labelling:
-verified crops → extraction → tiny local training → candidate skill registered.
+verified crops → extraction → local transfer-learning training → candidate skill registered.
 
 The bundled demo photos give only a few car crops, so when ../shared/data/stanford-cars-subset is
-there, `ingest` (run before the labelling stage) uploads 10 photos of each of 3 classes as
-`<class>/<group>/<file>`: detection crops them like any upload and the labelling stage hands them to
-the crowd and review. Without the subset, `run` catalogues synthetic crops of 3 classes (the
-detector finds no car in synthetic shapes). Crops still `new` when `run` starts (synthetic ones, or
-all when no labelling stage ran) are reviewed by accepting their hint.
+there, `ingest` (run before the labelling stage) uploads every photo of 3 classes (a pickup, a
+convertible and a van; about 100 photos) as `<class>/<group>/<file>`: detection crops them like any
+upload and the labelling stage hands them to the crowd and review. The skill is a real one: the
+pretrained backbone fine-tuned for a couple of minutes. Without the subset, `run` catalogues
+synthetic crops of 3 classes (the detector finds no car in synthetic shapes) and says that its skill
+is synthetic. Crops still `new` when `run` starts (synthetic ones, or all when no labelling stage
+ran) are reviewed by accepting their hint.
 """
 
 from __future__ import annotations
@@ -23,12 +25,15 @@ from functions.core.base.versions import code_version
 from functions.core.detection.crops import crop_id, crop_key
 from functions.core.detection.upload_keys import image_id_for
 from scripts.local.demo_run import DemoRun
-from scripts.local.labelled_ingest import accept_hints, stanford_photos, upload_and_detect
+from scripts.local.labelled_ingest import LabelledPhoto, accept_hints, stanford_photos, upload_and_detect
 
 REPO = Path(__file__).resolve().parents[3]
-DEMO_CONFIG = REPO / "training" / "configs" / "demo-tiny.json"
-PHOTOS_PER_CLASS = 10
-DEMO_CLASSES = ("audi-tts-coupe-2012", "bmw-x5-suv-2007", "dodge-charger-sedan-2012")
+DEMO_CONFIG = REPO / "training" / "configs" / "demo.json"
+DEMO_CLASSES = (
+    "dodge-ram-pickup-3500-quad-cab-2009",
+    "bmw-z4-convertible-2012",
+    "dodge-sprinter-cargo-van-2009",
+)
 
 
 def shared_subset() -> Path | None:
@@ -41,8 +46,23 @@ def shared_subset() -> Path | None:
     return None
 
 
+# The last photos of each demo class are kept for the serving stage, never trained on.
+SERVING_PHOTOS_PER_CLASS = 2
+
+
+def demo_photos(subset: Path) -> tuple[list[LabelledPhoto], list[LabelledPhoto]]:
+    """The demo classes' photos: (for training, held out for the serving stage)."""
+    by_class: dict[str, list[LabelledPhoto]] = {}
+    for photo in stanford_photos(subset):
+        if photo.label in DEMO_CLASSES:
+            by_class.setdefault(photo.label, []).append(photo)
+    train = [p for photos in by_class.values() for p in photos[:-SERVING_PHOTOS_PER_CLASS]]
+    held_out = [p for photos in by_class.values() for p in photos[-SERVING_PHOTOS_PER_CLASS:]]
+    return train, held_out
+
+
 def _ingest_real(demo: DemoRun, subset: Path) -> dict[str, Any]:
-    photos = [p for p in stanford_photos(subset, per_class=PHOTOS_PER_CLASS) if p.label in DEMO_CLASSES]
+    photos, _ = demo_photos(subset)
     failures = upload_and_detect(demo.emulator, photos)
     return {"source": "stanford-cars-subset", "photos": len(photos), "delivery_failures": failures}
 
@@ -138,7 +158,9 @@ def run(demo: DemoRun) -> None:
             "mode": "labelling stage + hints" if reviewed_before else "hints accepted in this stage",
         },
     }
+    synthetic = extra.get("source") == "synthetic"
     demo.summary["training"] = {
+        "data": "synthetic shapes (no ../shared/data): not a car skill" if synthetic else "real photos",
         "skill": made.skill.skill,
         "skill_version": made.skill.skill_version,
         "code_version": made.skill.code_version,
@@ -153,8 +175,11 @@ def run(demo: DemoRun) -> None:
         "artifact_uri": made.skill.artifact_uri,
         "model_dir": made.model_dir,
     }
+    kind = (
+        "SYNTHETIC skill (no ../shared/data: trained on generated shapes, not cars)" if synthetic else "skill"
+    )
     print(
-        f"\n  training: {made.skill.skill} v{made.skill.skill_version} "
+        f"\n  training: {kind} {made.skill.skill} v{made.skill.skill_version} "
         f"on dataset {made.skill.dataset_version} "
         f"({len(made.skill.classes)} classes), test top-1 {made.skill.metrics.get('top1')}, "
         f"{made.skill.train_seconds} s\n"

@@ -1,0 +1,1 @@
+"""Data quality at ingest and extraction: image statistics and flags, perceptual hashes, near-duplicates."""

@@ -1,0 +1,78 @@
+"""Drift monitor: a daily Lambda scores yesterday's photos and served answers against the training
+reference and emits `DriftScore` (EMF); an alarm on it goes to the alarm topic (the notifications)."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from constructs import Construct
+
+from functions.core.monitoring.settings import METRIC_NAMESPACE, SCORE_METRIC, DriftSettings
+from infra.constructs.monitoring import Monitoring
+from infra.constructs.python_code import FunctionDefaults, zip_function
+from infra.nag import acknowledge_function_basics, nag_resource, suppress
+
+
+class DriftMonitor(Construct):
+    """drift Lambda (daily, 01:00 UTC) · catalog read access · DriftScore alarm → alarm topic."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        defaults: FunctionDefaults,
+        table: dynamodb.ITable,
+        monitoring: Monitoring,
+        skill: str = "car-make",
+    ) -> None:
+        super().__init__(scope, construct_id)
+        settings = DriftSettings()
+        self.function = zip_function(
+            self,
+            "Function",
+            module="drift",
+            description="daily drift of photos and answers against the training reference",
+            defaults=defaults,
+            environment={"SKILLFORGE_CATALOG_TABLE": table.table_name, "SKILLFORGE_DRIFT_SKILL": skill},
+            timeout=Duration.minutes(15),
+            memory_mb=1024,
+        )
+        acknowledge_function_basics(self, [self.function])
+        table.grant_read_data(self.function)  # scans images, crops and group splits; reads nothing else
+        suppress(
+            self.function,
+            "AwsSolutions-IAM5",
+            "grant_read_data adds the table's indexes; the monitor only scans the table itself.",
+            findings=[f"Resource::{nag_resource(self, table.table_arn)}/index/*"],
+        )
+        self.schedule = events.Rule(
+            self,
+            "Daily",
+            schedule=events.Schedule.cron(minute="0", hour="1"),
+            targets=[targets.LambdaFunction(self.function, retry_attempts=2)],
+        )
+        metric = cloudwatch.Metric(
+            namespace=METRIC_NAMESPACE,
+            metric_name=SCORE_METRIC,
+            dimensions_map={"Deployment": defaults.stage, "Skill": skill},
+            period=Duration.days(1),
+            statistic="Maximum",
+        )
+        self.alarm = monitoring.add_alarm(
+            metric.create_alarm(
+                self,
+                "DriftAlarm",
+                alarm_description=(
+                    f"{skill} ({defaults.stage}): incoming photos or served answers drifted from the "
+                    f"training reference (PSI ≥ {settings.alarm_threshold}); `skillforge drift` shows it"
+                ),
+                threshold=settings.alarm_threshold,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,  # a day without photos: no data
+            )
+        )
