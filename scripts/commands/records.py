@@ -11,6 +11,8 @@ import argparse
 from datetime import UTC, datetime
 from typing import Any
 
+from scripts.commands.output import emit
+
 
 def _timestamp(text: str) -> datetime:
     try:
@@ -41,7 +43,6 @@ def run(args: argparse.Namespace) -> int:
     from functions.core.base.catalog import DynamoCatalog
     from functions.core.serving.readback import read_records
     from functions.core.serving.settings import CatalogSettings
-    from scripts.commands.output import emit
 
     settings = CatalogSettings()  # type: ignore[call-arg]
     catalog = DynamoCatalog(resource("dynamodb", settings).Table(settings.catalog_table))
