@@ -63,7 +63,11 @@ def build_uploads(count: int, seed: int) -> dict[str, bytes]:
     return uploads
 
 
-def s3_event(bucket: str, key: str, size: int) -> str:
+def s3_event(bucket: str, key: str, size: int, etag: str, version_id: str | None = None) -> str:
+    """A re-sent S3 notification of one object version (what S3 may deliver twice)."""
+    obj: dict[str, object] = {"key": quote_plus(key), "size": size, "eTag": etag}
+    if version_id:
+        obj["versionId"] = version_id
     return json.dumps(
         {
             "Records": [
@@ -73,7 +77,7 @@ def s3_event(bucket: str, key: str, size: int) -> str:
                     "awsRegion": "us-east-1",
                     "eventTime": "2026-11-23T00:00:00.000Z",
                     "eventName": "ObjectCreated:Put",
-                    "s3": {"bucket": {"name": bucket}, "object": {"key": quote_plus(key), "size": size}},
+                    "s3": {"bucket": {"name": bucket}, "object": obj},
                 }
             ]
         }
@@ -109,9 +113,12 @@ def soak(count: int, max_seconds: float, plan: FaultPlan, out: Path | None = Non
         rng = random.Random(plan.seed)
         duplicates = 0
         for key, data in uploads.items():
-            s3.put_object(Bucket=names.raw_bucket, Key=key, Body=data)
+            put = s3.put_object(Bucket=names.raw_bucket, Key=key, Body=data)
             if rng.random() < 0.10:
-                sqs.send_message(QueueUrl=queue, MessageBody=s3_event(names.raw_bucket, key, len(data)))
+                event = s3_event(
+                    names.raw_bucket, key, len(data), put["ETag"].strip('"'), put.get("VersionId")
+                )
+                sqs.send_message(QueueUrl=queue, MessageBody=event)
                 duplicates += 1
         print(f"uploaded {len(uploads)} images, {duplicates} duplicate events", file=sys.stderr, flush=True)
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from scripts.bench_serving import measure
 from tests.conftest import shared_data, shared_models
 
+REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
@@ -18,7 +22,8 @@ def test_serving_bench_measures_classification_and_the_upload_ratio(monkeypatch:
     result = measure(photos)
     # THEN the make skill classified every detected crop, and both upload ratios were measured
     classification, upload = result["classification"], result["upload"]
-    assert classification["crops"] >= 3 and classification["imgsz"] == 224
+    make_config = json.loads((REPO / "training" / "configs" / "car-make.json").read_text(encoding="utf-8"))
+    assert classification["crops"] >= 3 and classification["imgsz"] == make_config["training"]["imgsz"]
     assert 0 < classification["ms_per_crop_median"] <= classification["ms_per_crop_p95"]
     for side in ("serving_on", "serving_off"):
         assert upload[side]["images"] == 3 and upload[side]["delivery_failures"] == 0
