@@ -75,6 +75,8 @@ class Outcome:
     imports_ok: bool
     handled: str  # "yes: ..." / "refused: ..." / "FAILED: ..." / "not run: ..."
     missing: list[str] = field(default_factory=list)
+    # the isolated run: interpreter start, imports, model load and the first event (a cold start)
+    cold_start_s: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -82,8 +84,9 @@ class Outcome:
 
     def line(self) -> str:
         imports = "OK" if self.imports_ok else f"MISSING {', '.join(self.missing)}"
+        cold = f"{self.cold_start_s:5.1f} s" if self.cold_start_s is not None else "    -  "
         return (
-            f"{self.function:<13} {self.artifact:<15} {self.size_mb:>8.1f} MB  "
+            f"{self.function:<13} {self.artifact:<15} {self.size_mb:>8.1f} MB  cold start {cold}  "
             f"handler import {imports:<4}  sample event handled: {self.handled}"
         )
 
@@ -163,7 +166,8 @@ def _training_images(outdir: Path, assets: dict[str, Any]) -> list[PackagedFunct
             continue
         code_dir = outdir / source["directory"]
         artifact = by_dockerfile(source["dockerFile"])
-        found.append(PackagedFunction("train", digest[:12], "training.train.main", artifact, code_dir, 0))
+        size = _folder_size(code_dir)
+        found.append(PackagedFunction("train", digest[:12], "training.train.main", artifact, code_dir, size))
     return found
 
 
@@ -359,6 +363,20 @@ def resolved_distributions(artifact: Artifact) -> set[str]:
     return {_normalise(item["metadata"]["name"]) for item in installed}
 
 
+def installed_size(distributions: Iterable[str]) -> int:
+    """Bytes of the given distributions as installed in this environment (an estimate for an image whose
+    set cannot be installed here: torch is the build installed here, not the image's)."""
+    total = 0
+    for name in distributions:
+        try:
+            files = metadata.distribution(name).files or []
+        except metadata.PackageNotFoundError:
+            continue
+        located = (Path(path.locate()) for path in files)
+        total += sum(path.stat().st_size for path in located if path.is_file())
+    return total
+
+
 def install(artifact: Artifact) -> Path:
     """The requirement set installed for the artifact's platform (x86_64) into a folder of its own."""
     target = INSTALLS / f"{artifact.name}-{content_hash(artifact)}"
@@ -483,11 +501,13 @@ def function_env(
     }
 
 
-def check(outdir: Path, run_events: bool = True, models_dir: str | None = None) -> list[Outcome]:
+def check(
+    outdir: Path, run_events: bool = True, models_dir: str | None = None, only: set[str] | None = None
+) -> list[Outcome]:
     from scripts.artifacts_events import seeded_events
     from scripts.local.emulator import running_emulator
 
-    functions = packaged_functions(outdir)
+    functions = [f for f in packaged_functions(outdir) if only is None or f.name in only]
     models = (
         models_dir or os.environ.get("SKILLFORGE_MODELS_DIR") or str(REPO_ROOT.parent / "shared" / "models")
     )
@@ -509,12 +529,15 @@ def check(outdir: Path, run_events: bool = True, models_dir: str | None = None) 
                     outcome.handled = "not run: no sample event"
                 else:
                     env = {**function_env(function, emulator.function_env(), models), **extra_env}
-                    outcome.handled = handled(
-                        run_isolated(site, function.code_dir, function.handler, event, env)
-                    )
+                    started = time.monotonic()
+                    answer = run_isolated(site, function.code_dir, function.handler, event, env)
+                    outcome.cold_start_s = time.monotonic() - started
+                    outcome.handled = handled(answer)
             else:
+                outcome.size_mb += installed_size(resolved_distributions(artifact)) / 1e6
                 outcome.handled = (
-                    "not run: torch comes from another wheel index or the base (imports checked)"
+                    "not run: torch comes from another wheel index or the base (imports checked; size: "
+                    "the pinned packages as installed here)"
                 )
             outcomes.append(outcome)
     return outcomes

@@ -25,11 +25,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from infra.artifacts import DETECT_IMAGE, EVALUATE_IMAGE
+
 REPO = Path(__file__).resolve().parents[1]
 PHOTO_FOLDERS = ("cars", "samples", "notcars")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 HEAVY_BACKEND = "ultralytics"
-LIGHT_REQUIREMENTS = {"ultralytics": "requirements-detect.txt", "openvino": "requirements-lambda-light.txt"}
+# What each backend ships as in the cloud (infra/artifacts.py): the light backends are the detect image,
+# Ultralytics (torch) runs only in the evaluate image.
+SHIPPED_AS = {"ultralytics": EVALUATE_IMAGE, "openvino": DETECT_IMAGE, "onnx": DETECT_IMAGE}
+LIGHT_REQUIREMENTS = {backend: artifact.requirements for backend, artifact in SHIPPED_AS.items()}
 TARGETS = {"speed": 1.5, "cold_start": 3.0, "memory": 0.5, "cost_vs_rekognition": 200.0}
 
 
@@ -111,7 +116,9 @@ def package_section(context: BenchContext) -> dict[str, Any]:
     for backend in context.backends:
         requirements = REPO / LIGHT_REQUIREMENTS.get(backend, "requirements-lambda-light.txt")
         sizes = closure_size(requirements)
+        shipped = SHIPPED_AS.get(backend, DETECT_IMAGE)
         report[backend] = {
+            "ships_as": f"{shipped.name} ({shipped.dockerfile})",
             "requirements": requirements.name,
             "site_packages_mb": sizes.total_bytes / 1e6,
             "site_packages_without_gpu_mb": sizes.without_gpu_packages() / 1e6,
@@ -177,7 +184,11 @@ SECTIONS: dict[str, Section] = {
     "targets": targets_section,
     "pipeline": pipeline_section,
 }
-OPTIONAL_SECTIONS = {"dataset_extraction": "scripts.bench_extract", "serving": "scripts.bench_serving"}
+OPTIONAL_SECTIONS = {
+    "dataset_extraction": "scripts.bench_extract",
+    "serving": "scripts.bench_serving",
+    "shipped": "scripts.bench_artifacts",  # size and cold start of the cloud's detect artifact
+}
 
 
 def optional_sections() -> dict[str, Section]:
@@ -222,6 +233,7 @@ def print_detectors(data: dict[str, Any]) -> list[str]:
 def print_package(data: dict[str, Any]) -> list[str]:
     backends = [b for b in data if isinstance(data[b], dict)]
     rows = [
+        ["ships as (cloud)", *(data[b].get("ships_as", "-") for b in backends)],
         ["requirements set", *(data[b]["requirements"] for b in backends)],
         ["site-packages MB (RECORD sums)", *(f"{data[b]['site_packages_mb']:.0f}" for b in backends)],
         [

@@ -8,9 +8,12 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from functions.core.monitoring.settings import METRIC_NAMESPACE, SCORE_METRIC, DriftSettings
+from infra.checkov import skip_check
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.python_code import FunctionDefaults, zip_function
 from infra.nag import acknowledge_function_basics, nag_resource, suppress
@@ -49,12 +52,39 @@ class DriftMonitor(Construct):
             "grant_read_data adds the table's indexes; the monitor only scans the table itself.",
             findings=[f"Resource::{nag_resource(self, table.table_arn)}/index/*"],
         )
+        # A run that fails (after Lambda's retries) is kept, with its error, in a dead-letter queue that
+        # the monitoring watches; so is an event EventBridge could not deliver.
+        self.dead_letters = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            removal_policy=defaults.removal_policy,
+        )
+        suppress(
+            self.dead_letters, "AwsSolutions-SQS3", "This queue is the drift monitor's dead-letter queue."
+        )
+        self.function.configure_async_invoke(
+            retry_attempts=2,
+            max_event_age=Duration.hours(6),
+            on_failure=destinations.SqsDestination(self.dead_letters),
+        )
+        skip_check(
+            self.function,
+            "CKV_AWS_116",
+            "Failed asynchronous invokes go to the drift DLQ through an on-failure destination "
+            "(EventInvokeConfig), which this check does not read.",
+        )
         self.schedule = events.Rule(
             self,
             "Daily",
             schedule=events.Schedule.cron(minute="0", hour="1"),
-            targets=[targets.LambdaFunction(self.function, retry_attempts=2)],
+            targets=[
+                targets.LambdaFunction(self.function, retry_attempts=2, dead_letter_queue=self.dead_letters)
+            ],
         )
+        monitoring.watch_dead_letter_queue("DriftDlqAlarm", self.dead_letters, "drift")
         metric = cloudwatch.Metric(
             namespace=METRIC_NAMESPACE,
             metric_name=SCORE_METRIC,

@@ -11,6 +11,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
@@ -87,8 +88,9 @@ class Notifications(Construct):
         skip_check(
             self.function,
             "CKV_AWS_116",
-            "Async invokes come from EventBridge rules whose targets have their own dead-letter queue; Step "
-            "Functions invokes it synchronously and never fails a run on it.",
+            "Failed asynchronous invokes (EventBridge) go to the notify DLQ through an on-failure "
+            "destination (EventInvokeConfig), which this check does not read; Step Functions invokes it "
+            "synchronously.",
         )
         self.slack_secret.grant_read(self.function)
         if reports_bucket is not None:
@@ -122,6 +124,13 @@ class Notifications(Construct):
             retention_period=Duration.days(14),
             enforce_ssl=True,
             encryption=sqs.QueueEncryption.SQS_MANAGED,
+        )
+        # A notification the function raises on (an event it cannot read) is retried, then kept in the DLQ
+        # with the error (Lambda's on-failure record carries the request and the error message).
+        self.function.configure_async_invoke(
+            retry_attempts=2,
+            max_event_age=Duration.hours(6),
+            on_failure=destinations.SqsDestination(self.dead_letters),
         )
         self._target_kwargs: dict[str, Any] = {
             "retry_attempts": 4,

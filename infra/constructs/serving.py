@@ -29,6 +29,7 @@ from constructs import Construct
 
 from functions.core.base.resources import parameter_prefix
 from functions.core.serving.config import CascadeConfig
+from infra.checkov import STEP_FUNCTIONS_TASK, skip_check
 from infra.constructs.monitoring import Monitoring
 from infra.nag import nag_resource, suppress
 
@@ -107,6 +108,7 @@ class Serving(Construct):
             },
         )
         self._grant_skill_reads(self.reprocess_function, artifacts_bucket)
+        skip_check(self.reprocess_function, "CKV_AWS_116", STEP_FUNCTIONS_TASK)
         for statement in (
             iam.PolicyStatement(
                 actions=["dynamodb:BatchGetItem", "dynamodb:UpdateItem"],

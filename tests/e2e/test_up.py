@@ -19,6 +19,7 @@ from typing import Any
 import boto3
 import pytest
 
+from functions.core.base.records import Upload
 from functions.core.detection.upload_keys import image_id_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -66,15 +67,22 @@ def outside_client(service: str, info: dict[str, Any]) -> Any:
 def test_an_upload_from_another_process_is_catalogued_and_kept(tmp_path: Path) -> None:
     state, log = tmp_path / "state", tmp_path / "up.log"
     key = "road-scenes/outside/test3.jpg"
-    pk = {"pk": {"S": f"image#{image_id_for(key)}"}}
     # GIVEN `skillforge up` running in another process
     with stack_up(state, log) as running:
         info = running["info"]
         assert set(info["buckets"]) == {"raw", "crops", "quarantine", "artifacts"}
         assert info["dashboard"].endswith("dashboard.html") and info["token"]
         # WHEN an outside boto3 client uploads a photo to the raw bucket
-        outside_client("s3", info).put_object(Bucket=info["buckets"]["raw"], Key=key, Body=PHOTO.read_bytes())
+        put = outside_client("s3", info).put_object(
+            Bucket=info["buckets"]["raw"], Key=key, Body=PHOTO.read_bytes()
+        )
         uploaded = time.monotonic()
+        # (the record's id is the key's and this upload's version: a re-upload is a new record)
+        upload = Upload(
+            bucket=info["buckets"]["raw"], key=key, etag=put["ETag"], version_id=put.get("VersionId")
+        )
+        image_id = image_id_for(key, upload.revision)
+        pk = {"pk": {"S": f"image#{image_id}"}}
         # THEN its record appears in the catalog within 10 s, with its cars cropped
         dynamodb = outside_client("dynamodb", info)
         item: dict[str, Any] = {}
@@ -83,6 +91,19 @@ def test_an_upload_from_another_process_is_catalogued_and_kept(tmp_path: Path) -
             time.sleep(0.2)
         assert item, f"not catalogued within 10 s; stderr:\n{log.read_text()}"
         assert item["status"]["S"] == "cars_found"
+        # AND `skillforge records` (another process, with the environment `up` printed) shows it
+        records = subprocess.run(
+            [sys.executable, "-m", "scripts.cli", "records", "--image", image_id],
+            cwd=REPO,
+            env={**os.environ, **info["env"], "AWS_ACCESS_KEY_ID": "any", "AWS_SECRET_ACCESS_KEY": "any"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert records.returncode == 0, records.stderr
+        shown = [json.loads(line) for line in records.stdout.splitlines()]
+        assert [row["image"]["image_id"] for row in shown] == [image_id], shown
         # AND Ctrl-C stops it cleanly
         running["process"].send_signal(signal.SIGINT)
         assert running["process"].wait(timeout=120) == 0

@@ -10,10 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from functions.core.base.catalog import DynamoCatalog
-from functions.core.base.records import ImageStatus, QuarantineReason
+from functions.core.base.records import CropStatus, ImageStatus, QuarantineReason
 from functions.core.base.resources import ResourceNames
 from functions.core.detection.settings import DetectorSettings, PipelineSettings
-from functions.core.detection.upload_keys import upload_context
 from functions.core.detection.wiring import build_detect_deps
 from functions.detect import handler as detect_handler
 from scripts.local import corpus as images
@@ -208,7 +207,35 @@ def test_fuzzed_message_bodies_only_fail_themselves(pipeline: dict[str, Any], ga
     failed = {item["itemIdentifier"] for item in result["batchItemFailures"]}
     assert failed <= {m["MessageId"] for m in junk}
     assert not {m["MessageId"] for m in real} & failed
-    assert _catalog(pipeline).get_image(upload_context("fuzz/real.jpg").image_id) is not None
+    assert [record.key for record in _catalog(pipeline).iter_images()] == ["fuzz/real.jpg"]
+
+
+def test_a_new_upload_to_an_existing_key_is_a_new_version_that_supersedes_the_old(
+    pipeline: dict[str, Any],
+) -> None:
+    # GIVEN a photo uploaded and catalogued
+    key = "Audi A4 Sedan 2012/advert-9/front.jpg"
+    _upload(pipeline, key, images.jpeg(200, 120))
+    _invoke(_queued_messages(pipeline))
+    (first,) = _catalog(pipeline).iter_images()
+    # WHEN a different photo is uploaded to the same key, and its event arrives twice
+    _upload(pipeline, key, images.jpeg(240, 160, color=(30, 90, 200)))
+    messages = _queued_messages(pipeline)
+    _invoke(messages)
+    _invoke(messages)
+    # THEN it is processed as a new image record (the duplicate event is still a no-op) ...
+    records = {record.image_id: record for record in _catalog(pipeline).iter_images()}
+    assert len(records) == 2 and first.image_id in records
+    (second_id,) = set(records) - {first.image_id}
+    second = records[second_id]
+    assert second.key == first.key and second.revision != first.revision
+    # ... which supersedes the old one explicitly, and the old photo's unlabelled crops leave the queue
+    old = _catalog(pipeline).get_image(first.image_id)
+    assert old is not None and old.superseded_by == second.image_id and second.supersedes == first.image_id
+    old_crop = _catalog(pipeline).get_crop(first.crop_ids[0])
+    assert old_crop is not None and old_crop.status is CropStatus.SUPERSEDED
+    new_crop = _catalog(pipeline).get_crop(second.crop_ids[0])
+    assert new_crop is not None and new_crop.status is CropStatus.NEW
 
 
 def test_only_the_main_car_of_a_photo_inherits_its_label(

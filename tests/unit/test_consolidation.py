@@ -8,6 +8,7 @@ import pytest
 
 from functions.core.base.records import CropStatus
 from functions.core.labelling.consolidation import (
+    PostAnnotationError,
     PreAnnotationError,
     UnknownAnswerError,
     WorkerAnswer,
@@ -198,3 +199,18 @@ def test_pre_annotation_refuses_objects_outside_the_crops_bucket() -> None:
     # GIVEN a data object pointing at another bucket / WHEN pre-annotated / THEN refused
     with pytest.raises(PreAnnotationError):
         pre_annotation({"dataObject": {"source-ref": "s3://elsewhere/a.jpg", "crop-id": "a"}}, "crops")
+
+
+def test_a_malformed_consolidation_request_is_refused_with_what_it_lacks() -> None:
+    # GIVEN an event that is not Ground Truth's consolidation request
+    event = {"unexpected": True}
+    # WHEN the consolidation runs / THEN it refuses, naming the fields it needs, and reads nothing
+    read: list[str] = []
+
+    def reader(uri: str) -> str:
+        read.append(uri)
+        return "[]"
+
+    with pytest.raises(PostAnnotationError, match=r"labelAttributeName and payload\.s3Uri"):
+        post_annotation(event, reader)
+    assert read == []

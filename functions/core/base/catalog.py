@@ -9,6 +9,7 @@ GSI `by_status`: partition `kind_status` (e.g. "crop#new"), sort `pk`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import queue
 import threading
@@ -37,6 +38,8 @@ class Catalog(Protocol):
     def iter_crops(self) -> Iterator[CropRecord]: ...
     def assign_group_split(self, group_id: str, split: str) -> str: ...
     def group_splits(self) -> dict[str, str]: ...
+    def claim_key(self, record: ImageRecord) -> str | None: ...
+    def supersede(self, old_image_id: str, new_image_id: str) -> list[str]: ...
 
 
 def to_item(data: dict[str, Any]) -> dict[str, Any]:
@@ -230,6 +233,57 @@ class DynamoCatalog:
 
     def group_splits(self) -> dict[str, str]:
         return {str(item["group_id"]): str(item["split"]) for item in self._scan("group")}
+
+    def claim_key(self, record: ImageRecord) -> str | None:
+        """Make `record` the latest upload of its bucket/key unless a later one is: the image id the key
+        pointed to before (None: first upload), or the later one's id when `record` is older."""
+        pk = f"key#{hashlib.sha256(f'{record.bucket}/{record.key}'.encode()).hexdigest()[:32]}"
+        uploaded = record.uploaded_at.isoformat()
+        try:
+            answer = self.table.update_item(
+                Key={"pk": pk},
+                UpdateExpression="SET #kind = :kind, image_id = :image, uploaded_at = :uploaded",
+                ConditionExpression="attribute_not_exists(uploaded_at) OR uploaded_at <= :uploaded",
+                ExpressionAttributeNames={"#kind": "kind"},
+                ExpressionAttributeValues={":kind": "key", ":image": record.image_id, ":uploaded": uploaded},
+                ReturnValues="UPDATED_OLD",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            later = self.table.get_item(Key={"pk": pk}, ConsistentRead=True)["Item"]
+            return str(later["image_id"])
+        previous = answer.get("Attributes", {}).get("image_id")
+        return None if previous in (None, record.image_id) else str(previous)
+
+    def supersede(self, old_image_id: str, new_image_id: str) -> list[str]:
+        """Record that `new_image_id` replaced `old_image_id` (same key): the old image record says so,
+        and its crops nobody has labelled yet (status new) become superseded, so they are never sent
+        to labelling. Crops already labelled keep their status: their labels describe the old photo,
+        whose version the raw bucket keeps. Returns the ids of the crops superseded."""
+        old = self.get_image(old_image_id)
+        if old is None or old_image_id == new_image_id:
+            return []
+        for image_id, attribute, other in (
+            (old_image_id, "superseded_by", new_image_id),
+            (new_image_id, "supersedes", old_image_id),
+        ):
+            self.table.update_item(
+                Key={"pk": f"image#{image_id}"},
+                UpdateExpression=f"SET {attribute} = :other",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":other": other},
+            )  # fmt: skip
+        superseded: list[str] = []
+        for crop_id in old.crop_ids:
+            crop_record = self.get_crop(crop_id)
+            if crop_record is None or crop_record.status is not CropStatus.NEW:
+                continue
+            if self.update_crop(
+                crop_record.model_copy(update={"status": CropStatus.SUPERSEDED}), CropStatus.NEW
+            ):
+                superseded.append(crop_id)
+        return superseded
 
 
 def _scan_segment(table: Any, kwargs: dict[str, Any]) -> Iterator[dict[str, Any]]:

@@ -31,6 +31,7 @@ class CropStatus(StrEnum):
     IN_REVIEW = "in_review"  # waiting for the expert
     VERIFIED = "verified"  # expert confirmed or corrected the class
     REJECTED = "rejected"  # expert said: not a usable example of any class
+    SUPERSEDED = "superseded"  # its photo was replaced by a new upload to the same key before labelling
     MODEL_LABELLED = "model_labelled"  # confident model answer agreeing with the hint: unverified, no crowd
 
 
@@ -78,6 +79,13 @@ class Upload(BaseModel):
     etag: str | None = None
     version_id: str | None = None
     event_time: datetime | None = None
+
+    @property
+    def revision(self) -> str | None:
+        """Which version of the key this is: the S3 version id (versioned bucket), else the ETag."""
+        if self.version_id and self.version_id != "null":
+            return self.version_id
+        return self.etag.strip('"') if self.etag else None
 
 
 class Box(BaseModel):
@@ -167,6 +175,9 @@ class ImageRecord(BaseModel):
     height: int | None = None
     content_sha256: str | None = None
     etag: str | None = None
+    revision: str | None = Field(default=None, description="S3 version id or ETag of the processed upload")
+    supersedes: str | None = Field(default=None, description="image id of the older upload to this key")
+    superseded_by: str | None = Field(default=None, description="image id of a newer upload to this key")
     cars: list[Detection] = Field(default_factory=list)
     crop_ids: list[str] = Field(default_factory=list)
     stats: ImageStats | None = None

@@ -132,7 +132,7 @@ def detect_batch(uploads: Sequence[Upload], deps: DetectDeps) -> list[DetectOutc
     pending: list[DetectOutcome | Future[DetectOutcome] | Exception | int] = []
     fetches: list[_Fetch | None] = []
     for index, upload in enumerate(uploads):
-        image_id = upload_context(upload.key).image_id
+        image_id = upload_context(upload.key, revision=upload.revision).image_id
         if image_id in first:  # the same upload twice in one batch: processed once
             fetches.append(None)
         else:
@@ -140,7 +140,7 @@ def detect_batch(uploads: Sequence[Upload], deps: DetectDeps) -> list[DetectOutc
             fetches.append(_fetch(upload, deps))
     for upload, fetch in zip(uploads, fetches, strict=True):
         if fetch is None:
-            pending.append(first[upload_context(upload.key).image_id])
+            pending.append(first[upload_context(upload.key, revision=upload.revision).image_id])
             continue
         try:
             pending.append(_detect_one(upload, fetch, deps))
@@ -172,7 +172,7 @@ class _Fetch:
 
 def _fetch(upload: Upload, deps: DetectDeps) -> _Fetch:
     """The duplicate check and the download, started together (a duplicate wastes one GET: rare, harmless)."""
-    context = upload_context(upload.key)
+    context = upload_context(upload.key, revision=upload.revision)
     return _Fetch(
         context,
         _io_pool().submit(deps.catalog.get_image, context.image_id),
@@ -199,7 +199,7 @@ def _detect_one(upload: Upload, fetch: _Fetch, deps: DetectDeps) -> DetectOutcom
         written = deps.catalog.put_image_if_absent(record)
         return DetectOutcome(context.image_id, record.status, 0, not written, _ms(started))
 
-    context = upload_context(upload.key, stored.metadata)
+    context = upload_context(upload.key, stored.metadata, revision=upload.revision)
     analysis = analyse_image(stored.data, deps.detector, deps.settings)
     record = _record(upload, context, deps, status=analysis.status)
     record.content_sha256 = hashlib.sha256(stored.data).hexdigest()
@@ -236,6 +236,8 @@ def _detect_one(upload: Upload, fetch: _Fetch, deps: DetectDeps) -> DetectOutcom
             (car, _crop_record(car, d, index, record, deps, main=index == main))
             for index, (car, d) in enumerate(zip(images, analysis.cars, strict=True))
         ]
+        for image, crop_record in crops:
+            crop_record.stats = measure(image, deps.quality)
         record.crop_ids = [crop_record.crop_id for _, crop_record in crops]
         uploads = _upload_crops(crops, record, deps)  # in the background, while the crops are answered
     return _writes_pool().submit(_finish, record, crops, uploads, deps, started)
@@ -254,6 +256,8 @@ def _finish(
         deps.annotate(crops, record)
     _store_crop_records(crops, uploads, deps)
     written = deps.catalog.put_image_if_absent(record)
+    if written:
+        _supersede_older_upload(record, deps)
     outcome = DetectOutcome(
         record.image_id, record.status, len(record.cars), not written, _ms(started), record.served_summary
     )
@@ -262,6 +266,24 @@ def _finish(
         extra={"image_id": record.image_id, "status": record.status.value, "cars": outcome.cars},
     )
     return outcome
+
+
+def _supersede_older_upload(record: ImageRecord, deps: DetectDeps) -> None:
+    """A new upload to a key that had one: the older record (and its unlabelled crops) is superseded."""
+    if record.revision is None:
+        return  # no version id or ETag in the event: one record per key, as before
+    other = deps.catalog.claim_key(record)
+    if other is None:
+        return
+    if other_is_newer := (deps.catalog.get_image(other) or record).uploaded_at > record.uploaded_at:
+        superseded = deps.catalog.supersede(record.image_id, other)
+    else:
+        superseded = deps.catalog.supersede(other, record.image_id)
+    logger.info(
+        "a new upload to the same key superseded an older one",
+        extra={"key": record.key, "image_id": record.image_id, "other": other,
+               "this_is_older": other_is_newer, "crops_superseded": len(superseded)},
+    )  # fmt: skip
 
 
 def _crop_record(
@@ -289,7 +311,6 @@ def _crop_record(
         skill=deps.skill.skill,
         skill_version=deps.skill.skill_version,
         code_version=deps.skill.code_version,
-        stats=measure(car, deps.quality),
     )
 
 
@@ -344,6 +365,7 @@ def _record(upload: Upload, context: UploadContext, deps: DetectDeps, status: Im
         uploaded_at=upload.event_time or utc_now(),
         status=status,
         etag=upload.etag,
+        revision=upload.revision,
         skill=deps.skill.skill,
         skill_version=deps.skill.skill_version,
         code_version=deps.skill.code_version,

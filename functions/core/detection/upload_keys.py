@@ -19,14 +19,18 @@ class UploadContext(BaseModel):
     variant_hint: str | None
 
 
-def image_id_for(key: str) -> str:
-    """Deterministic id of an upload: duplicate events for one key map to one catalog record."""
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
+def image_id_for(key: str, revision: str | None = None) -> str:
+    """Deterministic id of one upload: duplicate events for one version of a key map to one record,
+    and a new upload to the same key (new S3 version id or ETag) to a new one."""
+    identity = key if revision is None else f"{key}\n{revision}"
+    return hashlib.sha256(identity.encode("utf-8")).hexdigest()[:24]
 
 
-def upload_context(key: str, metadata: dict[str, str] | None = None) -> UploadContext:
+def upload_context(
+    key: str, metadata: dict[str, str] | None = None, revision: str | None = None
+) -> UploadContext:
     metadata = {k.lower(): v for k, v in (metadata or {}).items()}
-    image_id = image_id_for(key)
+    image_id = image_id_for(key, revision)
     parts = [part for part in key.split("/") if part]
     hint: str | None = None
     group: str | None = None

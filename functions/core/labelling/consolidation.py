@@ -172,6 +172,10 @@ class PreAnnotationError(ValueError):
     """A data object the task cannot show."""
 
 
+class PostAnnotationError(ValueError):
+    """A consolidation request that is not Ground Truth's (no label attribute or payload URI)."""
+
+
 def pre_annotation(event: dict[str, Any], crops_bucket: str) -> dict[str, Any]:
     """Ground Truth pre-annotation: a manifest line → the task input of the template.
 
@@ -247,8 +251,14 @@ def post_annotation(
     method: Method = DEFAULT_METHOD,
 ) -> list[dict[str, Any]]:
     """The consolidation Lambda: reads the payload file Ground Truth names, answers per label attribute."""
-    label_attribute = event["labelAttributeName"]
-    items = json.loads(read_text(event["payload"]["s3Uri"]))
+    payload = event.get("payload") if isinstance(event, dict) else None
+    label_attribute = event.get("labelAttributeName") if isinstance(event, dict) else None
+    if not isinstance(label_attribute, str) or not isinstance(payload, dict) or "s3Uri" not in payload:
+        raise PostAnnotationError(
+            "not a Ground Truth consolidation request: it needs labelAttributeName and payload.s3Uri, got "
+            f"{sorted(event) if isinstance(event, dict) else type(event).__name__}"
+        )
+    items = json.loads(read_text(str(payload["s3Uri"])))
     return [
         {
             "datasetObjectId": entry["datasetObjectId"],
