@@ -57,7 +57,7 @@ demo: setup
 	$(BIN)/skillforge demo --out out
 
 skills: setup
-	nice -n 5 $(BIN)/python -m scripts.real_skills --out out/skills --results docs/training-results
+	nice -n 5 $(BIN)/python -m scripts.real_skills --direct --compare training/configs/car-make-compare.json --out out/skills --results docs/training-results
 
 lint: setup
 	$(BIN)/ruff check .

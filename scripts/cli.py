@@ -34,6 +34,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "scripts.commands.records",
     "scripts.commands.reprocess",
     "scripts.commands.drift",
+    "scripts.commands.feedback",
 )
 
 

@@ -5,7 +5,6 @@ local mode's export (`--catalog out/catalog.jsonl`, written by the demo)."""
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -30,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from functions.core.monitoring.monitor import CatalogReader, DriftDeps, monitor
     from functions.core.monitoring.settings import DriftSettings
     from functions.core.monitoring.wiring import build_drift_deps
+    from scripts.commands.output import emit, emit_json
 
     if args.days < 1:
         raise ValueError(f"--days must be at least 1, got {args.days}")
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     rows = monitor(deps, days, now)
     if args.json:
         for row in rows:
-            print(json.dumps(row.model_dump()))
+            emit_json(row.model_dump())
     else:
-        print(render_table(rows))
+        emit(render_table(rows))
     return 0

@@ -11,6 +11,8 @@ import argparse
 from datetime import UTC, datetime
 from typing import Any
 
+from scripts.commands.output import emit
+
 
 def _timestamp(text: str) -> datetime:
     try:
@@ -39,11 +41,11 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from functions.core.base.aws import resource
     from functions.core.base.catalog import DynamoCatalog
-    from functions.core.detection.settings import PipelineSettings
     from functions.core.serving.readback import read_records
+    from functions.core.serving.settings import CatalogSettings
 
-    settings = PipelineSettings()  # type: ignore[call-arg]
+    settings = CatalogSettings()  # type: ignore[call-arg]
     catalog = DynamoCatalog(resource("dynamodb", settings).Table(settings.catalog_table))
     for entry in read_records(catalog, args.image, args.since, args.skill):
-        print(entry.model_dump_json(exclude_none=True), flush=True)
+        emit(entry.model_dump_json(exclude_none=True))
     return 0

@@ -12,8 +12,6 @@ A re-run updates nothing: crops already answered by the version are skipped.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any
 
 
@@ -53,6 +51,7 @@ def _run(args: argparse.Namespace) -> int:
     from functions.core.serving.reprocess import ReprocessRequest, pinned_version, plan
     from functions.core.serving.settings import ReprocessSettings
     from functions.core.serving.wiring import build_reprocess_deps
+    from scripts.commands.output import emit_json
 
     settings = ReprocessSettings()  # type: ignore[call-arg]
     if args.cascade:
@@ -72,7 +71,7 @@ def _run(args: argparse.Namespace) -> int:
         ms_per_crop=settings.reprocess_ms_per_crop,
         memory_mb=settings.reprocess_memory_mb,
     )
-    print(json.dumps({"plan": the_plan.model_dump()}), flush=True)
+    emit_json({"plan": the_plan.model_dump()})
     if args.dry_run:
         return 0
     machine = args.state_machine or settings.reprocess_state_machine_arn
@@ -81,7 +80,7 @@ def _run(args: argparse.Namespace) -> int:
         execution = client("stepfunctions", settings).start_execution(
             stateMachineArn=machine, input=pinned.model_dump_json()
         )
-        print(json.dumps({"execution_arn": execution["executionArn"]}), flush=True)
+        emit_json({"execution_arn": execution["executionArn"]})
         return 0
     return _run_local(keys, pinned, deps, settings.reprocess_batch_size)
 
@@ -89,12 +88,13 @@ def _run(args: argparse.Namespace) -> int:
 def _run_local(keys: list[str], request: Any, deps: Any, batch_size: int) -> int:
     """The batch function of the cloud run (what each Distributed Map batch runs), over the same listing."""
     from functions.core.serving.reprocess import ReprocessResult, reprocess_batch
+    from scripts.commands.output import emit_json, progress
 
     total = ReprocessResult()
-    for start in range(0, len(keys), batch_size):
-        total = total.add(reprocess_batch(keys[start : start + batch_size], request, deps))
-        print(
-            f"reprocess: {min(start + batch_size, len(keys))}/{len(keys)} crops", file=sys.stderr, flush=True
-        )
-    print(json.dumps({"result": total.model_dump()}), flush=True)
+    with progress("reprocess", len(keys)) as bar:
+        for start in range(0, len(keys), batch_size):
+            batch = keys[start : start + batch_size]
+            total = total.add(reprocess_batch(batch, request, deps))
+            bar.advance(len(batch))
+    emit_json({"result": total.model_dump()})
     return 0

@@ -59,6 +59,10 @@ def run(args: argparse.Namespace) -> int:
                         "dashboard": url + "dashboard.html",
                         "token": token,
                         "state": str(args.state),
+                        # what other skillforge commands need to talk to this stack (`records`, `audit`)
+                        "env": {
+                            k: v for k, v in emulator.function_env().items() if k.startswith("SKILLFORGE_")
+                        },
                     }
                 )
                 raw = emulator.names.raw_bucket

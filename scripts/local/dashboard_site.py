@@ -19,7 +19,7 @@ from scripts.local.review_server import serving
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS_DIR = REPO / "training" / "configs"
-FIRST_CONFIG = "demo-tiny"  # the one that trains in seconds on a demo's data
+FIRST_CONFIG = "demo"  # the one made for a demo's data
 
 
 def config_names(configs_dir: Path = CONFIGS_DIR) -> list[str]:
@@ -62,19 +62,27 @@ def local_runner(
     return run
 
 
-def build_site(emulator: Any, token: str, runs_dir: Path, reviewer: str = "local-expert") -> ReviewApi:
+def build_site(
+    emulator: Any,
+    token: str,
+    runs_dir: Path,
+    reviewer: str = "local-expert",
+    configs_dir: Path = CONFIGS_DIR,
+) -> ReviewApi:
     """The review API with the dashboard's routes, reading and writing the emulator's resources."""
     names = emulator.names
     table = emulator.resource("dynamodb").Table(names.catalog_table)
     store = BlobStore(emulator.client("s3"))
     api = ReviewApi(DynamoCatalog(table), store, TokenAuthenticator(token, reviewer=reviewer))
-    jobs = LocalMakeSkillJobs(config_names(), local_runner(runs_dir))
+    jobs = LocalMakeSkillJobs(config_names(configs_dir), local_runner(runs_dir, configs_dir))
     Dashboard(table, emulator.client("ssm"), store, jobs, stage=names.stage).attach(api)
     return api
 
 
 @contextmanager
-def serving_site(emulator: Any, token: str, runs_dir: Path, port: int = 0) -> Iterator[str]:
+def serving_site(
+    emulator: Any, token: str, runs_dir: Path, port: int = 0, configs_dir: Path = CONFIGS_DIR
+) -> Iterator[str]:
     """Serve review page + dashboard in a background thread; yields the base URL."""
-    with serving(build_site(emulator, token, runs_dir), port) as url:
+    with serving(build_site(emulator, token, runs_dir, configs_dir=configs_dir), port) as url:
         yield url

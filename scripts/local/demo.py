@@ -16,7 +16,7 @@ from scripts.local.emulator import running_emulator
 
 
 def stages() -> list[tuple[str, Stage]]:
-    from scripts.local.stages import detection, gate, labelling, serving, training
+    from scripts.local.stages import detection, gate, labelling, loop, serving, training
 
     return [
         ("restore", gate.restore),
@@ -26,6 +26,7 @@ def stages() -> list[tuple[str, Stage]]:
         ("training", training.run),
         ("gate", gate.run),
         ("serving", serving.run),
+        ("loop", loop.run),
     ]
 
 

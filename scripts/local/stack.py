@@ -39,6 +39,10 @@ class Delivery:
         self.failures = 0
 
     def start(self) -> None:
+        """Warm the detect function first (model loaded, clients made), as a provisioned Lambda is."""
+        from functions.detect import handler as detect_handler
+
+        detect_handler.deps()
         self._thread.start()
 
     def stop(self) -> None:

@@ -4,6 +4,7 @@ out/dashboard.png, and to the committed docs/dashboard.png when SKILLFORGE_UPDAT
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from scripts.local.dashboard_site import serving_site
 from scripts.local.demo import stages
 from scripts.local.demo_run import DemoOptions, DemoRun
 from scripts.local.emulator import running_emulator
+from scripts.local.stages import training as demo_training
 
 CHROMIUM = Path("/usr/bin/chromium")
 _REPO = Path(__file__).resolve().parents[2]
@@ -28,18 +30,31 @@ TOKEN = "e2e-dashboard-token-0123456789"
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
+def quick_config(folder: Path) -> Path:
+    """The demo's skill config, trained for one epoch on small inputs (the test is about the page)."""
+    config = json.loads((_REPO / "training" / "configs" / "demo.json").read_text())
+    config.pop("$schema", None)
+    config["training"].update(epochs=1, patience=1, imgsz=64)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "demo.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
 @pytest.fixture
-def site(tmp_path: Path) -> Iterator[dict[str, Any]]:
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """A whole demo run in the emulator, then the review page + dashboard served against it."""
     if not CHROMIUM.exists() and not shutil.which("chromium"):
         pytest.skip("Debian chromium is not installed at /usr/bin/chromium (make browser)")
+    configs = tmp_path / "configs"
+    monkeypatch.setattr(demo_training, "DEMO_CONFIG", quick_config(configs))
     with running_emulator() as emulator:
         demo = DemoRun(emulator=emulator, options=DemoOptions(out_dir=tmp_path / "out"))
         demo.out_dir.mkdir(parents=True)
         for _, stage in stages():
             stage(demo)
         table = emulator.resource("dynamodb").Table(emulator.names.catalog_table)
-        with serving_site(emulator, TOKEN, tmp_path / "runs") as url:
+        with serving_site(emulator, TOKEN, tmp_path / "runs", configs_dir=configs) as url:
             yield {"url": url, "table": table, "summary": demo.summary}
 
 
@@ -88,7 +103,7 @@ def test_dashboard_shows_the_catalog_and_skills_and_makes_a_skill(page: Any, sit
     expect(page.locator("#gates tbody tr a")).to_have_text("report.pdf")
 
     # WHEN the operator presses Make skill with the demo's config
-    page.select_option("#config", "demo-tiny")
+    page.select_option("#config", "demo")
     page.click("#make-skill")
 
     # THEN the job's progress shows, and a new candidate version is registered and listed

@@ -30,7 +30,8 @@ def test_demo_trains_and_registers_a_skill_on_synthetic_crops(
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     # THEN the data set has a version and per-class counts of the 3 synthetic classes
     dataset, training = summary["dataset"], summary["training"]
-    assert summary["stages_completed"][-3:] == ["training", "gate", "serving"]
+    assert summary["stages_completed"][-4:] == ["training", "gate", "serving", "loop"]
+    assert summary["drift"] == {"skipped": "no shared labelled photos"}
     assert len(dataset["dataset_version"]) == 16
     assert sorted(dataset["per_class_counts"]["train"]) == [
         "synthetic-blue",

@@ -83,6 +83,19 @@ def test_an_upload_from_another_process_is_catalogued_and_kept(tmp_path: Path) -
             time.sleep(0.2)
         assert item, f"not catalogued within 10 s; stderr:\n{log.read_text()}"
         assert item["status"]["S"] == "cars_found"
+        # AND `skillforge records` (another process, with the environment `up` printed) shows it
+        records = subprocess.run(
+            [sys.executable, "-m", "scripts.cli", "records", "--image", image_id_for(key)],
+            cwd=REPO,
+            env={**os.environ, **info["env"], "AWS_ACCESS_KEY_ID": "any", "AWS_SECRET_ACCESS_KEY": "any"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert records.returncode == 0, records.stderr
+        shown = [json.loads(line) for line in records.stdout.splitlines()]
+        assert [row["image"]["image_id"] for row in shown] == [image_id_for(key)], shown
         # AND Ctrl-C stops it cleanly
         running["process"].send_signal(signal.SIGINT)
         assert running["process"].wait(timeout=120) == 0

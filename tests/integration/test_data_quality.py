@@ -99,7 +99,7 @@ def test_exact_and_resized_copies_of_a_test_photo_never_land_in_train(world):
         for image_id in class_list.image_ids
     }
     assert exact not in listed and resized not in listed
-    assert "test" in listed.values() and len([s for s in listed.values() if s == "train"]) == 10
+    assert "test" in listed.values() and len([s for s in listed.values() if s != "test"]) == 10
     # AND the dataset report counts them
     quality = manifest.report.data_quality
     assert quality is not None
@@ -118,4 +118,4 @@ def test_ingest_records_stats_and_flags_a_dark_photo(world):
     assert record.stats.brightness < 35 and "under_exposed" in record.stats.flags
     assert len(record.stats.phash) == 16
     crop = world["extract"].catalog.get_crop(record.crop_ids[0])
-    assert crop.stats is not None and crop.stats.width == 176  # the centre half plus 5 % padding a side
+    assert crop.stats is not None and "under_exposed" in crop.stats.flags

@@ -71,15 +71,18 @@ def test_model_archive_becomes_a_registered_candidate_with_lineage(moto_aws):
 
 
 def test_review_by_hint_verifies_the_largest_car_and_rejects_the_others(moto_aws):
-    # GIVEN two crops of one photo with a hint: a big car and a small background car
+    # GIVEN two crops of one photo with a hint, as detection writes them: the big car is the main car
+    # (it inherits the hint), the small background car is not
     catalog = DynamoCatalog(moto_aws["table"])
     for index, side in enumerate((50, 200)):
+        main = side == 200
         catalog.put_crop(
             CropRecord(
                 crop_id=f"img1-{index:02d}", image_id="img1", crop_bucket="b", crop_key=f"k{index}",
                 index=index,
                 box=Box(x1=0, y1=0, x2=side, y2=side), confidence=0.9, label="car", group_id="g1",
-                variant_hint="bmw-m3", skill="car-detector", skill_version=1, code_version="t",
+                variant_hint="bmw-m3" if main else None, main_car=main, main_car_rule="largest",
+                skill="car-detector", skill_version=1, code_version="t",
             )
         )  # fmt: skip
     # WHEN hints are accepted

@@ -77,6 +77,17 @@ def test_queue_lists_the_variant_with_boxes_inside_the_crop(api: ReviewApi) -> N
     assert variants["progress"] == {"done": 0, "remaining": 4}
 
 
+def test_the_queue_says_which_car_is_the_main_one(api: ReviewApi, moto_aws: dict[str, Any]) -> None:
+    # GIVEN a background car of a photo in review (not the main car: it has no hint)
+    add_crop(moto_aws, 9, hint=None, status=CropStatus.IN_REVIEW, main_car=False)
+    # WHEN the expert opens the hinted grid and the no-hint grid
+    hinted = call(api, "GET", "/api/queue", variant="audi-a4").json()["items"]
+    others = call(api, "GET", "/api/queue", variant="(no hint)").json()["items"]
+    # THEN the main cars are marked as such, and the background car as another car of its photo
+    assert all(item["main_car"] is True for item in hinted)
+    assert [item["main_car"] for item in others] == [False]
+
+
 def test_approve_correct_reject_and_undo(api: ReviewApi, moto_aws: dict[str, Any]) -> None:
     catalog = DynamoCatalog(moto_aws["table"])
     # GIVEN the audi-a4 grid / WHEN two are approved in one action

@@ -19,6 +19,7 @@ def add_crop(
     status: CropStatus = CropStatus.NEW,
     size: tuple[int, int] = (240, 140),
     job: str | None = None,
+    main_car: bool = True,
 ) -> CropRecord:
     """An image with one car and its crop (a textured JPEG of `size`) in moto."""
     names = aws["names"]
@@ -61,6 +62,7 @@ def add_crop(
         label="car",
         group_id=f"advert-{n}",
         variant_hint=hint,
+        main_car=main_car,
         status=status,
         labelling_job=job,
         skill="car-detector",

@@ -236,6 +236,8 @@ def _detect_one(upload: Upload, fetch: _Fetch, deps: DetectDeps) -> DetectOutcom
             (car, _crop_record(car, d, index, record, deps, main=index == main))
             for index, (car, d) in enumerate(zip(images, analysis.cars, strict=True))
         ]
+        for image, crop_record in crops:
+            crop_record.stats = measure(image, deps.quality)
         record.crop_ids = [crop_record.crop_id for _, crop_record in crops]
         uploads = _upload_crops(crops, record, deps)  # in the background, while the crops are answered
     return _writes_pool().submit(_finish, record, crops, uploads, deps, started)
@@ -309,7 +311,6 @@ def _crop_record(
         skill=deps.skill.skill,
         skill_version=deps.skill.skill_version,
         code_version=deps.skill.code_version,
-        stats=measure(car, deps.quality),
     )
 
 

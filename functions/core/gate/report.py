@@ -197,17 +197,18 @@ def _data(report: _Report, record: EvaluationRecord) -> None:
 
 
 def _run_pictures(report: _Report, folder: Path) -> None:
-    """The training run's own pictures (training/charts.py), when the skill version has them."""
-    pictures = [
-        ("Training curves", folder / CURVES_FILE),
-        ("Data set: class balance, groups per class, crop sizes", folder / DATASET_FILE),
-    ]
-    present = [(title, path) for title, path in pictures if path.is_file()]
-    if present:
-        report.pdf.add_page()
-    for title, path in present:
-        report.heading(title)
-        report.pdf.image(str(path), w=180)
+    """The training run's own pictures (training/charts.py): curves always named, data set when present."""
+    report.pdf.add_page()
+    report.heading("Training curves")
+    curves = folder / CURVES_FILE
+    if curves.is_file():
+        report.pdf.image(str(curves), w=180)
+    else:
+        report.text(f"The candidate's model folder has no {CURVES_FILE} (no per-epoch history).", GREY)
+    dataset = folder / DATASET_FILE
+    if dataset.is_file():
+        report.heading("Data set: class balance, groups per class, crop sizes")
+        report.pdf.image(str(dataset), w=180)
 
 
 def _metrics(report: _Report, record: EvaluationRecord) -> None:

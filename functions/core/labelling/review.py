@@ -113,6 +113,7 @@ class ReviewItem(BaseModel):
     confidence: float
     box: list[float]  # the detection box as fractions of the crop: x1, y1, x2, y2
     group_id: str
+    main_car: bool = True  # the car the photo is about (it carries the hint); else another car in it
     view: str | None
     quality: str | None
     agreement: float | None
@@ -162,6 +163,7 @@ class ReviewStore:
             confidence=crop.confidence,
             box=self.box_in_crop(crop),
             group_id=crop.group_id,
+            main_car=crop.main_car,
             view=crop.view,
             quality=crop.quality,
             agreement=crop.agreement,

@@ -36,6 +36,12 @@ from aws_lambda_powertools.event_handler.openapi.params import Path as PathParam
 from functions.core.base.catalog import DynamoCatalog
 from functions.core.base.storage import BlobStore, ObjectMissingError
 from functions.core.detection.crops import DEFAULT_CROP_PADDING
+from functions.core.labelling.feedback import (
+    CorrectionError,
+    CorrectionRequest,
+    record_correction,
+    registry_classes,
+)
 from functions.core.labelling.review import DecisionRequest, ReviewError, ReviewStore
 
 logger = Logger(child=True)
@@ -308,6 +314,14 @@ class ReviewApi:
             logger.info("review decision undone", extra={"decision_id": undone.decision_id})
             return {"undone": undone.model_dump(mode="json"), "progress": self.review.progress()}
 
+        @app.post("/api/feedback")
+        def feedback(correction: Annotated[CorrectionRequest, Body()]) -> Response[str]:
+            """A user's correction of a served answer: recorded against the answering version, to review."""
+            recorded = record_correction(self.catalog, correction, reviewer(), registry_classes(self.catalog))
+            logger.info("correction recorded", extra=recorded.model_dump(mode="json"))
+            body = {"correction": recorded.model_dump(mode="json")}
+            return Response(201, content_types.APPLICATION_JSON, json.dumps(body, default=str))
+
         @app.get("/config.json", include_in_schema=False)
         def config() -> dict[str, Any]:
             return {"login_url": self.login_url}
@@ -322,6 +336,10 @@ class ReviewApi:
         @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
         def bad_request(exc: RequestValidationError) -> Response[str]:
             return _powertools_error(400, validation_message(exc.errors()))
+
+        @app.exception_handler(CorrectionError)  # type: ignore[untyped-decorator]
+        def correction_error(exc: CorrectionError) -> Response[str]:
+            return _powertools_error(400, str(exc))
 
         @app.exception_handler(ReviewError)  # type: ignore[untyped-decorator]
         def review_error(exc: ReviewError) -> Response[str]:

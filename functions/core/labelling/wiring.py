@@ -59,3 +59,7 @@ def build_review_api(res: LabellingResources | None = None, auth: Authenticator 
 
 def build_store(res: LabellingResources | None = None) -> BlobStore:
     return BlobStore(client("s3", res or LabellingResources()))  # type: ignore[call-arg]
+
+
+def build_catalog(res: LabellingResources | None = None) -> DynamoCatalog:
+    return _catalog(res or LabellingResources())  # type: ignore[call-arg]

@@ -35,6 +35,12 @@ class ServingSettings(AwsSettings):
         return value
 
 
+class CatalogSettings(AwsSettings):
+    """Reading the catalog back (`skillforge records`): the table only."""
+
+    catalog_table: str
+
+
 class ReprocessSettings(ServingSettings):
     """The reprocess batch function and command: the catalog, the crops, and the run's shape."""
 

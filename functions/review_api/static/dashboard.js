@@ -5,7 +5,7 @@
 const TOKEN_KEY = "skillforge-review-token";
 const STATUS_LABELS = {
   new: "new", labelling: "in labelling", labelled: "labelled", background: "background",
-  in_review: "in review", verified: "verified", rejected: "rejected",
+  in_review: "in review", verified: "verified", rejected: "rejected", model_labelled: "model labelled",
 };
 const state = { token: null, polling: null };
 const $ = (id) => document.getElementById(id);

@@ -128,7 +128,8 @@ async function renderGrid() {
     frame.append(img, box);
     const meta = document.createElement("div");
     meta.className = "meta";
-    meta.textContent = `${item.view || "?"} · ${item.quality || "?"} · crowd agreement ${item.agreement ?? "?"} · detector ${item.confidence.toFixed(2)}`;
+    const which = item.main_car === false ? "other car in the photo" : "main car";
+    meta.textContent = `${which} · ${item.view || "?"} · ${item.quality || "?"} · crowd agreement ${item.agreement ?? "?"} · detector ${item.confidence.toFixed(2)}`;
     card.append(frame, meta);
     if (item.model_top_k && item.model_top_k.length) {
       const model = document.createElement("div");
