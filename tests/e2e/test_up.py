@@ -66,15 +66,18 @@ def outside_client(service: str, info: dict[str, Any]) -> Any:
 def test_an_upload_from_another_process_is_catalogued_and_kept(tmp_path: Path) -> None:
     state, log = tmp_path / "state", tmp_path / "up.log"
     key = "road-scenes/outside/test3.jpg"
-    pk = {"pk": {"S": f"image#{image_id_for(key)}"}}
     # GIVEN `skillforge up` running in another process
     with stack_up(state, log) as running:
         info = running["info"]
         assert set(info["buckets"]) == {"raw", "crops", "quarantine", "artifacts"}
         assert info["dashboard"].endswith("dashboard.html") and info["token"]
         # WHEN an outside boto3 client uploads a photo to the raw bucket
-        outside_client("s3", info).put_object(Bucket=info["buckets"]["raw"], Key=key, Body=PHOTO.read_bytes())
+        put = outside_client("s3", info).put_object(
+            Bucket=info["buckets"]["raw"], Key=key, Body=PHOTO.read_bytes()
+        )
         uploaded = time.monotonic()
+        image_id = image_id_for(key, put["ETag"].strip('"'))  # one image per upload (key and revision)
+        pk = {"pk": {"S": f"image#{image_id}"}}
         # THEN its record appears in the catalog within 10 s, with its cars cropped
         dynamodb = outside_client("dynamodb", info)
         item: dict[str, Any] = {}
@@ -85,7 +88,7 @@ def test_an_upload_from_another_process_is_catalogued_and_kept(tmp_path: Path) -
         assert item["status"]["S"] == "cars_found"
         # AND `skillforge records` (another process, with the environment `up` printed) shows it
         records = subprocess.run(
-            [sys.executable, "-m", "scripts.cli", "records", "--image", image_id_for(key)],
+            [sys.executable, "-m", "scripts.cli", "records", "--image", image_id],
             cwd=REPO,
             env={**os.environ, **info["env"], "AWS_ACCESS_KEY_ID": "any", "AWS_SECRET_ACCESS_KEY": "any"},
             capture_output=True,
@@ -95,7 +98,7 @@ def test_an_upload_from_another_process_is_catalogued_and_kept(tmp_path: Path) -
         )
         assert records.returncode == 0, records.stderr
         shown = [json.loads(line) for line in records.stdout.splitlines()]
-        assert [row["image"]["image_id"] for row in shown] == [image_id_for(key)], shown
+        assert [row["image"]["image_id"] for row in shown] == [image_id], shown
         # AND Ctrl-C stops it cleanly
         running["process"].send_signal(signal.SIGINT)
         assert running["process"].wait(timeout=120) == 0
