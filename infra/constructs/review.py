@@ -26,6 +26,7 @@ from infra.nag import acknowledge_function_basics, acknowledge_resources, suppre
 API_STAGE = "review"
 _SYNCHRONOUS = "Invoked synchronously behind API Gateway: an error goes back to the caller, not to a DLQ."
 PUBLIC_FILES = (
+    "session.js",
     "review.js",
     "review.css",
     "config.json",

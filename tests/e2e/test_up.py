@@ -19,6 +19,7 @@ from typing import Any
 import boto3
 import pytest
 
+from functions.core.base.records import Upload
 from functions.core.detection.upload_keys import image_id_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -76,7 +77,11 @@ def test_an_upload_from_another_process_is_catalogued_and_kept(tmp_path: Path) -
             Bucket=info["buckets"]["raw"], Key=key, Body=PHOTO.read_bytes()
         )
         uploaded = time.monotonic()
-        image_id = image_id_for(key, put["ETag"].strip('"'))  # one image per upload (key and revision)
+        # (the record's id is the key's and this upload's version: a re-upload is a new record)
+        upload = Upload(
+            bucket=info["buckets"]["raw"], key=key, etag=put["ETag"], version_id=put.get("VersionId")
+        )
+        image_id = image_id_for(key, upload.revision)
         pk = {"pk": {"S": f"image#{image_id}"}}
         # THEN its record appears in the catalog within 10 s, with its cars cropped
         dynamodb = outside_client("dynamodb", info)

@@ -59,7 +59,7 @@ def test_every_review_api_method_but_the_static_page_requires_the_cognito_author
     assert len(authorized) + len(open_methods) == len(methods)
     assert authorized and all(m["Properties"]["AuthorizerId"] == {"Ref": authorizer_id} for m in authorized)
     # AND the open ones are the GETs of the page shells (review page and dashboard, no data)
-    assert len(open_methods) == 8 and all(m["Properties"]["HttpMethod"] == "GET" for m in open_methods)
+    assert len(open_methods) == 9 and all(m["Properties"]["HttpMethod"] == "GET" for m in open_methods)
     api_root = {"Fn::GetAtt": [synthesized.logical_id(review.api), "RootResourceId"]}
     resources = synthesized.of_type("AWS::ApiGateway::Resource")
     assert {
@@ -70,6 +70,7 @@ def test_every_review_api_method_but_the_static_page_requires_the_cognito_author
     } == {
         "/",
         "index.html",
+        "session.js",
         "review.js",
         "review.css",
         "config.json",

@@ -50,6 +50,7 @@ STATIC_DIR = Path(__file__).resolve().parents[2] / "review_api" / "static"
 STATIC_FILES = {
     "/": "index.html",
     "/index.html": "index.html",
+    "/session.js": "session.js",
     "/review.js": "review.js",
     "/review.css": "review.css",
     "/dashboard.html": "dashboard.html",

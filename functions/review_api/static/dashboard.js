@@ -2,13 +2,11 @@
 // Same API, same token as the review page (local token or Cognito id token, in sessionStorage).
 "use strict";
 
-const TOKEN_KEY = "skillforge-review-token";
 const STATUS_LABELS = {
   new: "new", labelling: "in labelling", labelled: "labelled", background: "background",
   in_review: "in review", verified: "verified", rejected: "rejected", model_labelled: "model labelled",
 };
-const state = { token: null, polling: null };
-const $ = (id) => document.getElementById(id);
+const state = { polling: null };
 
 function el(tag, text, className) {
   const node = document.createElement(tag);
@@ -17,32 +15,7 @@ function el(tag, text, className) {
   return node;
 }
 
-function takeTokenFromFragment() {
-  const params = new URLSearchParams(window.location.hash.slice(1));
-  const idToken = params.get("id_token");
-  if (idToken) {
-    sessionStorage.setItem(TOKEN_KEY, idToken);
-    history.replaceState(null, "", window.location.pathname);
-  }
-}
-
-async function api(path, options = {}) {
-  const headers = Object.assign({}, options.headers || {});
-  if (state.token) headers["Authorization"] = "Bearer " + state.token;
-  const response = await fetch(path, Object.assign({}, options, { headers }));
-  if (response.status === 401 || response.status === 403) {
-    const body = await response.json().catch(() => ({}));
-    signOut(body.error || "refused");
-    throw new Error("refused");
-  }
-  const body = await response.json();
-  if (!response.ok) throw new Error(body.error || response.statusText);
-  return body;
-}
-
-function signOut(reason) {
-  sessionStorage.removeItem(TOKEN_KEY);
-  state.token = null;
+function showLogin(reason) {
   $("dashboard").hidden = true;
   $("login").hidden = false;
   $("login-error").textContent = reason || "";
@@ -132,7 +105,7 @@ function renderGates(gates) {
 }
 
 async function refresh() {
-  const data = await api("api/dashboard");
+  const data = await session.json("api/dashboard");
   $("stage").textContent = "stage " + data.stage;
   renderCatalog(data.catalog);
   renderSkills(data.skills);
@@ -140,7 +113,7 @@ async function refresh() {
 }
 
 async function loadConfigs() {
-  const data = await api("api/dashboard/configs");
+  const data = await session.json("api/dashboard/configs");
   const select = $("config");
   select.replaceChildren();
   for (const name of data.configs) select.append(el("option", name));
@@ -163,14 +136,14 @@ async function makeSkill(event) {
   event.preventDefault();
   $("make-skill").disabled = true;
   try {
-    const job = await api("api/dashboard/make-skill", {
+    const job = await session.json("api/dashboard/make-skill", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ config: $("config").value }),
     });
     showJob(job);
     state.polling = setInterval(async () => {
-      const now = await api("api/dashboard/jobs/" + job.job_id);
+      const now = await session.json("api/dashboard/jobs/" + job.job_id);
       showJob(now);
       if (now.state !== "running") {
         clearInterval(state.polling);
@@ -189,7 +162,7 @@ async function start() {
   $("login").hidden = true;
   $("dashboard").hidden = false;
   try {
-    const me = await api("api/me");
+    const me = await session.json("api/me");
     $("who").textContent = me.reviewer;
     await refresh();
     await loadConfigs();
@@ -198,21 +171,8 @@ async function start() {
   }
 }
 
-$("login-form").addEventListener("submit", (event) => {
-  event.preventDefault();
-  state.token = $("token").value.trim();
-  sessionStorage.setItem(TOKEN_KEY, state.token);
-  start();
-});
 $("make-form").addEventListener("submit", makeSkill);
 
-(async function init() {
-  takeTokenFromFragment();
-  const config = await fetch("config.json").then((r) => r.json()).catch(() => ({}));
-  if (config.login_url) {
-    $("cognito").hidden = false;
-    $("cognito-link").href = config.login_url;
-  }
-  state.token = sessionStorage.getItem(TOKEN_KEY);
-  if (state.token) start(); else signOut("");
-})();
+session.onSignedIn = start;
+session.onSignedOut = showLogin;
+session.init();

@@ -1,41 +1,9 @@
 // skillforge expert review page: talks to the review API with a bearer token (local token or Cognito id token).
 "use strict";
 
-const TOKEN_KEY = "skillforge-review-token";
-const state = { token: null, variants: {}, classes: [], variant: null, items: [], focus: 0, selected: new Set(), urls: [] };
-const $ = (id) => document.getElementById(id);
+const state = { variants: {}, classes: [], variant: null, items: [], focus: 0, selected: new Set(), urls: [] };
 
-function takeTokenFromFragment() {
-  const params = new URLSearchParams(window.location.hash.slice(1));
-  const idToken = params.get("id_token");
-  if (idToken) {
-    sessionStorage.setItem(TOKEN_KEY, idToken);
-    history.replaceState(null, "", window.location.pathname);
-  }
-}
-
-async function api(path, options = {}) {
-  const headers = Object.assign({}, options.headers || {});
-  if (state.token) headers["Authorization"] = "Bearer " + state.token;
-  const response = await fetch(path, Object.assign({}, options, { headers }));
-  if (response.status === 401 || response.status === 403) {
-    const body = await response.json().catch(() => ({}));
-    signOut(body.error || "refused");
-    throw new Error("refused");
-  }
-  return response;
-}
-
-async function apiJson(path, options = {}) {
-  const response = await api(path, options);
-  const body = await response.json();
-  if (!response.ok) throw new Error(body.error || response.statusText);
-  return body;
-}
-
-function signOut(reason) {
-  sessionStorage.removeItem(TOKEN_KEY);
-  state.token = null;
+function showLogin(reason) {
   $("app").hidden = true;
   $("login").hidden = false;
   $("login-error").textContent = reason ? "Not signed in: " + reason : "";
@@ -55,18 +23,18 @@ function showProgress(progress) {
 
 async function start() {
   try {
-    const me = await apiJson("api/me");
+    const me = await session.json("api/me");
     $("who").textContent = me.reviewer;
     $("login").hidden = true;
     $("app").hidden = false;
     await refresh();
   } catch (error) {
-    if (error.message !== "refused") signOut(error.message);
+    if (error.message !== "refused") session.signOut(error.message);
   }
 }
 
 async function refresh(keepVariant) {
-  const data = await apiJson("api/variants");
+  const data = await session.json("api/variants");
   state.variants = data.variants;
   state.classes = data.classes;
   showProgress(data.progress);
@@ -98,7 +66,7 @@ async function loadQueue() {
   state.selected.clear();
   state.focus = 0;
   if (state.variant) {
-    const data = await apiJson("api/queue?variant=" + encodeURIComponent(state.variant));
+    const data = await session.json("api/queue?variant=" + encodeURIComponent(state.variant));
     state.items = data.items;
   }
   $("title").textContent = state.variant ? `Proposed: ${state.variant}` : "Nothing to review";
@@ -151,7 +119,7 @@ async function renderGrid() {
 }
 
 async function loadImage(cropId, img) {
-  const response = await api(`api/crops/${encodeURIComponent(cropId)}/image`);
+  const response = await session.request(`api/crops/${encodeURIComponent(cropId)}/image`);
   if (!response.ok) { img.alt = "image missing"; return; }
   const url = URL.createObjectURL(await response.blob());
   state.urls.push(url);
@@ -184,7 +152,7 @@ function selectAll() {
 
 async function decide(body, text) {
   try {
-    const result = await apiJson("api/decisions", {
+    const result = await session.json("api/decisions", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify(Object.assign({ variant: state.variant }, body)),
@@ -235,7 +203,7 @@ function rejectFocused() {
 
 async function undo() {
   try {
-    const result = await apiJson("api/undo", { method: "POST" });
+    const result = await session.json("api/undo", { method: "POST" });
     showProgress(result.progress);
     say(`undone: ${result.undone.decision_id}`);
     await refresh(true);
@@ -286,12 +254,6 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
-$("login-form").addEventListener("submit", (event) => {
-  event.preventDefault();
-  state.token = $("token").value.trim();
-  sessionStorage.setItem(TOKEN_KEY, state.token);
-  start();
-});
 $("select-all").addEventListener("click", selectAll);
 $("confirm").addEventListener("click", confirmSelected);
 $("wrong").addEventListener("click", openCorrection);
@@ -300,13 +262,6 @@ $("undo").addEventListener("click", undo);
 $("correct-form").addEventListener("submit", saveCorrection);
 $("correct-cancel").addEventListener("click", closeCorrection);
 
-(async function init() {
-  takeTokenFromFragment();
-  const config = await fetch("config.json").then((r) => r.json()).catch(() => ({}));
-  if (config.login_url) {
-    $("cognito").hidden = false;
-    $("cognito-link").href = config.login_url;
-  }
-  state.token = sessionStorage.getItem(TOKEN_KEY);
-  if (state.token) start(); else signOut("");
-})();
+session.onSignedIn = start;
+session.onSignedOut = showLogin;
+session.init();
