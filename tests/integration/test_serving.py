@@ -14,7 +14,6 @@ from functions.core.base.records import ImageStatus, Upload
 from functions.core.base.resources import ResourceNames
 from functions.core.detection.detect import detect_and_catalog
 from functions.core.detection.settings import DetectorSettings, PipelineSettings
-from functions.core.detection.upload_keys import upload_context
 from functions.core.serving.config import CascadeConfig
 from functions.core.serving.settings import ServingSettings
 from functions.core.serving.wiring import build_detect_and_serve_deps
@@ -149,7 +148,7 @@ def test_a_corrupt_onnx_export_is_not_classified_with_its_reason(
     crop = DynamoCatalog(served["table"]).get_crop(f"{outcome.image_id}-00")
     assert crop is not None and crop.served is not None
     assert (crop.served.status, crop.served.reason) == ("not_classified", "skill_artifact_corrupt")
-    assert DynamoCatalog(served["table"]).get_image(upload_context("r/1.png").image_id) is not None
+    assert DynamoCatalog(served["table"]).get_image(outcome.image_id) is not None
 
 
 def test_no_deployed_version_is_not_classified_not_deployed(served: dict[str, Any]) -> None:

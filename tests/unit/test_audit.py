@@ -93,3 +93,14 @@ def test_the_serving_stage_is_accounted_per_crop() -> None:
     assert report.served == {"classified": 1, "not_classified": 1, "unserved": 1}
     assert report.not_classified_reasons == {"skill_artifact_missing": 1}
     assert report.clean
+
+
+def test_a_re_upload_that_superseded_the_older_record_is_not_a_duplicate() -> None:
+    # GIVEN one key uploaded twice: the older record superseded by the newer one
+    older = _image("a.jpg", ImageStatus.CARS_FOUND)
+    older = older.model_copy(update={"image_id": "v1", "superseded_by": "v2"})
+    newer = _image("a.jpg", ImageStatus.NO_CAR).model_copy(update={"image_id": "v2", "supersedes": "v1"})
+    # WHEN reconciled / THEN the key is in one terminal state (the newer one's), and nothing is duplicated
+    report = reconcile(["a.jpg"], [older, newer], [], [])
+    assert report.clean and report.duplicate_records == []
+    assert report.terminal == {"no_car": 1}

@@ -50,8 +50,10 @@ def reconcile(
     """Every upload must be in exactly one terminal state; anything else is listed by name."""
     raw = set(raw_keys)
     image_list = list(images)
-    per_key = Counter(record.key for record in image_list)
-    by_key = {record.key: record for record in image_list}
+    # A re-upload to a key supersedes the older record explicitly: only the current ones count per key.
+    current = [record for record in image_list if record.superseded_by is None]
+    per_key = Counter(record.key for record in current)
+    by_key = {record.key: record for record in current}
     crop_list = list(crops)
     referenced = {crop.crop_key for crop in crop_list}
     stored_crops = set(crop_object_keys)

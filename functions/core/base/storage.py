@@ -77,6 +77,16 @@ class BlobStore:
             MetadataDirective="REPLACE",
         )
 
+    def etag(self, bucket: str, key: str) -> str | None:
+        """The object's current ETag (HEAD), None when it does not exist."""
+        try:
+            response = self.s3.head_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in {"NoSuchKey", "404", "NotFound"}:
+                return None
+            raise
+        return str(response.get("ETag", "")).strip('"') or None
+
     def exists(self, bucket: str, key: str) -> bool:
         try:
             self.s3.head_object(Bucket=bucket, Key=key)

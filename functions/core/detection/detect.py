@@ -128,6 +128,7 @@ def detect_batch(uploads: Sequence[Upload], deps: DetectDeps) -> list[DetectOutc
     in the background. Each upload keeps its own write order (image record last) and gets its own
     outcome, or the exception that stopped it (its message is then retried; the others are not).
     """
+    uploads = [_with_revision(upload, deps) for upload in uploads]
     first: dict[str, int] = {}  # image id → index of its first upload in this batch
     pending: list[DetectOutcome | Future[DetectOutcome] | Exception | int] = []
     fetches: list[_Fetch | None] = []
@@ -168,6 +169,15 @@ class _Fetch:
     context: UploadContext
     existing: Future[ImageRecord | None]
     download: Future[StoredObject]
+
+
+def _with_revision(upload: Upload, deps: DetectDeps) -> Upload:
+    """S3 events carry the ETag (and the version id of a versioned bucket); an event without either
+    (hand-made, or a redrive of an old message) gets the object's current ETag, so that every event
+    for one upload keys to one image id."""
+    if upload.revision is not None:
+        return upload
+    return upload.model_copy(update={"etag": deps.store.etag(upload.bucket, upload.key)})
 
 
 def _fetch(upload: Upload, deps: DetectDeps) -> _Fetch:
