@@ -185,7 +185,7 @@ def test_review_api_uses_the_cognito_authorizer_for_every_api_route(synthesized:
         m["Properties"]["AuthorizationType"] == "COGNITO_USER_POOLS" for m in proxy_methods
     )
     public = [m for m in methods.values() if m["Properties"]["AuthorizationType"] == "NONE"]
-    assert all(m["Properties"]["HttpMethod"] == "GET" for m in public) and len(public) == 8
+    assert all(m["Properties"]["HttpMethod"] == "GET" for m in public) and len(public) == 9
 
 
 def test_user_pool_is_closed_with_mfa(synthesized: dict[str, Any]) -> None:

@@ -22,7 +22,12 @@ def test_importing_the_cdk_app_builds_no_logger_and_no_client() -> None:
     # GIVEN a fresh interpreter that records every powertools Logger and boto3 client built
     # WHEN it imports the CDK app (every construct and the runtime modules they read)
     result = subprocess.run(
-        [sys.executable, "-c", PROBE], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+        [sys.executable, "-c", PROBE],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        check=True,
     )
     # THEN nothing was built
     assert result.stdout.strip().splitlines()[-1] == "nothing"

@@ -154,6 +154,7 @@ print(json.dumps({{"backend": settings.detector_backend, "cars": len(cars), "lab
         env=env,
         cwd=REPO,
         capture_output=True,
+        stdin=subprocess.DEVNULL,
         text=True,
         timeout=120,
         check=False,

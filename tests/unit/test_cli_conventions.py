@@ -171,6 +171,7 @@ def test_readme_detect_example_works_without_environment_variables() -> None:
         cwd=repo,
         env=env,
         capture_output=True,
+        stdin=subprocess.DEVNULL,
         text=True,
         timeout=300,
         check=False,
