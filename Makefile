@@ -68,7 +68,8 @@ typecheck: setup
 	$(BIN)/mypy
 
 test: setup node browser lint typecheck validate
-	$(BIN)/python -m pytest -n 2 --timeout=600 tests
+	$(BIN)/python -m pytest -n 2 --timeout=600 -m "not isolated" tests
+	$(BIN)/python -m pytest -p no:xdist --timeout=600 -m isolated tests
 
 unit: setup
 	$(BIN)/python -m pytest tests/unit

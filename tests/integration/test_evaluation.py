@@ -31,10 +31,12 @@ def gate_env(moto_aws: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
     gate = GateConfig(
         min_accuracy_gain=0.05,
         first_version_min_accuracy=0.5,
+        # these tests are about accuracy and records: wall-clock latency is only bounded loosely (a cold
+        # first inference on a loaded CI machine takes seconds); latency rules have their own unit tests
         latency_tolerance=10.0,
-        latency_slack_ms=500,
+        latency_slack_ms=30_000,
         skill_latency_tolerance=10.0,
-        skill_latency_slack_ms=500,
+        skill_latency_slack_ms=30_000,
         min_cases_per_class=1,  # a small synthetic harness; its gains are clear-cut (McNemar applies)
     )
     deps = evaluate_deps(
