@@ -133,13 +133,8 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 if start == "pretrained":
                     _publish(model_dir, args.out / cfg.skill / f"v{made.skill.skill_version:06d}")
-                summary = {"ingest": ingest, "runs": results, "per_class": per_class}
-                (args.results / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
-    _write_summary_csv(args.results / "summary.csv", results)
-    text = results_table(ingest, results, per_class, datasets)
-    (args.results / "README.md").write_text(text, encoding="utf-8")
-    print(text)
-    return 0
+                _write_summary_json(args.results, ingest, results, per_class)
+    return _write_results(args.results, ingest, results, per_class, datasets)
 
 
 def run_direct(args: argparse.Namespace, configs: list[Any], models_dir: Path | None) -> int:
@@ -202,13 +197,8 @@ def run_direct(args: argparse.Namespace, configs: list[Any], models_dir: Path | 
             _write_per_class(args.results / f"per-class-{cfg.skill}-{start}.csv", metrics)
             if publish:
                 _publish(run_dir / "model", args.out / cfg.skill / f"v{version:06d}")
-            summary = {"ingest": ingest, "runs": results, "per_class": per_class}
-            (args.results / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
-    _write_summary_csv(args.results / "summary.csv", results)
-    text = results_table(ingest, results, per_class, datasets)
-    (args.results / "README.md").write_text(text, encoding="utf-8")
-    print(text)
-    return 0
+            _write_summary_json(args.results, ingest, results, per_class)
+    return _write_results(args.results, ingest, results, per_class, datasets)
 
 
 class _Made:
@@ -302,6 +292,29 @@ def _write_per_class(path: Path, metrics: dict[str, Any]) -> None:
         writer.writerow(["class", "test_images", "accuracy_recall", "precision"])
         for name, m in metrics["test"]["per_class"].items():
             writer.writerow([name, m["support"], m["recall"], m["precision"]])
+
+
+def _write_summary_json(
+    results_dir: Path, ingest: dict[str, Any], results: list[dict[str, Any]], per_class: dict[str, Any]
+) -> None:
+    """summary.json after every run, so an interrupted `make skills` keeps what it measured."""
+    summary = {"ingest": ingest, "runs": results, "per_class": per_class}
+    (results_dir / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
+
+
+def _write_results(
+    results_dir: Path,
+    ingest: dict[str, Any],
+    results: list[dict[str, Any]],
+    per_class: dict[str, Any],
+    datasets: dict[str, Any],
+) -> int:
+    """summary.csv and the README table of the results folder; the table is also the command's output."""
+    _write_summary_csv(results_dir / "summary.csv", results)
+    text = results_table(ingest, results, per_class, datasets)
+    (results_dir / "README.md").write_text(text, encoding="utf-8")
+    print(text)
+    return 0
 
 
 def _write_summary_csv(path: Path, results: list[dict[str, Any]]) -> None:
