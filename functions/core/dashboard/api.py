@@ -27,7 +27,11 @@ from functions.core.labelling.review_api import ReviewApi
 REPORT_LINK_EXPIRY_S = 900
 # local: 12 hex digits; cloud: the execution's name (skillforge-<skill>-v<N>-<time>)
 JobId = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9-]{1,80}$")]
-PUBLISH_HINT = "skillforge make-skill training/configs/CONFIG.json --profile gpu --publish"
+NO_JOBS_HINT = "Start training from a terminal: skillforge make-skill CONFIG"
+PUBLISH_HINT = (
+    "No skill config is published yet: publish one from a terminal with "
+    "skillforge make-skill training/configs/CONFIG.json --profile gpu --publish"
+)
 
 
 class MakeSkillRequest(BaseModel):
@@ -102,7 +106,7 @@ class Dashboard:
         @app.get("/api/dashboard/configs")
         def configs() -> dict[str, Any]:
             if self.jobs is None:
-                return {"configs": [], "can_make": False, "hint": "skillforge make-skill CONFIG"}
+                return {"configs": [], "can_make": False, "hint": NO_JOBS_HINT}
             names = self.jobs.available()
             if not names:  # cloud: no config published yet
                 return {"configs": [], "can_make": False, "hint": PUBLISH_HINT}
