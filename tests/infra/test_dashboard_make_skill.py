@@ -43,3 +43,18 @@ def test_the_dashboard_may_start_and_read_only_make_skill_executions(synthesized
     assert not states
     # AND the launch templates may be read (launch/*)
     assert "s3:GetObject" in granted[synthesized.arn(synthesized.stack.artifacts_bucket, "/launch/*")]
+
+
+def test_the_dashboard_lists_only_the_launch_templates(synthesized: Synthesized) -> None:
+    # GIVEN the dashboard function's policy statements
+    role = {"Ref": synthesized.logical_id(synthesized.stack.review.function.role)}
+    statements = [
+        statement
+        for policy in synthesized.of_type("AWS::IAM::Policy").values()
+        if role in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    # WHEN the ListBucket statement is read
+    (listing,) = [s for s in statements if s["Action"] == "s3:ListBucket"]
+    # THEN it lists the artifacts bucket under launch/ only
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["launch/*"]}}
