@@ -8,8 +8,9 @@ registered demo skill (the same StageAnswer/ServedAnswer records serving writes)
 - active_learning: the production hand-off orders the new crops by uncertainty within a budget,
   confident answers agreeing with the hint skip the crowd; the measured study curve is quoted;
 - feedback: a user corrects one wrong answer (a bad correction is refused), the expert confirms;
-- drift: the held-out batch and the darkened batch against the train side; `out/catalog.jsonl`
-  lets `skillforge drift --catalog out/catalog.jsonl` print the same table.
+- drift: the held-out batch and the darkened batch against the training photos of the deployed
+  demo skill version (its lineage), with the chart `out/drift.png`; `out/catalog.jsonl` (with that
+  lineage) lets `skillforge drift --catalog out/catalog.jsonl` print the same table.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from functions.core.base.artifacts import Artifacts
 from functions.core.base.catalog import DynamoCatalog
 from functions.core.base.records import CropRecord, CropStatus, ServedAnswer, StageAnswer, utc_now
 from functions.core.base.storage import BlobStore
-from functions.core.dataset.extract import screened_table
+from functions.core.dataset.extract import read_lineage, screened_table
 from functions.core.dataset.spec import DatasetSpec
 from functions.core.dataset.split import Split, SplitPolicy, hashed_split
 from functions.core.dataset.wiring import build_extract_deps
@@ -42,7 +43,9 @@ from functions.core.labelling.feedback import (
 from functions.core.labelling.handoff import HandoffDeps, hand_off
 from functions.core.labelling.local_jobs import LocalLabelingJobs
 from functions.core.labelling.review import ReviewStore
-from functions.core.monitoring.drift import day_drift, render_table, sample_of
+from functions.core.monitoring.charts import DRIFT_CHART, drift_chart
+from functions.core.monitoring.drift import compare, render_table
+from functions.core.monitoring.reference import DeployedLineage
 from functions.core.monitoring.settings import DriftSettings
 from functions.core.skills.registry import SkillRegistry
 from functions.core.skills.resolver import RegistrySkills
@@ -274,37 +277,47 @@ def _feedback(catalog: DynamoCatalog) -> dict[str, Any]:
 
 def _drift(demo: DemoRun, catalog: DynamoCatalog, day: set[str], dark: set[str]) -> dict[str, Any]:
     settings = DriftSettings(min_current=10, min_reference=10)
-    splits = catalog.group_splits()
+    store, bucket = BlobStore(demo.emulator.client("s3")), demo.emulator.names.artifacts_bucket
+    reference = DeployedLineage(build_deployments(), store, bucket).training_reference(DEMO_SKILL)
     images = list(catalog.iter_images())
-    crops_of: dict[str, list[CropRecord]] = {}
-    for crop in catalog.iter_crops():
-        crops_of.setdefault(crop.image_id, []).append(crop)
-    reference = sample_of([i for i in images if splits.get(i.group_id) == "train"], crops_of)
-    rows = [
-        day_drift(
-            "new photos, unseen classes",
-            reference,
-            sample_of([i for i in images if i.key in day], crops_of),
-            settings,
-        ),
-        day_drift(
-            "same, darkened", reference, sample_of([i for i in images if i.key in dark], crops_of), settings
-        ),
-    ]
-    table = render_table(rows)
+    learnt_from = set(reference.image_ids)
+    run = compare(
+        reference,
+        [i for i in images if i.image_id in learnt_from],
+        {
+            "new photos, unseen classes": [i for i in images if i.key in day],
+            "same, darkened": [i for i in images if i.key in dark],
+        },
+        catalog.iter_crops(),
+        settings,
+    )
+    table = render_table(run.rows)
     print("\n" + table + "\n")
+    chart = drift_chart(run, settings.alarm_threshold, demo.out_dir / DRIFT_CHART)
+    demo.progress(f"drift against {run.reference_text()}; chart {chart.path}")
+    lineage = (
+        read_lineage(store, bucket, DEMO_SKILL, reference.skill_version) if reference.skill_version else None
+    )
     export = demo.out_dir / "catalog.jsonl"
     exported = export_catalog(
-        demo.emulator.resource("dynamodb").Table(demo.emulator.names.catalog_table), export
+        demo.emulator.resource("dynamodb").Table(demo.emulator.names.catalog_table),
+        export,
+        [lineage] if lineage else [],
     )
     return {
         "note": (
-            f"the demo's reference is {reference.images} train-side photos: with so few, even an unshifted "
-            "batch scores high; compare the rows (docs/quality-and-drift.md has the figures on 300 photos)"
+            f"the demo's reference is the {run.reference_images} training photos of the deployed "
+            f"{DEMO_SKILL} version: with so few, even an unshifted batch scores high; compare the rows "
+            "(docs/quality-and-drift.md has the figures on 300 photos)"
         ),
-        "reference_images": reference.images,
+        "reference": run.reference_text(),
+        "reference_skill_version": reference.skill_version,
+        "reference_dataset_version": reference.dataset_version,
+        "reference_images": run.reference_images,
         "alarm_threshold": settings.alarm_threshold,
-        "rows": [r.model_dump() for r in rows],
+        "rows": [r.model_dump() for r in run.rows],
+        "chart": chart.path,
+        "chart_worst_features": [f"{feature} ({batch})" for feature, batch in chart.worst],
         "catalog_export": str(export),
         "catalog_items_exported": exported,
     }
