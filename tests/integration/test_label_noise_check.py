@@ -27,7 +27,9 @@ SWAPPED = {3: "blue", 27: "green", 45: "red", 50: "blue"}  # crop number → the
 
 
 @pytest.fixture
-def trained(moto_aws: dict[str, Any], tiny_skill_folders: dict[str, Path], monkeypatch: pytest.MonkeyPatch):
+def trained(
+    moto_aws: dict[str, Any], tiny_skill_folders: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> dict[str, Any]:
     """colour v1 deployed, trained on 60 verified crops (20 per colour) that its lineage names."""
     names = moto_aws["names"]
     for name, value in {
