@@ -2,7 +2,8 @@
 and the lineage records of the deployed skill versions (the drift reference).
 
 The emulator forgets the catalog when the demo ends; the demo writes `out/catalog.jsonl` so commands
-that read the catalog (`skillforge drift --catalog out/catalog.jsonl`) work on what the run left.
+that read the catalog (`skillforge drift --skill demo-car-class --catalog out/catalog.jsonl`) work on
+what the run left.
 """
 
 from __future__ import annotations

@@ -70,9 +70,12 @@ def _psi_panel(ax: Any, run: DriftRun, chart: DriftChart) -> None:
         values = [row.features.get(f) or 0.0 for f in features]
         offsets = [i + (index - (len(run.rows) - 1) / 2) * width for i in range(len(features))]
         ax.bar(offsets, values, width=width, label=f"{row.day} ({row.status})")
+    for i, feature in enumerate(features):
+        if all(row.features.get(feature) is None for row in run.rows):
+            ax.text(i, chart.threshold / 2, "not scored", ha="center", fontsize=7, color="#777", rotation=90)
     ax.axhline(chart.threshold, color="#c0392b", linestyle="--", label=f"alarm {chart.threshold}")
     ax.set_xticks(range(len(features)), features, fontsize=8)
-    ax.set(title="PSI per feature (0 where not scored)", ylabel="PSI")
+    ax.set(title="PSI per feature and batch (not scored: too few values)", ylabel="PSI")
     ax.legend(fontsize=7, loc="upper left")
     ax.grid(axis="y", alpha=0.3)
 
