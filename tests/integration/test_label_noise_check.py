@@ -21,6 +21,8 @@ from tests.support.labelling import add_crop
 from tests.support.serving import register_and_promote
 from tests.support.tiny_skill import synthetic_image
 
+pytestmark = pytest.mark.slow  # a real tiny skill's embeddings and cleanlab: seconds per test
+
 COLOURS = ("red", "blue", "green")
 PER_CLASS = 20
 SWAPPED = {3: "blue", 27: "green", 45: "red", 50: "blue"}  # crop number → the wrong label it is given
