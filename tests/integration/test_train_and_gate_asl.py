@@ -10,7 +10,6 @@ import io
 import json
 import tarfile
 import time
-import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,6 @@ from functions.core.base.storage import BlobStore
 from functions.core.gate.notify import Notifier, SlackWebhook, secret_webhook_url
 from functions.core.gate.rule import GateConfig
 from functions.core.skills.deployment import parameter_name, promote
-from scripts.local.delivery import FakeLambdaContext
 from scripts.local.provision import provision
 from tests.support.gate import (
     SlackServer,
@@ -38,22 +36,7 @@ from tests.support.gate import (
     skill_version_copy,
 )
 from tests.support.gate_stack import gate_stack
-
-REGION, ACCOUNT = "us-east-1", "123456789012"
-
-
-def resolve(value: Any, arns: dict[str, str]) -> Any:
-    """CloudFormation intrinsics of a DefinitionString → plain text (Join, GetAtt .Arn, pseudo refs)."""
-    if isinstance(value, str):
-        return value
-    if "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return separator.join(resolve(part, arns) for part in parts)
-    if "Fn::GetAtt" in value:
-        return arns[value["Fn::GetAtt"][0]]
-    if "Ref" in value:
-        return {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT}[value["Ref"]]
-    raise AssertionError(f"unexpected intrinsic {value}")
+from tests.support.sfn import REGION, InProcessLambda, placeholder_zip, resolve
 
 
 @pytest.fixture(scope="module")
@@ -75,39 +58,6 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         ),
     }
     return {"definition": machine["Properties"]["DefinitionString"], "logical": logical}
-
-
-class InProcessLambda:
-    """Dispatches moto Lambda invokes (by function name) to Python handlers."""
-
-    def __init__(self) -> None:
-        self.handlers: dict[str, Callable[[dict[str, Any], Any], Any]] = {}
-        self.calls: list[str] = []
-
-    def invoke(
-        self,
-        function_name: str,
-        qualifier: Any,
-        body: Any,
-        headers: Any,
-        response_headers: dict[str, str],
-    ) -> bytes:
-        name = function_name.rsplit(":function:", maxsplit=1)[-1].split(":", maxsplit=1)[0]
-        self.calls.append(name)
-        event = json.loads(body) if body else {}
-        try:
-            result = self.handlers[name](event, FakeLambdaContext(function_name=name))
-        except Exception as exc:
-            response_headers["x-amz-function-error"] = "Unhandled"
-            return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}).encode()
-        return json.dumps(result).encode()
-
-
-def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("index.py", "def handler(event, context):\n    return event\n")
-    return buffer.getvalue()
 
 
 @pytest.fixture
@@ -186,7 +136,7 @@ def world(
                 Runtime="python3.11",
                 Role=role,
                 Handler="index.handler",
-                Code={"ZipFile": _zip()},
+                Code={"ZipFile": placeholder_zip()},
             )["FunctionArn"]
         runtime.handlers = {
             "evaluate": evaluate_handler.handler,
