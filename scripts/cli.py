@@ -35,6 +35,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "scripts.commands.reprocess",
     "scripts.commands.drift",
     "scripts.commands.feedback",
+    "scripts.commands.label_noise",
 )
 
 

@@ -8,25 +8,17 @@ from typing import Any
 
 from PIL import Image
 
+from functions.core.base.plots import pyplot, save_png
 from functions.core.dataset.build import DataFile
 from functions.core.skills.model import CURVES_FILE, DATASET_FILE
 from training.materialise import crop_path
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def training_curves(history: list[dict[str, float]], path: Path) -> Path | None:
     """Train loss and validation top-1 / top-5 per epoch."""
     if not history:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     epochs = [row["epoch"] for row in history]
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(9, 3.2))
     loss_ax.plot(epochs, [row["train_loss"] for row in history], marker="o", color="#b36b00")
@@ -38,10 +30,7 @@ def training_curves(history: list[dict[str, float]], path: Path) -> Path | None:
     for ax in (loss_ax, acc_ax):
         ax.grid(alpha=0.3)
         ax.set_xticks(epochs if len(epochs) <= 20 else ax.get_xticks())
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_png(fig, path)
 
 
 def dataset_statistics(data: DataFile, crops_root: Path) -> dict[str, Any]:
@@ -67,7 +56,7 @@ def dataset_statistics(data: DataFile, crops_root: Path) -> dict[str, Any]:
 
 def dataset_chart(stats: dict[str, Any], classes: list[str], path: Path) -> Path:
     """Class balance per split, groups (adverts) per class, and the crops' sizes."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, (balance_ax, groups_ax, size_ax) = plt.subplots(1, 3, figsize=(12, 3.4))
     bottom = [0] * len(classes)
     for split, counts in stats["examples"].items():
@@ -90,10 +79,7 @@ def dataset_chart(stats: dict[str, Any], classes: list[str], path: Path) -> Path
         size_ax.scatter([w for w, _ in sizes], [h for _, h in sizes], s=8, alpha=0.6, color="#2f6fde")
     size_ax.set(title=f"crop sizes ({len(sizes)} crops)", xlabel="width px", ylabel="height px")
     size_ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_png(fig, path)
 
 
 def write_run_charts(

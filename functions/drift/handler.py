@@ -27,7 +27,7 @@ def deps() -> DriftDeps:
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     now = utc_now()
-    rows = monitor(deps(), days_before(now, int(event.get("days", 1))), now, emit=print)
-    for row in rows:
+    run = monitor(deps(), days_before(now, int(event.get("days", 1))), now, emit=print)
+    for row in run.rows:
         logger.info("drift", extra=row.model_dump())
-    return {"days": [row.model_dump() for row in rows]}
+    return {"days": [row.model_dump() for row in run.rows]}

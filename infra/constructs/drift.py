@@ -3,26 +3,31 @@ reference and emits `DriftScore` (EMF); an alarm on it goes to the alarm topic (
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from functions.core.base.schedules import DRIFT
+from functions.core.dataset.extract import LINEAGE_PREFIX
 from functions.core.monitoring.settings import METRIC_NAMESPACE, SCORE_METRIC, DriftSettings
+from functions.core.skills.deployment import parameter_name
 from infra.checkov import skip_check
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.python_code import FunctionDefaults, zip_function
+from infra.grants import allow, allow_objects
 from infra.nag import acknowledge_function_basics, nag_resource, suppress
 from infra.schedules import event_schedule
 
 
 class DriftMonitor(Construct):
-    """drift Lambda (daily, 01:00 UTC) · catalog read access · DriftScore alarm → alarm topic."""
+    """drift Lambda (daily, 01:00 UTC) · catalog read access · the deployed version's lineage (its SSM
+    parameter, its lineage record) · DriftScore alarm → alarm topic."""
 
     def __init__(
         self,
@@ -31,6 +36,7 @@ class DriftMonitor(Construct):
         *,
         defaults: FunctionDefaults,
         table: dynamodb.ITable,
+        artifacts_bucket: s3.IBucket,
         monitoring: Monitoring,
         skill: str = "car-make",
     ) -> None:
@@ -42,7 +48,11 @@ class DriftMonitor(Construct):
             module="drift",
             description="daily drift of photos and answers against the training reference",
             defaults=defaults,
-            environment={"SKILLFORGE_CATALOG_TABLE": table.table_name, "SKILLFORGE_DRIFT_SKILL": skill},
+            environment={
+                "SKILLFORGE_CATALOG_TABLE": table.table_name,
+                "SKILLFORGE_ARTIFACTS_BUCKET": artifacts_bucket.bucket_name,
+                "SKILLFORGE_DRIFT_SKILL": skill,
+            },
             timeout=Duration.minutes(15),
             memory_mb=1024,
         )
@@ -53,6 +63,27 @@ class DriftMonitor(Construct):
             "AwsSolutions-IAM5",
             "grant_read_data adds the table's indexes; the monitor only scans the table itself.",
             findings=[f"Resource::{nag_resource(self, table.table_arn)}/index/*"],
+        )
+        # The reference: which version is deployed (one parameter) and that version's lineage record;
+        # ListBucket makes a missing record a 404 ("no reference"), not an access error.
+        stack = Stack.of(self)
+        parameter = stack.format_arn(
+            service="ssm",
+            resource="parameter",
+            resource_name=parameter_name(defaults.stage, skill).lstrip("/"),
+        )
+        allow(self.function, ["ssm:GetParameter"], [parameter])
+        lineage = f"{LINEAGE_PREFIX}{skill}"
+        allow_objects(self.function, ["s3:GetObject"], artifacts_bucket, lineage)
+        allow(self.function, ["s3:ListBucket"], [artifacts_bucket.bucket_arn])
+        if artifacts_bucket.encryption_key is not None:
+            artifacts_bucket.encryption_key.grant_decrypt(self.function)
+        suppress(
+            self.function,
+            "AwsSolutions-IAM5",
+            "The monitor reads the lineage records of the watched skill's versions (one file per version, "
+            "versions are data).",
+            findings=[f"Resource::{nag_resource(self, artifacts_bucket.bucket_arn)}/{lineage}/*"],
         )
         # A run that fails (after Lambda's retries) is kept, with its error, in a dead-letter queue that
         # the monitoring watches; so is an event EventBridge could not deliver.

@@ -161,7 +161,12 @@ class SkillforgeStack(Stack):
         )
         defaults = self.function_defaults()
         self.drift = DriftMonitor(
-            self, "Drift", defaults=defaults, table=self.catalog_table, monitoring=self.monitoring
+            self,
+            "Drift",
+            defaults=defaults,
+            table=self.catalog_table,
+            artifacts_bucket=self.artifacts_bucket,
+            monitoring=self.monitoring,
         )
         self.monitoring.watch_dead_letter_queue("DetectDlqAlarm", self.ingest.dlq, "detect")
         self.monitoring.watch_function_errors("DetectErrorsAlarm", self.detection.function, "detect")

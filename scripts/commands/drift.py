@@ -1,6 +1,7 @@
 """`skillforge drift`: the drift table, per day, of incoming photos and served answers against the
-training reference (the photos of train-side groups). Reads the catalog named by the environment, or
-local mode's export (`--catalog out/catalog.jsonl`, written by the demo)."""
+training reference (the train split of the deployed skill version's lineage), and its chart (PNG,
+path on stderr). Reads the catalog and deployment named by the environment, or local mode's export
+(`--catalog out/catalog.jsonl`, written by the demo with the deployed versions' lineage)."""
 
 from __future__ import annotations
 
@@ -20,16 +21,24 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--day", action="append", default=None, help="a day YYYY-MM-DD (repeatable)")
     parser.add_argument("--skill", default="car-make", help="the skill whose answers are watched")
     parser.add_argument("--json", action="store_true", help="one JSON object per day instead of a table")
+    parser.add_argument(
+        "--chart",
+        type=Path,
+        default=None,
+        help="the chart's PNG (default: drift.png beside --catalog, else in the current folder)",
+    )
+    parser.add_argument("--no-chart", action="store_true", help="print the table only")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from functions.core.base.records import utc_now
+    from functions.core.monitoring.charts import DRIFT_CHART, drift_chart
     from functions.core.monitoring.drift import render_table
-    from functions.core.monitoring.monitor import CatalogReader, DriftDeps, monitor
+    from functions.core.monitoring.monitor import DriftDeps, monitor
     from functions.core.monitoring.settings import DriftSettings
     from functions.core.monitoring.wiring import build_drift_deps
-    from scripts.commands.output import emit, emit_json
+    from scripts.commands.output import emit, emit_json, info
 
     if args.days < 1:
         raise ValueError(f"--days must be at least 1, got {args.days}")
@@ -42,14 +51,22 @@ def run(args: argparse.Namespace) -> int:
     if args.catalog is not None:
         from scripts.local.catalog_export import ExportedCatalog
 
-        catalog: CatalogReader = ExportedCatalog(args.catalog)
-        deps = DriftDeps(catalog=catalog, settings=DriftSettings(), deployment="local", skill=args.skill)
+        export = ExportedCatalog(args.catalog)
+        deps = DriftDeps(
+            catalog=export, reference=export, settings=DriftSettings(), deployment="local", skill=args.skill
+        )
     else:
         deps = replace(build_drift_deps(), skill=args.skill)
-    rows = monitor(deps, days, now)
+    drift = monitor(deps, days, now)
+    info(f"drift against {drift.reference_text()}")
     if args.json:
-        for row in rows:
+        for row in drift.rows:
             emit_json(row.model_dump())
     else:
-        emit(render_table(rows))
+        emit(render_table(drift.rows))
+    if not args.no_chart:
+        path = args.chart or (args.catalog.parent if args.catalog else Path()) / DRIFT_CHART
+        path.parent.mkdir(parents=True, exist_ok=True)
+        drift_chart(drift, deps.settings.alarm_threshold, path)
+        info(f"drift chart: {path}")
     return 0

@@ -164,6 +164,17 @@ def delivering(emulator: Emulator, schedules: LocalSchedules | None = None) -> I
         delivery.stop()
 
 
+@contextmanager
+def stack_session(state_dir: Path) -> Iterator[Emulator]:
+    """For CLI commands on what `up` keeps (the catalog and crops too): restored, saved back on success."""
+    from scripts.local.emulator import running_emulator
+
+    with running_emulator() as emulator:
+        restore_stack(emulator, state_dir)
+        yield emulator
+        save_stack(emulator, state_dir)
+
+
 def wait_forever() -> None:
     while True:
         time.sleep(3600)

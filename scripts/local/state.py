@@ -4,7 +4,9 @@ deployment parameters and model/harness artifacts are saved to a folder and rest
 Layout of the state folder:
   items.jsonl         catalog-table items of the registry and gate log (skillseq#, skill#, gate#)
   parameters.json     SSM parameters under /skillforge/<stage>/
-  artifacts/<key>     objects of the artifacts bucket under skills/ and harness/, dataset manifests
+  artifacts/<key>     objects of the artifacts bucket under skills/, harness/ and lineage/ (what each
+                      version was trained on: the drift reference, the label-noise check), dataset
+                      manifests
   skill_versions.json the local stage's mapping file (what `skillforge promote` rewrites)
 """
 
@@ -23,7 +25,7 @@ from boto3.dynamodb.conditions import Attr
 from functions.core.skills.deployment import MappingFile
 
 ITEM_PREFIXES = ("skillseq#", "skill#", "gate#")
-ARTIFACT_PREFIXES = ("skills/", "harness/", "datasets/")
+ARTIFACT_PREFIXES = ("skills/", "harness/", "datasets/", "lineage/")
 DEFAULT_STATE_DIR = Path("out") / "state"
 
 

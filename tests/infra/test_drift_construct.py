@@ -40,3 +40,20 @@ def test_the_monitor_runs_daily_and_only_reads_the_catalog(synthesized: Any) -> 
     actions = {a for acts in granted.values() for a in acts}
     assert not any(a.startswith(("dynamodb:Put", "dynamodb:Update", "dynamodb:Delete")) for a in actions)
     assert "dynamodb:Scan" in actions
+
+
+def test_the_monitor_reads_the_deployed_version_and_its_lineage_only(synthesized: Any) -> None:
+    # GIVEN the synthesized dev stage  THEN the drift role reads one SSM parameter (the watched skill's
+    # deployed version) and the lineage records of that skill, nothing else of the artifacts bucket
+    granted = synthesized.granted(synthesized.stack.drift.function.role)
+    ssm = {resource for resource, actions in granted.items() if "ssm:GetParameter" in actions}
+    assert len(ssm) == 1 and "/skillforge/dev/skills/car-make" in next(iter(ssm))
+    reads = {resource for resource, actions in granted.items() if "s3:GetObject" in actions}
+    bucket = synthesized.stack.artifacts_bucket
+    assert reads == {synthesized.arn(bucket, "/lineage/car-make/*")}
+    assert not any(a.startswith("s3:Put") for acts in granted.values() for a in acts)
+    function = synthesized.of_type("AWS::Lambda::Function")[
+        synthesized.logical_id(synthesized.stack.drift.function)
+    ]
+    variables = function["Properties"]["Environment"]["Variables"]
+    assert variables["SKILLFORGE_ARTIFACTS_BUCKET"] == {"Ref": synthesized.logical_id(bucket)}

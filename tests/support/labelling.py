@@ -20,8 +20,10 @@ def add_crop(
     size: tuple[int, int] = (240, 140),
     job: str | None = None,
     main_car: bool = True,
+    picture: Image.Image | None = None,
+    final_class: str | None = None,
 ) -> CropRecord:
-    """An image with one car and its crop (a textured JPEG of `size`) in moto."""
+    """An image with one car and its crop (a textured JPEG of `size`, or `picture`) in moto."""
     names = aws["names"]
     catalog = DynamoCatalog(aws["table"])
     image_id = f"img{n:04d}"
@@ -47,6 +49,8 @@ def add_crop(
     for x in range(0, size[0], 6):  # edges, so the simulated crowd sees a sharp picture
         for y in range(size[1]):
             pixels[x, y] = (230, 230, 230)
+    if picture is not None:
+        image = picture.convert("RGB")
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     key = f"crops/{image_id[:2]}/{image_id}/00.jpg"
@@ -64,6 +68,7 @@ def add_crop(
         variant_hint=hint,
         main_car=main_car,
         status=status,
+        final_class=final_class,
         labelling_job=job,
         skill="car-detector",
         skill_version=1,

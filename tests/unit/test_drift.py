@@ -16,7 +16,14 @@ from functions.core.base.records import (
     ServedAnswer,
     StageAnswer,
 )
-from functions.core.monitoring.drift import DayDrift, drift_table, emf_record, psi, render_table
+from functions.core.monitoring.drift import (
+    DayDrift,
+    TrainingReference,
+    drift_table,
+    emf_record,
+    psi,
+    render_table,
+)
 from functions.core.monitoring.settings import DriftSettings
 from functions.core.quality.measure import measure
 from tests.conftest import shared_data
@@ -56,9 +63,15 @@ def table_for(
     images = [record(im, n, f"train-{n}", day=-10) for n, im in enumerate(reference)]
     images += [record(im, n, f"new-a-{n}", day=0) for n, im in enumerate(today)]
     images += [record(im, n, f"new-b-{n}", day=1) for n, im in enumerate(tomorrow)]
-    splits = {f"train-{n}": "train" for n in range(len(reference))}
     days = [(DAY0 + timedelta(days=d)).date() for d in (0, 1, 2)]
-    return drift_table(images, [], splits, days, DriftSettings())
+    return drift_table(images, [], learnt_from(images[: len(reference)]), days, DriftSettings()).rows
+
+
+def learnt_from(images: list[ImageRecord]) -> TrainingReference:
+    """The reference of a deployed version trained on `images` (its lineage's train split)."""
+    return TrainingReference(
+        skill="car-make", skill_version=1, dataset_version="d1", image_ids=[i.image_id for i in images]
+    )
 
 
 def test_a_darkened_batch_raises_the_score_past_the_threshold_an_unshifted_one_does_not():
@@ -130,16 +143,30 @@ def test_served_answers_drift_shows_in_class_mix_and_unclassified_rate():
 
     crops = [crop(im, "audi" if n % 2 else "bmw") for n, im in enumerate(reference)]
     crops += [crop(im, None if n % 4 else "audi") for n, im in enumerate(day)]
-    splits = {im.group_id: "train" for im in reference}
     # WHEN the day is scored
-    (row,) = drift_table(reference + day, crops, splits, [DAY0.date()], DriftSettings())
+    (row,) = drift_table(reference + day, crops, learnt_from(reference), [DAY0.date()], DriftSettings()).rows
     # THEN the unclassified rate drifts past the threshold; the EMF record carries the score
     assert row.features["unclassified"] is not None and row.features["unclassified"] > 1.0
     emf = emf_record(row, "dev", "car-make", 1)
     assert emf is not None and emf["DriftScore"] == row.score
+    assert (emf["SkillVersion"], emf["DatasetVersion"]) == (1, "d1")
     assert emf["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Deployment", "Skill"]]
 
 
 def test_psi_of_identical_samples_is_zero():
     values = [float(v) for v in range(100)]
     assert psi(values, values) == 0.0
+
+
+def test_without_a_reference_a_day_is_no_reference_and_emits_no_metric():
+    # GIVEN a day of uploads and a skill with no deployed version (no lineage, so no reference)
+    day = [record(scene(s), s, f"new-{s}", day=0) for s in range(30)]
+    missing = TrainingReference(skill="car-make", missing="no version of car-make is deployed in stage dev")
+    # WHEN the day is scored
+    run = drift_table(day, [], missing, [DAY0.date()], DriftSettings())
+    (row,) = run.rows
+    # THEN the day says why there is no reference, has no score and emits no metric
+    assert (row.status, row.score, row.images) == ("no reference", None, 30)
+    assert row.note == "no version of car-make is deployed in stage dev"
+    assert emf_record(row, "dev", "car-make", 0) is None
+    assert run.reference_text().startswith("no reference: no version of car-make")

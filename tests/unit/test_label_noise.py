@@ -25,7 +25,7 @@ def test_flipped_labels_are_the_candidates():
     # WHEN candidates are listed
     found = label_noise_candidates(np.asarray(points, dtype=np.float32), names, ids)
     # THEN nearly every flipped example is among them, with its cluster's class suggested, few others
-    by_id = {c.id: c for c in found}
+    by_id = {c.crop_id: c for c in found}
     hits = {f"crop-{i}" for i in flipped} & set(by_id)
     assert len(hits) >= 4
     assert by_id["crop-70"].suggested == "bmw" and by_id["crop-70"].given == "dodge"

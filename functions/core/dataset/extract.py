@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from functions.core.base.catalog import Catalog
 from functions.core.base.records import CropStatus, utc_now
-from functions.core.base.storage import BlobStore
+from functions.core.base.storage import BlobStore, ObjectMissingError
 from functions.core.base.versions import code_version
 from functions.core.dataset.build import (
     CROPS_MANIFEST_FILE,
@@ -175,8 +175,11 @@ def lineage_record(data: DataFile, skill: str, skill_version: int) -> LineageRec
     )
 
 
+LINEAGE_PREFIX = "lineage/"
+
+
 def lineage_key(skill: str, skill_version: int) -> str:
-    return f"lineage/{validate_skill_name(skill)}/v{skill_version:06d}.json"
+    return f"{LINEAGE_PREFIX}{validate_skill_name(skill)}/v{skill_version:06d}.json"
 
 
 def write_lineage(record: LineageRecord, store: BlobStore, bucket: str) -> str:
@@ -185,6 +188,15 @@ def write_lineage(record: LineageRecord, store: BlobStore, bucket: str) -> str:
         raise ValueError(f"lineage of {record.skill} v{record.skill_version} exists already (append-only)")
     store.put(bucket, key, record.model_dump_json(indent=1).encode("utf-8"), content_type="application/json")
     return f"s3://{bucket}/{key}"
+
+
+def read_lineage(store: BlobStore, bucket: str, skill: str, skill_version: int) -> LineageRecord | None:
+    """The lineage record of one trained version (None when it has none, e.g. registered by hand)."""
+    try:
+        data = store.get(bucket, lineage_key(skill, skill_version)).data
+    except ObjectMissingError:
+        return None
+    return LineageRecord.model_validate_json(data)
 
 
 def _put_json(deps: ExtractDeps, key: str, payload: Any) -> None:

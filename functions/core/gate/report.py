@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image
 
 from functions.core.base.artifacts import Artifacts
+from functions.core.base.plots import pyplot
 from functions.core.base.records import Box
 from functions.core.detection.crops import DEFAULT_CROP_PADDING, crop
 from functions.core.detection.images import decode_image
@@ -91,11 +92,7 @@ class _Report:
 
 @contextmanager
 def _matplotlib() -> Iterator[Any]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     with plt.rc_context({"font.size": 8}):
         yield plt
 

@@ -1,7 +1,9 @@
 """Daily drift of incoming photos and served answers against the skill's training reference (pure Python).
 
-Reference: the photos of the groups on the train side (what the skills learnt from) and, where they
-were served, the answers on their crops. Each day: the photos uploaded that day and the answers
+Reference: the train split of the deployed skill version's lineage record (exactly the photos it
+learnt from, whatever the catalog's train side holds today) and, where they were served, the answers
+on their crops. Without one (nothing deployed, no lineage record, its photos not in the catalog) a
+day is "no reference", never an error. Each day: the photos uploaded that day and the answers
 served on their crops. Numeric features are binned at the reference's quantiles, categorical ones
 by value; each gets a population stability index, PSI = Σ (cur − ref) · ln(cur / ref); the day's
 score is the largest. A day without photos is "no data", never an error. Pure Python: the monitor
@@ -23,6 +25,7 @@ from functions.core.base.records import CropRecord, ImageRecord
 from functions.core.monitoring.settings import METRIC_NAMESPACE, SCORE_METRIC, DriftSettings
 
 EPSILON = 1e-4
+NOT_IN_CATALOG = "none of the reference's photos is in the catalog"
 
 Numeric = Callable[[ImageRecord, list[CropRecord]], list[float]]
 
@@ -130,7 +133,17 @@ def _psi(ref: list[float], cur: list[float]) -> float:
     return sum((c - r) * math.log(c / r) for r, c in zip(ref, cur, strict=True))
 
 
-DayStatus = Literal["ok", "drift", "no data", "too few"]
+DayStatus = Literal["ok", "drift", "no data", "too few", "no reference"]
+
+
+class TrainingReference(BaseModel):
+    """What a day is compared with: the train split of the deployed skill version's lineage."""
+
+    skill: str
+    skill_version: int | None = None
+    dataset_version: str | None = None
+    image_ids: list[str] = Field(default_factory=list, description="the photos of the train split")
+    missing: str | None = Field(default=None, description="why there is no reference")
 
 
 class DayDrift(BaseModel):
@@ -140,9 +153,39 @@ class DayDrift(BaseModel):
     status: DayStatus
     score: float | None = Field(description="largest feature PSI, None when nothing could be scored")
     features: dict[str, float | None] = Field(description="PSI per feature; None: too few values")
+    skill_version: int | None = Field(default=None, description="the version whose lineage is the reference")
+    dataset_version: str | None = Field(default=None, description="the data set it was trained on")
+    note: str | None = Field(default=None, description="why a day has no reference")
 
 
-def day_drift(day: str, reference: Sample, current: Sample, settings: DriftSettings) -> DayDrift:
+class DriftRun(BaseModel):
+    """The rows of a run and the samples they were computed from (the drift chart draws both)."""
+
+    reference: TrainingReference
+    reference_images: int = Field(description="photos of the reference found in the catalog")
+    reference_sample: Sample
+    samples: dict[str, Sample] = Field(description="each asked day's sample")
+    rows: list[DayDrift]
+
+    def reference_text(self) -> str:
+        """One line: which version's training photos the days were compared with, or why none."""
+        ref = self.reference
+        if ref.skill_version is not None and self.reference_images:
+            return (
+                f"{ref.skill} v{ref.skill_version} (data set {ref.dataset_version}), "
+                f"{self.reference_images} of its {len(ref.image_ids)} training photos"
+            )
+        return f"no reference: {ref.missing or NOT_IN_CATALOG}"
+
+
+def day_drift(
+    day: str,
+    reference: Sample,
+    current: Sample,
+    settings: DriftSettings,
+    lineage: TrainingReference | None = None,
+) -> DayDrift:
+    """One day against the reference sample (`lineage`: where that sample came from, for the row)."""
     features: dict[str, float | None] = {}
     for name in NUMERIC:
         ref, cur = reference.numeric.get(name, []), current.numeric.get(name, [])
@@ -154,14 +197,27 @@ def day_drift(day: str, reference: Sample, current: Sample, settings: DriftSetti
         features[name] = round(psi_categorical(ref_c, cur_c), 4) if ok else None
     scored = [v for v in features.values() if v is not None]
     score = max(scored) if scored else None
+    note = None
     if current.images == 0:
         status: DayStatus = "no data"
+    elif reference.images == 0:
+        status, score = "no reference", None
+        features = dict.fromkeys(features)
+        note = (lineage.missing if lineage else None) or NOT_IN_CATALOG
     elif score is None:
         status = "too few"
     else:
         status = "drift" if score >= settings.alarm_threshold else "ok"
     return DayDrift(
-        day=day, images=current.images, crops=current.crops, status=status, score=score, features=features
+        day=day,
+        images=current.images,
+        crops=current.crops,
+        status=status,
+        score=score,
+        features=features,
+        skill_version=lineage.skill_version if lineage else None,
+        dataset_version=lineage.dataset_version if lineage else None,
+        note=note,
     )
 
 
@@ -172,24 +228,44 @@ def upload_day(image: ImageRecord) -> str:
 def drift_table(
     images: Iterable[ImageRecord],
     crops: Iterable[CropRecord],
-    split_of_group: Mapping[str, str],
+    reference: TrainingReference,
     days: Iterable[str | date],
     settings: DriftSettings,
-) -> list[DayDrift]:
-    """One row per asked day: the day's uploads (not on the train side) against the train side."""
+) -> DriftRun:
+    """One row per asked day: the day's uploads (other than the reference's photos) against the
+    reference photos, the train split of the deployed version's lineage."""
+    wanted = [d.isoformat() if isinstance(d, date) else d for d in days]
+    learnt_from = set(reference.image_ids)
+    reference_images: list[ImageRecord] = []
+    by_day: dict[str, list[ImageRecord]] = {day: [] for day in wanted}
+    for image in images:
+        if image.image_id in learnt_from:
+            reference_images.append(image)
+        elif upload_day(image) in by_day:
+            by_day[upload_day(image)].append(image)
+    return compare(reference, reference_images, by_day, crops, settings)
+
+
+def compare(
+    reference: TrainingReference,
+    reference_images: Iterable[ImageRecord],
+    batches: Mapping[str, Iterable[ImageRecord]],
+    crops: Iterable[CropRecord],
+    settings: DriftSettings,
+) -> DriftRun:
+    """Each batch of photos (a day, or any named set) against the reference's photos."""
     crops_of: defaultdict[str, list[CropRecord]] = defaultdict(list)
     for crop in crops:
         crops_of[crop.image_id].append(crop)
-    wanted = [d.isoformat() if isinstance(d, date) else d for d in days]
-    reference: list[ImageRecord] = []
-    by_day: defaultdict[str, list[ImageRecord]] = defaultdict(list)
-    for image in images:
-        if split_of_group.get(image.group_id) == "train":
-            reference.append(image)
-        elif upload_day(image) in wanted:
-            by_day[upload_day(image)].append(image)
-    base = sample_of(reference, crops_of)
-    return [day_drift(day, base, sample_of(by_day.get(day, []), crops_of), settings) for day in wanted]
+    base = sample_of(reference_images, crops_of)
+    samples = {name: sample_of(batch, crops_of) for name, batch in batches.items()}
+    return DriftRun(
+        reference=reference,
+        reference_images=base.images,
+        reference_sample=base,
+        samples=samples,
+        rows=[day_drift(name, base, sample, settings, reference) for name, sample in samples.items()],
+    )
 
 
 def emf_record(row: DayDrift, deployment: str, skill: str, timestamp_ms: int) -> dict[str, Any] | None:
@@ -214,6 +290,8 @@ def emf_record(row: DayDrift, deployment: str, skill: str, timestamp_ms: int) ->
         "Skill": skill,
         "Day": row.day,
         "Images": row.images,
+        "SkillVersion": row.skill_version,
+        "DatasetVersion": row.dataset_version,
         **values,
     }
 

@@ -9,7 +9,8 @@ from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from functions.core.base.records import CropRecord, ImageRecord
-from functions.core.monitoring.drift import DayDrift, drift_table, emf_record
+from functions.core.monitoring.drift import DriftRun, drift_table, emf_record
+from functions.core.monitoring.reference import ReferenceSource
 from functions.core.monitoring.settings import DriftSettings
 
 
@@ -18,12 +19,12 @@ class CatalogReader(Protocol):
 
     def iter_images(self) -> Iterator[ImageRecord]: ...
     def iter_crops(self) -> Iterator[CropRecord]: ...
-    def group_splits(self) -> dict[str, str]: ...
 
 
 @dataclass(frozen=True)
 class DriftDeps:
     catalog: CatalogReader
+    reference: ReferenceSource  # the deployed version's lineage (train split)
     settings: DriftSettings
     deployment: str  # the stage (dev, prod): one drift series per deployment and skill
     skill: str  # the skill whose served answers are watched (the cascade's last stage)
@@ -37,19 +38,20 @@ def days_before(now: datetime, count: int) -> list[date]:
 
 def monitor(
     deps: DriftDeps, days: Iterable[date], now: datetime, emit: Callable[[str], None] | None = None
-) -> list[DayDrift]:
-    """Score each day against the train side; every scored day's EMF record goes to `emit` (stdout in
-    the Lambda, where CloudWatch turns it into the metric); days without uploads are "no data"."""
-    rows = drift_table(
+) -> DriftRun:
+    """Score each day against the deployed version's training photos; every scored day's EMF record
+    goes to `emit` (stdout in the Lambda, where CloudWatch turns it into the metric); days without
+    uploads are "no data", days without a reference "no reference" (no metric either)."""
+    run = drift_table(
         deps.catalog.iter_images(),
         deps.catalog.iter_crops(),
-        deps.catalog.group_splits(),
+        deps.reference.training_reference(deps.skill),
         days,
         deps.settings,
     )
     if emit is not None:
-        for row in rows:
+        for row in run.rows:
             record = emf_record(row, deps.deployment, deps.skill, int(now.timestamp() * 1000))
             if record is not None:
                 emit(json.dumps(record, separators=(",", ":")))
-    return rows
+    return run

@@ -17,7 +17,11 @@ from functions.core.base.records import CropRecord, CropStatus, ImageRecord
 from functions.core.quality.duplicates import HashedImage, near_duplicates, test_leaks
 from functions.core.quality.settings import QualitySettings
 
-LABEL_NOISE_NOTE = "label-noise candidate"
+LABEL_NOISE_NOTE = "suspected label noise"  # how a review note of a label-noise candidate starts
+
+
+def suspected_label_noise(crop: CropRecord) -> bool:
+    return (crop.review_note or "").startswith(LABEL_NOISE_NOTE)
 
 
 class DataQualityReport(BaseModel):
@@ -28,7 +32,7 @@ class DataQualityReport(BaseModel):
     flagged_images: dict[str, int] = Field(description="photos of the verified crops, per quality flag")
     flagged_crops: dict[str, int] = Field(description="verified crops, per quality flag")
     label_noise_in_review: int = Field(
-        default=0, description="crops sent back to the expert as label-noise candidates"
+        default=0, description="crops in expert review as suspected label noise (`skillforge label-noise`)"
     )
 
 
@@ -60,9 +64,7 @@ def screen_crops(
         flag.value for i in catalogued if i.image_id in used_images and i.stats for flag in i.stats.flags
     )
     crop_flags: Counter[str] = Counter(flag.value for c in crops if c.stats for flag in c.stats.flags)
-    noise = sum(
-        1 for c in in_review if c.status is CropStatus.IN_REVIEW and c.review_note == LABEL_NOISE_NOTE
-    )
+    noise = sum(1 for c in in_review if c.status is CropStatus.IN_REVIEW and suspected_label_noise(c))
     report = DataQualityReport(
         images_hashed=len(hashed),
         near_duplicate_pairs=len(pairs),

@@ -100,6 +100,25 @@ class ClassifierSkill:
         probs = output[0] if isinstance(output, tuple | list) else output.softmax(1)
         return [float(p) for p in probs.mean(0).tolist()]
 
+    def embedding(self, image: Image.Image) -> list[float]:
+        """The skill's own features of `image`: what the classification head's last (linear) layer reads,
+        pooled over the image (torch backend; the ONNX export has the probabilities only)."""
+        if self.backend != "torch":
+            ref = f"{self.manifest.skill} v{self.manifest.skill_version}"
+            raise ModelFileError(f"{ref}: embeddings need the torch backend")
+        import torch
+
+        captured: list[Any] = []
+        handle = self.module.model[-1].linear.register_forward_pre_hook(
+            lambda _module, inputs: captured.append(inputs[0])
+        )
+        try:
+            with torch.inference_mode():
+                self.module(self.tensor(image))
+        finally:
+            handle.remove()
+        return [float(v) for v in captured[0][0].tolist()]
+
     def classify(self, image: Image.Image) -> list[Scored]:
         scores = self.probabilities(image)
         ranked = sorted(range(len(scores)), key=lambda i: -scores[i])

@@ -4,12 +4,17 @@ A new day's uploads arrive: photos of classes the demo skill never saw (two per 
 same photos darkened. Crops the serving path left unanswered are answered here by the latest
 registered demo skill (the same StageAnswer/ServedAnswer records serving writes). Then:
 - data_quality: an exact and a resized copy of a test photo are uploaded under new adverts; the
-  dataset screen keeps both out of training; flags and near-duplicate pairs are counted;
+  dataset screen keeps both out of training; flags and near-duplicate pairs are counted; two labels
+  of the deployed demo skill's training data are swapped (a sloppy review), the label-noise check
+  (`skillforge label-noise`) sends its candidates to review, the report counts them, and the expert
+  corrects the swapped ones and confirms the others;
 - active_learning: the production hand-off orders the new crops by uncertainty within a budget,
   confident answers agreeing with the hint skip the crowd; the measured study curve is quoted;
 - feedback: a user corrects one wrong answer (a bad correction is refused), the expert confirms;
-- drift: the held-out batch and the darkened batch against the train side; `out/catalog.jsonl`
-  lets `skillforge drift --catalog out/catalog.jsonl` print the same table.
+- drift: the held-out batch and the darkened batch against the training photos of the deployed
+  demo skill version (its lineage), with the chart `out/drift.png`; `out/catalog.jsonl` (with that
+  lineage) lets `skillforge drift --skill demo-car-class --catalog out/catalog.jsonl` print the
+  drift of the run's upload day.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from functions.core.base.artifacts import Artifacts
 from functions.core.base.catalog import DynamoCatalog
 from functions.core.base.records import CropRecord, CropStatus, ServedAnswer, StageAnswer, utc_now
 from functions.core.base.storage import BlobStore
-from functions.core.dataset.extract import screened_table
+from functions.core.dataset.extract import read_lineage, screened_table
 from functions.core.dataset.spec import DatasetSpec
 from functions.core.dataset.split import Split, SplitPolicy, hashed_split
 from functions.core.dataset.wiring import build_extract_deps
@@ -40,9 +45,12 @@ from functions.core.labelling.feedback import (
     registry_classes,
 )
 from functions.core.labelling.handoff import HandoffDeps, hand_off
+from functions.core.labelling.label_noise import send_to_review
 from functions.core.labelling.local_jobs import LocalLabelingJobs
-from functions.core.labelling.review import ReviewStore
-from functions.core.monitoring.drift import day_drift, render_table, sample_of
+from functions.core.labelling.review import DecisionRequest, ReviewStore
+from functions.core.monitoring.charts import DRIFT_CHART, drift_chart
+from functions.core.monitoring.drift import compare, render_table
+from functions.core.monitoring.reference import DeployedLineage
 from functions.core.monitoring.settings import DriftSettings
 from functions.core.skills.registry import SkillRegistry
 from functions.core.skills.resolver import RegistrySkills
@@ -168,14 +176,85 @@ def _data_quality(demo: DemoRun, catalog: DynamoCatalog) -> dict[str, Any]:
             if crop.group_id in {exact, smaller}:
                 crop.status, crop.final_class = CropStatus.VERIFIED, crop.variant_hint
                 catalog.update_crop(crop)
+    noise = _label_noise(demo, catalog)
     _, report = screened_table(spec, deps)
     figures = report.model_dump()
     figures["copies_of_a_test_photo_uploaded"] = copies
+    figures["label_noise"] = noise | _expert_resolves(catalog, noise)
     demo.progress(
         f"data quality: {report.blocked_near_duplicates_of_test} of {copies} copies of a test photo kept "
         f"out of training; {report.near_duplicate_pairs} near-duplicate pairs; flags {report.flagged_crops}"
     )
     return figures
+
+
+def _label_noise(demo: DemoRun, catalog: DynamoCatalog) -> dict[str, Any]:
+    """Swap two labels of the deployed demo skill's training data, then run the label-noise check."""
+    from training.label_noise import NoiseCheckDeps, check_skill
+
+    store = BlobStore(demo.emulator.client("s3"))
+    bucket = demo.emulator.names.artifacts_bucket
+    skills = RegistrySkills(SkillRegistry(catalog.table), build_deployments(), Artifacts(store))
+    deps = NoiseCheckDeps(catalog, store, skills, bucket)
+    version = skills.deployed_version(DEMO_SKILL)
+    lineage = read_lineage(store, bucket, DEMO_SKILL, version) if version else None
+    if lineage is None:
+        return {"skipped": f"no deployed {DEMO_SKILL} version with a lineage record"}
+    trained_on = [catalog.get_crop(c) for c in lineage.crop_ids.get("train", [])]
+    verified = [c for c in trained_on if c is not None and c.status is CropStatus.VERIFIED]
+    by_label: dict[str, list[CropRecord]] = {}
+    for crop in verified:
+        by_label.setdefault(crop.final_class or crop.variant_hint or "", []).append(crop)
+    labels = sorted(by_label)
+    swapped: dict[str, str] = {}  # crop id → its true label
+    for index, label in enumerate(labels[:2]):
+        crop, wrong = by_label[label][0], labels[(index + 1) % len(labels)]
+        if len(by_label[label]) >= 3 and wrong != label:
+            catalog.update_crop(crop.model_copy(update={"final_class": wrong}))
+            swapped[crop.crop_id] = label
+    try:
+        check = check_skill(deps, DEMO_SKILL, version)
+    except ValueError as exc:
+        return {"skipped": str(exc), "swapped_labels": swapped}
+    sent = send_to_review(catalog, check.candidates, check.checked_by)
+    found = sorted(set(swapped) & {c.crop_id for c in check.candidates})
+    demo.progress(
+        f"label noise: {check.examples} training crops of {DEMO_SKILL} v{version} checked, "
+        f"{len(check.candidates)} candidates ({len(found)} of the {len(swapped)} swapped labels), "
+        f"{len(sent)} sent to review"
+    )
+    return {
+        "checked_by": check.checked_by,
+        "crops_checked": check.examples,
+        "swapped_labels": swapped,
+        "candidates": len(check.candidates),
+        "swapped_found": found,
+        "sent_to_review": sent,
+        "most_suspicious": [c.model_dump() for c in check.candidates[:3]],
+    }
+
+
+def _expert_resolves(catalog: DynamoCatalog, noise: dict[str, Any]) -> dict[str, Any]:
+    """The expert reviews the candidates: a swapped label is corrected back, the others confirmed."""
+    review = ReviewStore(catalog)
+    corrected = confirmed = 0
+    swapped: dict[str, str] = noise.get("swapped_labels", {})
+    for crop_id in noise.get("sent_to_review", []):
+        crop = catalog.get_crop(crop_id)
+        if crop is None or crop.status is not CropStatus.IN_REVIEW or not crop.variant_hint:
+            continue
+        if crop_id in swapped:
+            request = DecisionRequest(variant=crop.variant_hint, corrections={crop_id: swapped[crop_id]})
+            corrected += 1
+        else:
+            request = DecisionRequest(variant=crop.variant_hint, approve=[crop_id])
+            confirmed += 1
+        review.decide("demo-expert", request)
+    for crop_id, label in swapped.items():  # a swap the check missed stays wrong: put it right for the demo
+        crop = catalog.get_crop(crop_id)
+        if crop is not None and crop.status is CropStatus.VERIFIED and crop.final_class != label:
+            catalog.update_crop(crop.model_copy(update={"final_class": label}))
+    return {"expert_corrected": corrected, "expert_confirmed": confirmed}
 
 
 def _active_learning(demo: DemoRun, catalog: DynamoCatalog, store: BlobStore) -> dict[str, Any]:
@@ -274,37 +353,47 @@ def _feedback(catalog: DynamoCatalog) -> dict[str, Any]:
 
 def _drift(demo: DemoRun, catalog: DynamoCatalog, day: set[str], dark: set[str]) -> dict[str, Any]:
     settings = DriftSettings(min_current=10, min_reference=10)
-    splits = catalog.group_splits()
+    store, bucket = BlobStore(demo.emulator.client("s3")), demo.emulator.names.artifacts_bucket
+    reference = DeployedLineage(build_deployments(), store, bucket).training_reference(DEMO_SKILL)
     images = list(catalog.iter_images())
-    crops_of: dict[str, list[CropRecord]] = {}
-    for crop in catalog.iter_crops():
-        crops_of.setdefault(crop.image_id, []).append(crop)
-    reference = sample_of([i for i in images if splits.get(i.group_id) == "train"], crops_of)
-    rows = [
-        day_drift(
-            "new photos, unseen classes",
-            reference,
-            sample_of([i for i in images if i.key in day], crops_of),
-            settings,
-        ),
-        day_drift(
-            "same, darkened", reference, sample_of([i for i in images if i.key in dark], crops_of), settings
-        ),
-    ]
-    table = render_table(rows)
+    learnt_from = set(reference.image_ids)
+    run = compare(
+        reference,
+        [i for i in images if i.image_id in learnt_from],
+        {
+            "new photos, unseen classes": [i for i in images if i.key in day],
+            "same, darkened": [i for i in images if i.key in dark],
+        },
+        catalog.iter_crops(),
+        settings,
+    )
+    table = render_table(run.rows)
     print("\n" + table + "\n")
+    chart = drift_chart(run, settings.alarm_threshold, demo.out_dir / DRIFT_CHART)
+    demo.progress(f"drift against {run.reference_text()}; chart {chart.path}")
+    lineage = (
+        read_lineage(store, bucket, DEMO_SKILL, reference.skill_version) if reference.skill_version else None
+    )
     export = demo.out_dir / "catalog.jsonl"
     exported = export_catalog(
-        demo.emulator.resource("dynamodb").Table(demo.emulator.names.catalog_table), export
+        demo.emulator.resource("dynamodb").Table(demo.emulator.names.catalog_table),
+        export,
+        [lineage] if lineage else [],
     )
     return {
         "note": (
-            f"the demo's reference is {reference.images} train-side photos: with so few, even an unshifted "
-            "batch scores high; compare the rows (docs/quality-and-drift.md has the figures on 300 photos)"
+            f"the demo's reference is the {run.reference_images} training photos of the deployed "
+            f"{DEMO_SKILL} version: with so few, even an unshifted batch scores high; compare the rows "
+            "(docs/quality-and-drift.md has the figures on 300 photos)"
         ),
-        "reference_images": reference.images,
+        "reference": run.reference_text(),
+        "reference_skill_version": reference.skill_version,
+        "reference_dataset_version": reference.dataset_version,
+        "reference_images": run.reference_images,
         "alarm_threshold": settings.alarm_threshold,
-        "rows": [r.model_dump() for r in rows],
+        "rows": [r.model_dump() for r in run.rows],
+        "chart": chart.path,
+        "chart_worst_features": [f"{feature} ({batch})" for feature, batch in chart.worst],
         "catalog_export": str(export),
         "catalog_items_exported": exported,
     }
