@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from urllib.parse import unquote_plus
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import unquote_plus
 
 import pytest
 

@@ -10,8 +10,13 @@ on the emulator with nothing swapped.
   `<root>/input/data/<channel>`, hyperparameters.json, the launcher's code archive run as
   training/Dockerfile runs it (training/train.py), `<root>/model` packed into model.tar.gz at the
   output path; moto's SageMaker records the job.
-* Data: real car photos tinted by class (tests/support/tinted_cars.py), so that a one-minute training
-  run passes the real gate: a real detector on the harness photos, the real gate rule of the stack.
+* Data: real car photos tinted by class (tests/support/tinted_cars.py), run through the real detector
+  into crops and the catalog, so that a short training run passes the real gate: the real detector on
+  the harness photos, the stack's own gate rule (20 cases per class, first version ≥ 60 %).
+
+One run covers both state machines: make-skill runs as its own execution of its own definition,
+started and awaited by train-and-gate. The promote path, the investigate path (a mislabelled harness)
+and a failed training job are run.
 """
 
 from __future__ import annotations
@@ -56,7 +61,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 STAGE = "dev"  # cdk.json's dev stage: auto-promotes (SKILLFORGE_AUTO_PROMOTE_STAGES)
 FUNCTIONS = ("extract", "register", "evaluate", "promote", "notify")
 IMAGE_FUNCTIONS = {"evaluate"}  # container images: their Dockerfile ENV places the detector model
-TRAIN_PER_CLASS, HARNESS_PER_CLASS = 12, 20  # the stack's gate needs ≥ 20 harness cases per class
+TRAIN_PER_CLASS, HARNESS_PER_CLASS = 20, 20  # the stack's gate needs ≥ 20 harness cases per class
 IMAGE_URI = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/skillforge-training:test"
 
 
@@ -203,9 +208,9 @@ def test_a_skill_is_extracted_trained_registered_evaluated_and_promoted(world: d
     # nothing deployed yet, and both state machines as synthesized
     names, s3 = world["names"], world["s3"]
     verified = seed_verified_crops(
-        world["table"], s3, names.crops_bucket, world["train_photos"], TRAIN_PER_CLASS
+        world["table"], s3, names, world["train_photos"], TRAIN_PER_CLASS, world["models"]
     )
-    assert verified == {"verified": 2 * TRAIN_PER_CLASS}
+    assert verified["verified"] >= 0.9 * 2 * TRAIN_PER_CLASS, verified  # the detector finds the main cars
     freeze_harness(
         world["artifacts"], names.artifacts_bucket, "tint", world["harness_photos"], HARNESS_PER_CLASS
     )
@@ -216,6 +221,7 @@ def test_a_skill_is_extracted_trained_registered_evaluated_and_promoted(world: d
 
     # THEN train-and-gate ran make-skill, evaluated, promoted and notified, and succeeded
     sfn = world["sfn"]
+
     assert status == "SUCCEEDED", sfn.get_execution_history(executionArn=launched["execution_arn"])
     outer = entered_states(sfn, launched["execution_arn"])
     assert outer == ["MakeSkillStep", "Evaluate", "Gate", "Promote", "NotifyOutcome", "Done"]
@@ -238,7 +244,7 @@ def test_a_skill_is_extracted_trained_registered_evaluated_and_promoted(world: d
     assert (channels / "config" / "skill-config.json").is_file()
     assert (channels / "dataset" / "data.json").is_file()
     assert (channels / "models" / "yolov5n-coco-state-dict.pt").is_file()
-    assert len(list((channels / "crops" / "crops").rglob("*.jpg"))) == 2 * TRAIN_PER_CLASS
+    assert len(list((channels / "crops" / "crops").rglob("*.jpg"))) == verified["verified"]
     hyperparameters = json.loads((root / "input" / "config" / "hyperparameters.json").read_text())
     assert hyperparameters["skill_version"] == "1" and hyperparameters["profile"] == "cloud"
     described = world["sagemaker"].describe_training_job(TrainingJobName=job_name)
@@ -264,16 +270,49 @@ def test_a_skill_is_extracted_trained_registered_evaluated_and_promoted(world: d
     report = world["artifacts"].read_bytes(decision.report_uri)
     assert report.startswith(b"%PDF")
     evaluation = json.loads(world["artifacts"].read_bytes(decision.evaluation_uri))
-    assert evaluation["decision"]["outcome"] == "promote" and len(evaluation["regression"]["results"]) == 40
+    assert evaluation["decision"]["outcome"] == "promote"
+    assert evaluation["regression"]["cases_by_source"]["harness"] == 2 * HARNESS_PER_CLASS
     parameter = world["ssm"].get_parameter(Name=parameter_name(STAGE, "tint"))["Parameter"]["Value"]
     assert json.loads(parameter)["version"] == 1
     assert "tint v1 promoted" in world["slack"].received[-1]["text"]
 
 
+@pytest.mark.slow
+def test_a_candidate_the_gate_refuses_takes_the_investigate_path(world: dict[str, Any]) -> None:
+    # GIVEN verified crops, and a harness whose every case expects the other tint
+    names = world["names"]
+    seed_verified_crops(
+        world["table"], world["s3"], names, world["train_photos"], TRAIN_PER_CLASS, world["models"]
+    )
+    freeze_harness(
+        world["artifacts"], names.artifacts_bucket, "tint", world["harness_photos"], HARNESS_PER_CLASS, True
+    )
+
+    # WHEN train-and-gate runs
+    launched = start(world)
+    status = wait(world["sfn"], launched["execution_arn"])
+
+    # THEN the candidate is trained and registered, the gate holds it back with a record and a report,
+    # people are told why, and nothing is deployed
+    sfn = world["sfn"]
+    assert status == "SUCCEEDED"
+    assert entered_states(sfn, launched["execution_arn"]) == [
+        "MakeSkillStep", "Evaluate", "Gate", "NotifyInvestigation", "NeedsInvestigation",
+    ]  # fmt: skip
+    assert world["runtime"].calls == ["extract", "register", "evaluate", "notify"]
+    decision = GateLog(world["table"]).get("tint", 1)
+    assert decision is not None and decision.decision.outcome.value == "investigate"
+    assert decision.decision.candidate_accuracy < 0.6
+    assert world["artifacts"].read_bytes(decision.report_uri).startswith(b"%PDF")
+    with pytest.raises(world["ssm"].exceptions.ParameterNotFound):
+        world["ssm"].get_parameter(Name=parameter_name(STAGE, "tint"))
+    assert "needs investigation" in world["slack"].received[-1]["text"]
+
+
 def test_a_failed_training_job_fails_make_skill_and_is_notified(world: dict[str, Any]) -> None:
     # GIVEN verified crops in the catalog, one of whose images is no longer in the crops bucket
     names, s3 = world["names"], world["s3"]
-    seed_verified_crops(world["table"], s3, names.crops_bucket, world["train_photos"], TRAIN_PER_CLASS)
+    seed_verified_crops(world["table"], s3, names, world["train_photos"], TRAIN_PER_CLASS, world["models"])
     missing = s3.list_objects_v2(Bucket=names.crops_bucket, Prefix="crops/")["Contents"][0]["Key"]
     s3.delete_object(Bucket=names.crops_bucket, Key=missing)
 
