@@ -22,6 +22,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from functions.core.base.resources import ResourceNames
+from functions.core.base.schedules import HANDOFF_EVERY_MINUTES
 from infra.ecr import image_repository_arn
 
 CONTEXT_KEY = "skillforge"
@@ -91,7 +92,7 @@ class StageConfig(_Model):
     labelling_batch_size: int = Field(default=1000, ge=1, le=100_000)
     labelling_max_age_minutes: float = Field(default=60.0, ge=0.0)
     labelling_jobs_per_run: int = Field(default=10, ge=1, le=100)
-    labelling_handoff_every_minutes: int = Field(default=15, ge=1, le=1440)
+    labelling_handoff_every_minutes: int = Field(default=HANDOFF_EVERY_MINUTES, ge=1, le=1440)
     review_domain_prefix: str | None = Field(default=None, pattern=_DOMAIN_PREFIX)
 
     # Training (make-skill) and the train-and-gate regression gate with its notifications.

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from functions.core.dataset.spec import DatasetSpec
-from functions.core.skills.manifest import validate_skill_name
+from functions.core.skills.manifest import TestTimeAugmentation, validate_skill_name
 
 SCHEMA_PATH = Path(__file__).with_name("skill-config.schema.json")
 NETWORKS_DIR = Path(__file__).with_name("networks")
@@ -152,6 +152,11 @@ class TrainingConfig(BaseModel):
     dropout: float = Field(default=0.0, ge=0.0, lt=1.0, description="dropout before the classifier's head")
     crop_scale: float = Field(default=0.5, ge=0.0, lt=1.0, description="random resized crop: area 1-x..1")
     seed: int = 0
+    tta: TestTimeAugmentation = Field(
+        default="none",
+        description="test-time augmentation of the trained version (evaluation and serving): "
+        "'hflip' averages the crop and its mirror image",
+    )
 
     @field_validator("imgsz")
     @classmethod

@@ -12,6 +12,8 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel
 
+from functions.core.skills.manifest import TestTimeAugmentation
+
 
 class ClassMetrics(BaseModel):
     support: int
@@ -62,9 +64,29 @@ def score(
 
 
 def evaluate_folder(
-    weights: Path, split_dir: Path, imgsz: int, device: str = "cpu", batch: int = 32
+    weights: Path,
+    split_dir: Path,
+    imgsz: int,
+    device: str = "cpu",
+    batch: int = 32,
+    tta: TestTimeAugmentation = "none",
 ) -> Evaluation:
     """Predict every image of an Ultralytics split folder (<split>/<class>/<file>) with the weights."""
+    classes, _, true, probs = folder_probabilities(weights, split_dir, imgsz, device, batch, tta)
+    return score(true, probs, classes, split_dir.name)
+
+
+def folder_probabilities(
+    weights: Path,
+    split_dir: Path,
+    imgsz: int,
+    device: str = "cpu",
+    batch: int = 32,
+    tta: TestTimeAugmentation = "none",
+) -> tuple[list[str], list[Path], npt.NDArray[np.intp], npt.NDArray[np.float32]]:
+    """(classes, files, true class indices, probabilities) of a split folder; with `tta="hflip"` each
+    image's probabilities are averaged with its mirror image's, as the served skill does."""
+    import cv2
     from ultralytics import YOLO  # type: ignore[attr-defined]
 
     model: Any = YOLO(str(weights), task="classify")
@@ -79,11 +101,21 @@ def evaluate_folder(
             true.append(index[class_dir.name])
     rows: list[npt.NDArray[np.float32]] = []
     for start in range(0, len(files), batch):
-        chunk = [str(p) for p in files[start : start + batch]]
-        for result in model.predict(chunk, imgsz=imgsz, device=device, verbose=False):
-            rows.append(result.probs.data.cpu().numpy().astype(np.float32))
+        images: list[Any] = [cv2.imread(str(p)) for p in files[start : start + batch]]
+        unreadable = [str(p) for p, i in zip(files[start : start + batch], images, strict=True) if i is None]
+        if unreadable:
+            raise ValueError(f"cannot read {unreadable[:3]} in {split_dir}: not images")
+        views = [images] + ([[np.ascontiguousarray(i[:, ::-1]) for i in images]] if tta == "hflip" else [])
+        scored = [
+            [
+                r.probs.data.cpu().numpy().astype(np.float32)
+                for r in model.predict(view, imgsz=imgsz, device=device, verbose=False)
+            ]
+            for view in views
+        ]
+        rows.extend(np.mean(np.stack(per_image), axis=0) for per_image in zip(*scored, strict=True))
     probs = np.stack(rows) if rows else np.zeros((0, len(classes)), dtype=np.float32)
-    return score(np.asarray(true, dtype=np.intp), probs, classes, split_dir.name)
+    return classes, files, np.asarray(true, dtype=np.intp), probs
 
 
 def write_csvs(evaluation: Evaluation, folder: Path) -> dict[str, Path]:

@@ -1,5 +1,7 @@
-"""Skill Maker, cloud: reserve the version, stage config + code + pretrained weights in S3, and start
-the make-skill state machine (extract Lambda → SageMaker createTrainingJob.sync → register Lambda).
+"""Skill Maker, cloud: stage config + code + pretrained weights in S3, publish the config's launch
+template (`launch/<config>.json`, what the dashboard's Make skill button starts again), reserve the
+version, and start the make-skill state machine (extract Lambda → SageMaker createTrainingJob.sync →
+register Lambda).
 
 boto3 only (the `sagemaker` SDK is not needed): the state machine owns the training job.
 """
@@ -9,15 +11,14 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import re
 import tarfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from functions.core.base.storage import BlobStore
 from functions.core.base.versions import code_version
+from functions.core.skills.launch import LaunchTemplate, execution_input, template_key
 from functions.core.skills.registry import SkillRegistry
 from training.config import HardwareProfile, ProfileKind, SkillConfig
 from training.transfer import resolve_weights
@@ -31,13 +32,6 @@ METRIC_NAMES = ("train_loss", "val_top1", "val_top5", "test_top1", "test_top5", 
 
 def metric_definitions() -> list[dict[str, str]]:
     return [{"Name": name, "Regex": f"^{name}=([-+0-9.eE]+|nan);"} for name in METRIC_NAMES]
-
-
-def job_name(skill: str, version: int, now: float | None = None) -> str:
-    """`skillforge-<skill>-v<N>-<time>`: the prefix is what the notification rule matches."""
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now or time.time()))
-    name = f"skillforge-{skill}-v{version}-{stamp}"
-    return re.sub(r"[^a-zA-Z0-9-]", "-", name)[:63]
 
 
 def training_parameters(profile: HardwareProfile, image_uri: str) -> dict[str, Any]:
@@ -57,32 +51,28 @@ def training_parameters(profile: HardwareProfile, image_uri: str) -> dict[str, A
     return params
 
 
-def execution_input(
+def launch_template(
     config: SkillConfig,
+    config_name: str,
     profile_name: str,
-    version: int,
     image_uri: str,
     uris: dict[str, str],
     code: str,
-    now: float | None = None,
-) -> dict[str, Any]:
+) -> LaunchTemplate:
+    """Everything of the execution input but the version (functions/core/skills/launch.py completes it)."""
     _, profile = config.profile(profile_name)
-    return {
-        "skill": config.skill,
-        "skill_version": version,
-        "dataset": config.dataset.model_dump(mode="json"),
-        "job_name": job_name(config.skill, version, now),
-        "training": training_parameters(profile, image_uri),
-        "config_uri": uris["config"],
-        "models_uri": uris["models"],
-        "hyperparameters": {
-            "sagemaker_program": ENTRY_POINT,
-            "sagemaker_submit_directory": uris["code"],
-            "skill_version": str(version),
-            "profile": profile_name,
-            "code_version": code,
-        },
-    }
+    return LaunchTemplate(
+        config=config_name,
+        skill=config.skill,
+        profile=profile_name,
+        dataset=config.dataset.model_dump(mode="json"),
+        training=training_parameters(profile, image_uri),
+        config_uri=uris["config"],
+        models_uri=uris["models"],
+        code_uri=uris["code"],
+        code_version=code,
+        entry_point=ENTRY_POINT,
+    )
 
 
 def source_archive(repo: Path = REPO) -> bytes:
@@ -114,26 +104,42 @@ class LaunchDeps:
     models_dir: Path | None
 
 
-def launch(config: SkillConfig, profile: str | None, deps: LaunchDeps) -> dict[str, Any]:
+def stage(config: SkillConfig, config_name: str, profile: str | None, deps: LaunchDeps) -> LaunchTemplate:
+    """Put the code archive, the config and the pretrained weights in S3 (content-addressed keys, so a
+    later run of the same config reuses them) and publish the launch template `launch/<config>.json`."""
     profile_name, _ = config.profile(profile)
-    version = deps.registry.next_version(config.skill)
     bucket = deps.artifacts_bucket
-    code = code_version()
     archive = source_archive()
     code_key = f"code/{hashlib.sha256(archive).hexdigest()[:16]}/sourcedir.tar.gz"
-    deps.store.put(bucket, code_key, archive, content_type="application/gzip")
-    config_key = f"configs/{config.skill}/v{version:06d}/skill-config.json"
-    deps.store.put(bucket, config_key, config.model_dump_json(indent=1).encode("utf-8"), "application/json")
+    if not deps.store.exists(bucket, code_key):
+        deps.store.put(bucket, code_key, archive, content_type="application/gzip")
+    config_json = config.model_dump_json(indent=1).encode("utf-8")
+    config_folder = f"configs/{config.skill}/{hashlib.sha256(config_json).hexdigest()[:16]}"
+    deps.store.put(bucket, f"{config_folder}/skill-config.json", config_json, "application/json")
     if config.network.pretrained:
         weights = resolve_weights(config.network.pretrained, deps.models_dir)
         if not deps.store.exists(bucket, f"models/{weights.name}"):
             deps.store.put(bucket, f"models/{weights.name}", weights.read_bytes())
     uris = {
         "code": f"s3://{bucket}/{code_key}",
-        "config": f"s3://{bucket}/{config_key.rsplit('/', 1)[0]}/",
+        "config": f"s3://{bucket}/{config_folder}/",
         "models": f"s3://{bucket}/models/",
     }
-    payload = execution_input(config, profile_name, version, deps.image_uri, uris, code)
+    template = launch_template(config, config_name, profile_name, deps.image_uri, uris, code_version())
+    deps.store.put(
+        bucket,
+        template_key(config_name),
+        template.model_dump_json(indent=1).encode("utf-8"),
+        "application/json",
+    )
+    return template
+
+
+def launch(config: SkillConfig, config_name: str, profile: str | None, deps: LaunchDeps) -> dict[str, Any]:
+    """Stage and publish (`stage`), reserve the next version, start the make-skill state machine."""
+    template = stage(config, config_name, profile, deps)
+    version = deps.registry.next_version(config.skill)
+    payload = execution_input(template, version)
     response = deps.sfn.start_execution(
         stateMachineArn=deps.state_machine_arn, name=payload["job_name"], input=json.dumps(payload)
     )

@@ -197,8 +197,18 @@ def train_skill(request: TrainRequest) -> SkillManifest:
     weights = model_dir / WEIGHTS_FILE
     shutil.copyfile(best, weights)
 
-    evaluation = evaluate_folder(weights, data_root / Split.TEST.value, t.imgsz, profile.device)
+    evaluation = evaluate_folder(weights, data_root / Split.TEST.value, t.imgsz, profile.device, tta=t.tta)
     csvs = write_csvs(evaluation, model_dir)
+    # held-out figures for tuning (validation, never test), with and without test-time augmentation
+    tuning = {
+        f"{split.value}_top1_tta_{tta}": evaluate_folder(
+            weights, data_root / split.value, t.imgsz, profile.device, tta=tta
+        ).top1
+        for split in (Split.VAL, Split.TEST)
+        for tta in ("none", "hflip")
+        if (data_root / split.value).is_dir() and not (split is Split.TEST and tta == t.tta)
+    }
+    tuning[f"test_top1_tta_{t.tta}"] = evaluation.top1
     emit("test_top1", evaluation.top1)
     emit("test_top5", evaluation.top5)
     exported = Path(YOLO(str(weights), task="classify").export(format="onnx", imgsz=t.imgsz, simplify=False))
@@ -212,6 +222,8 @@ def train_skill(request: TrainRequest) -> SkillManifest:
         "train_seconds": round(train_seconds, 1),
         "train_cpu_seconds": round(train_cpu_seconds, 1),
         "transfer": transfer,
+        "tta": t.tta,
+        "tta_comparison": tuning,
         "val_source": laid_out.val_source,
         "examples": laid_out.counts,
         "files": {**{k: v.name for k, v in csvs.items()}, **charts},
@@ -230,6 +242,7 @@ def train_skill(request: TrainRequest) -> SkillManifest:
         imgsz=t.imgsz,
         weights=WEIGHTS_FILE,
         onnx=ONNX_FILE,
+        tta=t.tta,
         metrics={
             "top1": evaluation.top1,
             "top5": evaluation.top5,

@@ -47,8 +47,11 @@ def _state_dict(path: Path) -> dict[str, Any]:
     import torch
 
     loaded = torch.load(path, map_location="cpu", weights_only=False)
-    if isinstance(loaded, dict) and isinstance(loaded.get("model"), torch.nn.Module):
-        loaded = (loaded.get("ema") or loaded["model"]).float().state_dict()
+    if isinstance(loaded, dict):  # an Ultralytics checkpoint: the EMA weights when saved, else the model
+        module = next(
+            (m for m in (loaded.get("ema"), loaded.get("model")) if isinstance(m, torch.nn.Module)), None
+        )
+        loaded = module.float().state_dict() if module is not None else loaded
     if not isinstance(loaded, dict):
         raise ValueError(f"{path} holds neither a state dict nor an Ultralytics checkpoint")
     return {k: v for k, v in loaded.items() if hasattr(v, "shape")}

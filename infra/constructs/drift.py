@@ -12,11 +12,13 @@ from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from functions.core.base.schedules import DRIFT
 from functions.core.monitoring.settings import METRIC_NAMESPACE, SCORE_METRIC, DriftSettings
 from infra.checkov import skip_check
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.python_code import FunctionDefaults, zip_function
 from infra.nag import acknowledge_function_basics, nag_resource, suppress
+from infra.schedules import event_schedule
 
 
 class DriftMonitor(Construct):
@@ -79,7 +81,8 @@ class DriftMonitor(Construct):
         self.schedule = events.Rule(
             self,
             "Daily",
-            schedule=events.Schedule.cron(minute="0", hour="1"),
+            description=f"skillforge {defaults.stage}: {DRIFT.description}",
+            schedule=event_schedule(DRIFT),
             targets=[
                 targets.LambdaFunction(self.function, retry_attempts=2, dead_letter_queue=self.dead_letters)
             ],

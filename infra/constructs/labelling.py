@@ -26,10 +26,12 @@ from functions.core.base.resources import (
     LABELLING_TEMPLATES_PREFIX,
     STATUS_INDEX,
 )
+from functions.core.base.schedules import HANDOFF, HANDOFF_EVERY_MINUTES
 from infra.checkov import skip_check
 from infra.constructs.python_code import FunctionDefaults, zip_function
 from infra.grants import allow, allow_items, allow_objects
 from infra.nag import acknowledge_function_basics, acknowledge_resources, nag_resource, suppress
+from infra.schedules import event_schedule
 
 JOBS_PREFIX, TEMPLATES_PREFIX, OUTPUT_PREFIX = (
     LABELLING_JOBS_PREFIX,
@@ -50,7 +52,7 @@ class LabellingConfig:
     batch_size: int = 1000
     max_age_minutes: float = 60.0
     jobs_per_run: int = 10
-    handoff_every_minutes: int = 15
+    handoff_every_minutes: int = HANDOFF_EVERY_MINUTES
     task_time_limit_s: int = 120
     task_availability_s: int = 6 * 3600
 
@@ -238,8 +240,8 @@ class Labelling(Construct):
         self.schedule = events.Rule(
             self,
             "HandoffSchedule",
-            description=f"skillforge {self.defaults.stage}: send waiting crops to labelling",
-            schedule=events.Schedule.rate(Duration.minutes(every)),
+            description=f"skillforge {self.defaults.stage}: {HANDOFF.description}",
+            schedule=event_schedule(HANDOFF, every),
             targets=[
                 targets.LambdaFunction(
                     function,

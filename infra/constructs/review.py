@@ -8,15 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Aws, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from functions.core.base.resources import STATUS_INDEX
+from functions.core.skills.launch import LAUNCH_PREFIX
 from infra.checkov import skip_check
 from infra.constructs.notifications import REPORT_OBJECTS
 from infra.constructs.python_code import FunctionDefaults, zip_function
@@ -60,6 +63,7 @@ class Review(Construct):
         super().__init__(scope, construct_id)
         stage = defaults.stage
         self.crops_bucket = crops_bucket
+        self.artifacts_bucket = artifacts_bucket
         self.user_pool = cognito.UserPool(
             self,
             "Experts",
@@ -207,6 +211,44 @@ class Review(Construct):
         )
         self.page_url = page_url
         self._acknowledge(public_methods)
+
+    def allow_make_skill(self, state_machine: sfn.IStateMachine, state_machine_name: str) -> None:
+        """The dashboard's Make skill button: start make-skill executions from the published launch
+        templates (launch/<config>.json) and read their progress, on that one state machine only."""
+        self.function.add_environment(
+            "SKILLFORGE_MAKE_SKILL_STATE_MACHINE_ARN", state_machine.state_machine_arn
+        )
+        allow(self.function, ["states:StartExecution"], [state_machine.state_machine_arn])
+        executions = Stack.of(self).format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{state_machine_name}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        allow(self.function, ["states:DescribeExecution", "states:GetExecutionHistory"], [executions])
+        # the templates (GetObject), the list of published ones (ListBucket on launch/ only); the next
+        # version is reserved with UpdateItem on the catalog (the registry's counter), granted above
+        allow_objects(self.function, ["s3:GetObject"], self.artifacts_bucket, LAUNCH_PREFIX)
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[self.artifacts_bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{LAUNCH_PREFIX}/*"]}},
+            )
+        )
+        suppress(
+            self.function,
+            "AwsSolutions-IAM5",
+            "The dashboard describes the make-skill executions it started (named per run: "
+            f"execution:{state_machine_name}:*) and reads the launch templates under {LAUNCH_PREFIX}/ "
+            "(one per published skill config).",
+            findings=[
+                "Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+                f"{state_machine_name}:*",
+                f"Resource::<{Stack.of(self).get_logical_id(self.artifacts_bucket.node.default_child)}.Arn>/"  # type: ignore[arg-type]
+                f"{LAUNCH_PREFIX}/*",
+            ],
+        )
 
     def _acknowledge(self, public_methods: list[apigw.Method]) -> None:
         skip_check(

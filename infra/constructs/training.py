@@ -128,6 +128,7 @@ class Training(Construct):
         self._grant_extract(table, artifacts_bucket)
         self._grant_register(table, artifacts_bucket)
         self.training_role = self._training_role(artifacts_bucket, crops_bucket, repository_arn)
+        self.state_machine_name = f"skillforge-{stage}-make-skill"
         self.state_machine = self._state_machine(stage, artifacts_bucket, sizing)
 
     def _grant_extract(self, table: dynamodb.ITable, artifacts: s3.IBucket) -> None:
@@ -384,7 +385,7 @@ class Training(Construct):
         machine = sfn.StateMachine(
             self,
             "MakeSkill",
-            state_machine_name=f"skillforge-{stage}-make-skill",
+            state_machine_name=self.state_machine_name,
             definition_body=sfn.DefinitionBody.from_chainable(definition),
             timeout=Duration.hours(sizing.state_machine_timeout_h),
             tracing_enabled=True,

@@ -288,6 +288,7 @@ class SkillforgeStack(Stack):
         )
         self.notifications.watch(self.train_and_gate.state_machine)
         self._acknowledge_nested_make_skill()
+        self.review.allow_make_skill(self.training.state_machine, self.training.state_machine_name)
         self.skill_versions = SkillVersions(
             self, "SkillVersions", stage=self.stage_name, mapping=skill_versions
         )

@@ -1,7 +1,10 @@
-"""`skillforge make-skill CONFIG [--profile NAME] [--local]`: extract → train → register a candidate.
+"""`skillforge make-skill CONFIG [--profile NAME] [--local|--publish]`: extract → train → register a
+candidate.
 
 --local trains on this machine (against the configured catalog/buckets, e.g. the local emulator);
-otherwise the make-skill state machine runs the SageMaker training job.
+otherwise the make-skill state machine runs the SageMaker training job. A cloud run also publishes the
+config's launch template (`launch/<config>.json`), which the dashboard's Make skill button starts;
+--publish only stages and publishes it, starting nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +24,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--profile", default=None, help="hardware profile of the config (default: its default)"
     )
-    parser.add_argument("--local", action="store_true", help="train on this machine instead of SageMaker")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--local", action="store_true", help="train on this machine instead of SageMaker")
+    where.add_argument(
+        "--publish",
+        action="store_true",
+        help="only stage the config, code and weights and publish the launch template for the dashboard",
+    )
     parser.add_argument("--runs", type=Path, default=Path("runs"), help="local work folder (default: runs/)")
     parser.set_defaults(func=run)
 
@@ -50,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         emit(json.dumps(made.skill.model_dump(mode="json"), indent=1))
         return 0
 
-    from training.launcher import LaunchDeps, launch
+    from training.launcher import LaunchDeps, launch, stage
 
     arn = os.environ.get("SKILLFORGE_MAKE_SKILL_STATE_MACHINE_ARN")
     image = os.environ.get("SKILLFORGE_TRAINING_IMAGE_URI")
@@ -59,18 +68,18 @@ def run(args: argparse.Namespace) -> int:
             "set SKILLFORGE_MAKE_SKILL_STATE_MACHINE_ARN and SKILLFORGE_TRAINING_IMAGE_URI (stack outputs) "
             "or use --local"
         )
-    started = launch(
-        config,
-        args.profile,
-        LaunchDeps(
-            sfn=client("stepfunctions", settings),
-            store=extract_deps.store,
-            registry=registry,
-            artifacts_bucket=settings.artifacts_bucket,
-            state_machine_arn=arn,
-            image_uri=image,
-            models_dir=models_dir,
-        ),
+    deps = LaunchDeps(
+        sfn=client("stepfunctions", settings),
+        store=extract_deps.store,
+        registry=registry,
+        artifacts_bucket=settings.artifacts_bucket,
+        state_machine_arn=arn,
+        image_uri=image,
+        models_dir=models_dir,
     )
-    emit(json.dumps(started, indent=1))
+    if args.publish:
+        template = stage(config, args.config.stem, args.profile, deps)
+        emit(template.model_dump_json(indent=1))
+        return 0
+    emit(json.dumps(launch(config, args.config.stem, args.profile, deps), indent=1))
     return 0

@@ -1,9 +1,11 @@
 """`skillforge up`: the local stack, running until Ctrl-C (see scripts/local/stack.py).
 
 Prints one JSON line on stdout: the emulator's endpoint and region, bucket, table and queue names,
-the review page and dashboard URLs with their token, and the state folder. Any S3 client can then
-use it (the AWS CLI with `--endpoint-url`, boto3); a photo uploaded to the raw bucket is detected,
-cropped and catalogued within seconds. Ctrl-C (or SIGTERM) stops it and saves the state.
+the review page and dashboard URLs with their token, the schedules it runs, and the state folder.
+Any S3 client can then use it (the AWS CLI with `--endpoint-url`, boto3); a photo uploaded to the raw
+bucket is detected, cropped and catalogued within seconds, and the stack's schedules (labelling
+hand-off, drift monitor) run every `--schedule-every` (default 30 s) in the same loop, logging on
+stderr. Ctrl-C (or SIGTERM) stops it and saves the state.
 """
 
 from __future__ import annotations
@@ -28,6 +30,19 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--port", type=int, default=0, help="emulator port (default: a free one)")
     parser.add_argument("--web-port", type=int, default=0, help="review page/dashboard port (default: free)")
+    parser.add_argument(
+        "--schedule-every",
+        default="30s",
+        metavar="DURATION",
+        help="run each of the stack's schedules this often (30s, 5m, 1h; off: none) (default: 30s)",
+    )
+    parser.add_argument(
+        "--schedule",
+        action="append",
+        default=[],
+        metavar="NAME=DURATION",
+        help="one schedule's own interval, e.g. drift-monitor=off (repeatable)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -35,17 +50,29 @@ def run(args: argparse.Namespace) -> int:
     from scripts.local.dashboard_site import serving_site
     from scripts.local.emulator import REGION, running_emulator
     from scripts.local.review_server import new_token
-    from scripts.local.stack import bucket_names, delivering, restore_stack, save_stack, wait_forever
+    from scripts.local.schedules import LocalSchedules, intervals_for, parse_duration
+    from scripts.local.stack import (
+        bucket_names,
+        delivering,
+        restore_stack,
+        save_stack,
+        scheduled_functions_env,
+        wait_forever,
+    )
 
+    intervals = intervals_for(parse_duration(args.schedule_every), args.schedule)  # bad input: before start
     signal.signal(signal.SIGTERM, _interrupt)
     token = os.environ.get("SKILLFORGE_REVIEW_TOKEN") or new_token()
     with running_emulator(port=args.port or None) as emulator:
         restored = restore_stack(emulator, args.state)
         info(f"restored from {args.state}: {restored}")
+        os.environ.update(scheduled_functions_env(emulator))
+        schedules = LocalSchedules(intervals)
+        info(schedules.describe())
         try:
             with (
                 serving_deployed(emulator),
-                delivering(emulator),
+                delivering(emulator, schedules),
                 serving_site(emulator, token, args.state.parent / "runs", args.web_port) as url,
             ):
                 emit_json(
@@ -58,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
                         "review": url,
                         "dashboard": url + "dashboard.html",
                         "token": token,
+                        "schedules": {e.declared.name: e.interval_s for e in schedules.entries},
                         "state": str(args.state),
                         # what other skillforge commands need to talk to this stack (`records`, `audit`)
                         "env": {

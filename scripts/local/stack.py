@@ -1,16 +1,19 @@
 """`skillforge up`: a running local stack that any S3 client can use.
 
 The emulator (moto server) on 127.0.0.1, the stack's buckets, table and queues; event delivery
-(S3 → SQS → the detect handler, polled like the event source mapping); the review page and the
-dashboard. Its state is kept in the state folder between runs: what `save_state` keeps for the demo
-(registry, gate log, deployments, artifacts) plus, under `stack/`, every catalog item and every
-object of the raw, crops and quarantine buckets.
+(S3 → SQS → the detect handler, polled like the event source mapping) and, in the same loop, the
+stack's schedules (scripts/local/schedules.py: the labelling hand-off to local labelling jobs, the
+drift monitor); the review page and the dashboard. Its state is kept in the state folder between
+runs: what `save_state` keeps for the demo (registry, gate log, deployments, artifacts) plus, under
+`stack/`, every catalog item and every object of the raw, crops and quarantine buckets.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +21,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from scripts.local.emulator import Emulator
+from scripts.local.emulator import REGION, Emulator
+from scripts.local.schedules import LocalSchedules
 from scripts.local.state import restore_state, save_state
 
 STACK_DIR = "stack"
@@ -27,10 +31,12 @@ ROLES = ("raw", "crops", "quarantine")
 
 @dataclass
 class Delivery:
-    """A background thread delivering the detect queue's messages to the detect handler."""
+    """A background thread delivering the detect queue's messages to the detect handler and running
+    the schedules that are due (one loop: handlers never run concurrently)."""
 
     emulator: Emulator
     interval_s: float = 0.5
+    schedules: LocalSchedules | None = None
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
@@ -59,10 +65,12 @@ class Delivery:
             try:
                 stats = drain_queue(sqs, queue, detect_handler.handler, max_empty_polls=1)
             except Exception as exc:  # keep delivering: a broken message goes to the DLQ by itself
-                print(f"event delivery: {type(exc).__name__}: {exc}", flush=True)
+                print(f"event delivery: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
             else:
                 self.delivered += stats.messages - stats.failures
                 self.failures += stats.failures
+            if self.schedules is not None and not self._stop.is_set():
+                self.schedules.due()
             self._stop.wait(self.interval_s)
 
 
@@ -130,9 +138,25 @@ def restore_stack(emulator: Emulator, state_dir: Path) -> dict[str, int]:
     return {**counts, "catalog_items": items, "objects": objects}
 
 
+def scheduled_functions_env(emulator: Emulator, max_age_minutes: float = 0.0) -> dict[str, str]:
+    """What the scheduled functions need locally beyond the stack's names: the hand-off creates local
+    labelling jobs (kept in the artifacts bucket) with the stack's local ARNs, and sends crops as soon
+    as they wait (SKILLFORGE_LABELLING_MAX_AGE_MINUTES, when set, wins)."""
+    from scripts.local.stages.labelling import LOCAL_JOBS_ENV, local_labelling_settings
+
+    settings = local_labelling_settings(REGION, emulator.names.stage)
+    env = {LOCAL_JOBS_ENV: "true"}
+    for name in ("role_arn", "pre_lambda_arn", "post_lambda_arn", "job_prefix"):
+        env[f"SKILLFORGE_LABELLING_{name.upper()}"] = str(getattr(settings, name))
+    env["SKILLFORGE_LABELLING_MAX_AGE_MINUTES"] = os.environ.get(
+        "SKILLFORGE_LABELLING_MAX_AGE_MINUTES", f"{max_age_minutes:g}"
+    )
+    return env
+
+
 @contextmanager
-def delivering(emulator: Emulator) -> Iterator[Delivery]:
-    delivery = Delivery(emulator)
+def delivering(emulator: Emulator, schedules: LocalSchedules | None = None) -> Iterator[Delivery]:
+    delivery = Delivery(emulator, schedules=schedules)
     delivery.start()
     try:
         yield delivery

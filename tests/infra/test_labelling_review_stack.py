@@ -235,10 +235,13 @@ def test_review_function_reads_crops_and_decides_on_the_catalog_only(synthesized
     # GIVEN the review function's role
     stack, s = synthesized.stack, synthesized
     # THEN it reads crop images and reads/writes catalog items (transactions are Put/Update); for the
-    # dashboard it lists the registry (Scan), reads deployed versions and the gate reports; nothing else
+    # dashboard it lists the registry (Scan), reads deployed versions and the gate reports, and for its
+    # Make skill button reads the launch templates and starts/reads make-skill executions; nothing else
     granted = s.granted(stack.review.function.role)
     reports = s.arn(stack.artifacts_bucket, "/skills/*/evaluation/report.pdf")
     parameters = next(key for key in granted if ":parameter/skillforge/*" in key)
+    executions = next(key for key in granted if ":execution:skillforge-dev-make-skill:*" in key)
+    make_skill = json.dumps({"Ref": s.logical_id(stack.training.state_machine)})
     assert granted == {
         **XRAY,
         s.arn(stack.catalog_table): {
@@ -251,6 +254,10 @@ def test_review_function_reads_crops_and_decides_on_the_catalog_only(synthesized
         s.arn(stack.crops_bucket, "/*"): {"s3:GetObject"},
         reports: {"s3:GetObject"},
         parameters: {"ssm:GetParametersByPath"},
+        s.arn(stack.artifacts_bucket, "/launch/*"): {"s3:GetObject"},
+        s.arn(stack.artifacts_bucket): {"s3:ListBucket"},
+        make_skill: {"states:StartExecution"},
+        executions: {"states:DescribeExecution", "states:GetExecutionHistory"},
     }
 
 

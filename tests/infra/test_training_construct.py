@@ -7,54 +7,17 @@ from typing import Any
 
 import pytest
 from aws_cdk import App, Stack, Validations
-from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Annotations, Match, Template
 from cdk_nag import AwsSolutionsChecks
 
-from infra.constructs.python_code import FunctionDefaults
-from infra.constructs.training import Training
 from infra.ecr import image_repository_arn
-
-REGISTRY = "763104351884.dkr.ecr.us-east-1.amazonaws.com"
-IMAGE = f"{REGISTRY}/pytorch-training:2.5.1-gpu-py311-cu124-ubuntu22.04-sagemaker"
+from tests.support.training_stack import IMAGE, training_stack
 
 
 @pytest.fixture(scope="module")
 def synthesized() -> tuple[Stack, Template]:
     app = App()
-    stack = Stack(app, "TrainingTest")
-    bucket_props: dict[str, Any] = {
-        "encryption": s3.BucketEncryption.S3_MANAGED,
-        "enforce_ssl": True,
-        "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
-        "server_access_logs_prefix": "access/",
-        "versioned": True,
-    }
-    artifacts = s3.Bucket(stack, "Artifacts", **bucket_props)
-    crops = s3.Bucket(stack, "Crops", **bucket_props)
-    table = dynamodb.TableV2(
-        stack,
-        "Catalog",
-        partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
-        point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-            point_in_time_recovery_enabled=True
-        ),
-    )
-    Training(
-        stack,
-        "Training",
-        stage="test",
-        functions=FunctionDefaults(
-            code=lambda_.Code.from_inline("def handler(event, context):\n    return event\n"), stage="test"
-        ),
-        training_image_uri=IMAGE,
-        artifacts_bucket=artifacts,
-        crops_bucket=crops,
-        table=table,
-        split_salt="test-salt",
-    )
+    stack, _, _ = training_stack(app)
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     app.synth()  # fails on any unacknowledged AwsSolutions finding
     return stack, Template.from_stack(stack)

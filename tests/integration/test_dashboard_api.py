@@ -109,7 +109,7 @@ def test_dashboard_needs_the_token_and_job_ids_are_checked(moto_aws: dict[str, A
     api = site(moto_aws, lambda name, report: ("s", 1))
     assert call(api, "GET", "/api/dashboard", headers={}).status == 401
     assert call(api, "POST", "/api/dashboard/make-skill", {"config": "demo-tiny"}, headers={}).status == 401
-    assert call(api, "GET", "/api/dashboard/jobs/not-a-job").status == 400
+    assert call(api, "GET", "/api/dashboard/jobs/not_a_job").status == 400
     assert call(api, "GET", "/api/dashboard/jobs/0123456789ab").status == 404
     # AND the page shell itself is public
     assert api.handle(ApiRequest("GET", "/dashboard.html")).status == 200

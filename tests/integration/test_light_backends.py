@@ -126,6 +126,28 @@ def test_onnx_classifier_gives_the_same_top1_as_ultralytics(test_classifier: Pat
     assert len(set(labels)) > 1  # the test model really depends on the image
 
 
+def test_flip_test_time_augmentation_averages_the_crop_and_its_mirror_on_both_backends(
+    test_classifier: Path,
+) -> None:
+    from functions.core.skills.model import load_classifier
+
+    # GIVEN the skill version loaded on both runtimes, once as published and once with flip TTA
+    photo = _open(sorted((shared_data() / "cars").iterdir())[0])
+    mirror = photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    for backend in ("torch", "onnx"):
+        plain = load_classifier(test_classifier, backend)  # type: ignore[arg-type]
+        flipped = load_classifier(test_classifier, backend)  # type: ignore[arg-type]
+        flipped.manifest = flipped.manifest.model_copy(update={"tta": "hflip"})
+        # WHEN the TTA version scores a photo
+        got = flipped.probabilities(photo)
+        # THEN it is the mean of the plain scores of the photo and of its mirror image
+        expected = [
+            (a + b) / 2 for a, b in zip(plain.probabilities(photo), plain.probabilities(mirror), strict=True)
+        ]
+        assert got == pytest.approx(expected, abs=1e-5), backend
+        assert got != pytest.approx(plain.probabilities(photo), abs=1e-5), backend
+
+
 def test_light_backends_never_import_torch_or_ultralytics(test_classifier: Path) -> None:
     # GIVEN a fresh interpreter with the detect and reprocess handlers (serving), the default detector
     # backend and the ONNX classifier

@@ -45,15 +45,8 @@ from scripts.local.provision import provision
 from scripts.local.sfn_sagemaker import sagemaker_training_tasks
 from tests.conftest import shared_data, shared_models
 from tests.support.gate import SlackServer
-from tests.support.production_stack import (
-    ACCOUNT,
-    REGION,
-    Function,
-    InProcessLambda,
-    Intrinsics,
-    Synthesized,
-    synthesize_stage,
-)
+from tests.support.production_stack import Synthesized, function_handler, synthesize_stage
+from tests.support.sfn import ACCOUNT, REGION, InProcessLambda, placeholder_zip, resolve
 from tests.support.tinted_cars import freeze_harness, photos, seed_verified_crops, skill_config
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -111,27 +104,25 @@ def world(
         iam = boto3.client("iam", region_name=REGION)
         role = iam.create_role(RoleName="role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         logical = synthesized.logical
-        intrinsics = Intrinsics(
-            refs={
-                logical["table"]: names.catalog_table,
-                logical["artifacts"]: names.artifacts_bucket,
-                logical["crops"]: names.crops_bucket,
-                logical["raw"]: names.raw_bucket,
-                logical["slack-secret"]: secret,
-                logical["email-topic"]: topic,
-            },
-            arns={logical["training-role"]: role},
-        )
+        refs = {
+            logical["table"]: names.catalog_table,
+            logical["artifacts"]: names.artifacts_bucket,
+            logical["crops"]: names.crops_bucket,
+            logical["raw"]: names.raw_bucket,
+            logical["slack-secret"]: secret,
+            logical["email-topic"]: topic,
+        }
+        arns = {logical["training-role"]: role}
         lam = boto3.client("lambda", region_name=REGION)
         for name in FUNCTIONS:
-            intrinsics.arns[logical[name]] = lam.create_function(
+            arns[logical[name]] = lam.create_function(
                 FunctionName=name,
                 Runtime="python3.11",
                 Role=role,
                 Handler="index.handler",
-                Code={"ZipFile": _empty_zip()},
+                Code={"ZipFile": placeholder_zip()},
             )["FunctionArn"]
-            environment = {k: str(intrinsics.resolve(v)) for k, v in synthesized.environment(name).items()}
+            environment = {k: str(resolve(v, arns, refs)) for k, v in synthesized.environment(name).items()}
             if name in IMAGE_FUNCTIONS:  # functions/evaluate/Dockerfile's ENV, the model from ../shared
                 environment.update(
                     {
@@ -139,19 +130,19 @@ def world(
                         "SKILLFORGE_DETECTOR_MODEL": "yolo11n_int8_openvino_model",
                     }
                 )
-            runtime.functions[name] = Function(
-                module=f"functions.{name}.handler",
-                environment={"AWS_REGION": REGION, "AWS_LAMBDA_FUNCTION_NAME": name, **environment},
+            runtime.handlers[name] = function_handler(
+                f"functions.{name}.handler",
+                {"AWS_REGION": REGION, "AWS_LAMBDA_FUNCTION_NAME": name, **environment},
             )
         sfn = boto3.client("stepfunctions", region_name=REGION)
         machines: dict[str, str] = {}
         for machine in ("make-skill", "train-and-gate"):  # make-skill first: train-and-gate refers to it
             machines[machine] = sfn.create_state_machine(
                 name=f"skillforge-{STAGE}-{machine}",
-                definition=intrinsics.resolve(synthesized.definition(machine)),
+                definition=resolve(synthesized.definition(machine), arns, refs),
                 roleArn=role,
             )["stateMachineArn"]
-            intrinsics.refs[logical[machine]] = machines[machine]
+            refs[logical[machine]] = machines[machine]
         table = boto3.resource("dynamodb", region_name=REGION).Table(names.catalog_table)
         sources = photos(subset, 2 * (TRAIN_PER_CLASS + HARNESS_PER_CLASS))
         artifacts = Artifacts(BlobStore(s3), cache_dir=tmp_path / "cache")
@@ -174,15 +165,6 @@ def world(
         }
 
 
-def _empty_zip() -> bytes:
-    import zipfile
-
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("index.py", "def handler(event, context):\n    return event\n")
-    return buffer.getvalue()
-
-
 def start(world: dict[str, Any], epochs: int = 20) -> dict[str, Any]:
     """What `skillforge make-skill CONFIG --profile cloud` does (training/launcher.py), on train-and-gate."""
     from training.config import parse_config
@@ -199,7 +181,7 @@ def start(world: dict[str, Any], epochs: int = 20) -> dict[str, Any]:
         image_uri=IMAGE_URI,
         models_dir=world["models"],
     )
-    return launch(config, "cloud", deps)
+    return launch(config, "tint", "cloud", deps)
 
 
 @pytest.mark.slow

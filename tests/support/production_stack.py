@@ -2,11 +2,10 @@
 
 `synthesize_stage()` builds the app of app.py (cdk.json's context, one stage, no asset bundling) and
 keeps what running it on the emulator needs: the state machine definitions and each function's
-environment, with CloudFormation intrinsics (`Ref`, `Fn::GetAtt ... Arn`, `Fn::Join`, pseudo
-parameters) resolved against the resources the test creates. `InProcessLambda` is the Lambda runtime:
-moto would start a container per invoke; here an invoke runs the function's real handler module
-in-process with the function's environment from the template (what Lambda sets, plus the Dockerfile
-ENV of an image function), each invoke a cold start of the module's cached wiring.
+environment (intrinsics resolved with `tests.support.sfn.resolve` against the resources the test
+creates), and the logical ids of the resources they name. `function_handler()` is what
+`tests.support.sfn.InProcessLambda` runs for an invoke: the function's real handler module in its
+environment from the template (what Lambda sets, plus the Dockerfile ENV of an image function).
 """
 
 from __future__ import annotations
@@ -16,13 +15,9 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from scripts.local.delivery import FakeLambdaContext
-
-REGION, ACCOUNT = "us-east-1", "123456789012"
 
 
 @dataclass
@@ -83,72 +78,24 @@ def synthesize_stage(outdir: Path, stage: str = "dev") -> Synthesized:
     )
 
 
-@dataclass
-class Intrinsics:
-    """Physical values of logical ids: `refs` for `Ref`, `arns` for `Fn::GetAtt [id, Arn]`."""
+def function_handler(module_name: str, variables: dict[str, str]) -> Callable[[dict[str, Any], Any], Any]:
+    """A function as Lambda runs it, for `tests.support.sfn.InProcessLambda`: its handler module called
+    in its environment (`variables`), each invoke a cold start of the module's cached wiring."""
 
-    refs: dict[str, str] = field(default_factory=dict)
-    arns: dict[str, str] = field(default_factory=dict)
-
-    def resolve(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return value
-        if "Fn::Join" in value:
-            separator, parts = value["Fn::Join"]
-            return separator.join(self.resolve(part) for part in parts)
-        if "Fn::GetAtt" in value:
-            logical_id, attribute = value["Fn::GetAtt"]
-            assert attribute == "Arn", f"unexpected attribute {value}"
-            return self.arns[logical_id]
-        if "Ref" in value:
-            pseudo = {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT}
-            ref = value["Ref"]
-            if ref in pseudo:
-                return pseudo[ref]
-            assert ref in self.refs, f"no physical value for Ref {ref} (give it to Intrinsics.refs)"
-            return self.refs[ref]
-        raise AssertionError(f"unexpected intrinsic {value}")
-
-
-@dataclass
-class Function:
-    module: str  # functions.<name>.handler
-    environment: dict[str, str]
-
-
-class InProcessLambda:
-    """moto's Lambda invoke → the function's handler module, in its environment, in this process."""
-
-    def __init__(self) -> None:
-        self.functions: dict[str, Function] = {}
-        self.calls: list[str] = []
-
-    def invoke(
-        self,
-        function_name: str,
-        qualifier: Any,
-        body: Any,
-        headers: Any,
-        response_headers: dict[str, str],
-    ) -> bytes:
-        name = function_name.rsplit(":function:", maxsplit=1)[-1].split(":", maxsplit=1)[0]
-        self.calls.append(name)
-        function = self.functions[name]
-        event = json.loads(body) if body else {}
-        with environment(function.environment):
-            module = importlib.import_module(function.module)
-            deps: Callable[[], Any] | None = getattr(module, "deps", None)
-            if deps is not None and hasattr(deps, "cache_clear"):
-                deps.cache_clear()  # a cold start: wiring built from this function's environment
+    def invoke(event: dict[str, Any], context: Any) -> Any:
+        with environment(variables):
+            module = importlib.import_module(module_name)
+            deps: Any = getattr(module, "deps", None)
+            clear = getattr(deps, "cache_clear", None)
+            if clear is not None:
+                clear()
             try:
-                result = module.handler(event, FakeLambdaContext(function_name=name))
-            except Exception as exc:
-                response_headers["x-amz-function-error"] = "Unhandled"
-                return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}).encode()
+                return module.handler(event, context)
             finally:
-                if deps is not None and hasattr(deps, "cache_clear"):
-                    deps.cache_clear()
-        return json.dumps(result).encode()
+                if clear is not None:
+                    clear()
+
+    return invoke
 
 
 @contextmanager

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from functions.core.skills.launch import execution_input, job_name
 from training.config import (
     SCHEMA_PATH,
     ConfigError,
@@ -15,7 +16,7 @@ from training.config import (
     schema_text,
     trainer_arguments,
 )
-from training.launcher import execution_input
+from training.launcher import launch_template
 
 CONFIGS = sorted((Path(__file__).resolve().parents[2] / "training" / "configs").glob("*.json"))
 
@@ -45,14 +46,8 @@ def test_gpu_profile_becomes_a_spot_training_job_with_max_runtime():
     # GIVEN the make skill config and its gpu profile
     config = load_config(next(p for p in CONFIGS if p.name == "car-make.json"))
     # WHEN the state machine input is built
-    payload = execution_input(
-        config,
-        "gpu",
-        4,
-        "img",
-        {"code": "s3://b/c.tgz", "config": "s3://b/cfg/", "models": "s3://b/m/"},
-        "sha",
-    )
+    uris = {"code": "s3://b/c.tgz", "config": "s3://b/cfg/", "models": "s3://b/m/"}
+    payload = execution_input(launch_template(config, "car-make", "gpu", "img", uris, "sha"), 4)
     # THEN it asks for ml.g5.xlarge on managed spot with the profile's limits
     assert payload["training"] == {
         "instance_type": "ml.g5.xlarge",
@@ -65,14 +60,14 @@ def test_gpu_profile_becomes_a_spot_training_job_with_max_runtime():
     }
     assert payload["hyperparameters"]["skill_version"] == "4"
     assert payload["hyperparameters"]["sagemaker_program"] == "training/train.py"
+    assert payload["hyperparameters"]["sagemaker_submit_directory"] == "s3://b/c.tgz"
+    assert payload["config"] == "car-make" and payload["job_name"].startswith("skillforge-car-make-v4-")
     # AND a local profile cannot be sent to SageMaker
     with pytest.raises(ValueError, match="sagemaker profile"):
-        execution_input(config, "laptop", 4, "img", {"code": "", "config": "", "models": ""}, "sha")
+        launch_template(config, "car-make", "laptop", "img", {"code": "", "config": "", "models": ""}, "sha")
 
 
 def test_training_job_names_match_the_notification_rule_prefix() -> None:
-    from training.launcher import job_name
-
     # GIVEN a skill version WHEN its SageMaker job is named
     name = job_name("car-make", 3, now=0)
     # THEN it starts with the prefix the EventBridge notify rule matches, within SageMaker's 63 characters

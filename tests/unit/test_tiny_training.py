@@ -35,7 +35,7 @@ def test_tiny_training_run_produces_a_versioned_skill(tmp_path):
             "skill": "tiny-skill",
             "dataset": {"min_images_per_class": 5, "test_fraction": 0.3},
             "network": {"pretrained": str(pretrained) if pretrained.is_file() else None, "freeze": 0},
-            "training": {"imgsz": 32, "epochs": 1, "batch": 8},
+            "training": {"imgsz": 32, "epochs": 1, "batch": 8, "tta": "hflip"},
             "augment": {"copy_paste_occlusion": True, "occluders_dir": str(occluders)},
         }
     )
@@ -75,9 +75,14 @@ def test_tiny_training_run_produces_a_versioned_skill(tmp_path):
     assert skill["hardware_profile"] == "laptop"
     assert sorted(skill["classes"]) == ["blue-disc", "green-tri", "red-box"]
     assert manifest.epochs_run == 1
+    # AND the version is served as it was tested: with flip test-time augmentation
+    assert skill["tta"] == "hflip"
     metrics = json.loads((model_dir / "metrics.json").read_text())
     assert 0.0 <= metrics["test"]["top1"] <= 1.0
     assert len(metrics["test"]["confusion_matrix"]) == 3
+    # AND held-out figures with and without TTA are recorded for tuning (test's TTA figure = its top-1)
+    assert metrics["tta_comparison"]["test_top1_tta_hflip"] == metrics["test"]["top1"]
+    assert {"test_top1_tta_none", "test_top1_tta_hflip"} <= set(metrics["tta_comparison"])
     # AND when pretrained weights exist, the transfer is proven at train start
     if pretrained.is_file():
         assert metrics["transfer"]["tensors_loaded"] == 198

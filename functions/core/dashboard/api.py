@@ -2,8 +2,10 @@
 
 GET  /api/dashboard                 catalog counts, skills (versions, metrics, stages), recent gates
 GET  /api/dashboard/configs         skill configs the Make skill button can start (and whether it can)
-POST /api/dashboard/make-skill      {"config": NAME} → 202 and the job (local mode)
-GET  /api/dashboard/jobs/<job_id>   the job's state, step, seconds, and the registered version
+POST /api/dashboard/make-skill      {"config": NAME} → 202 and the job (local: a thread; cloud: a
+                                    make-skill execution); unknown config → 400, nothing started
+GET  /api/dashboard/jobs/<job_id>   the job's state, step (cloud: the state machine's current state),
+                                    seconds, and the skill version
 """
 
 from __future__ import annotations
@@ -18,12 +20,18 @@ from pydantic import BaseModel, Field
 
 from functions.core.base.catalog import DynamoCatalog
 from functions.core.base.storage import BlobStore
-from functions.core.dashboard.jobs import JobBusyError, LocalMakeSkillJobs
+from functions.core.dashboard.jobs import JobBusyError, MakeSkillJobs
 from functions.core.dashboard.overview import SkillsView, accuracy_text, catalog_counts
 from functions.core.labelling.review_api import ReviewApi
 
 REPORT_LINK_EXPIRY_S = 900
-JobId = Annotated[str, PathParam(pattern=r"^[0-9a-f]{12}$")]
+# local: 12 hex digits; cloud: the execution's name (skillforge-<skill>-v<N>-<time>)
+JobId = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9-]{1,80}$")]
+NO_JOBS_HINT = "Start training from a terminal: skillforge make-skill CONFIG"
+PUBLISH_HINT = (
+    "No skill config is published yet: publish one from a terminal with "
+    "skillforge make-skill training/configs/CONFIG.json --profile gpu --publish"
+)
 
 
 class MakeSkillRequest(BaseModel):
@@ -36,7 +44,7 @@ class Dashboard:
         table: Any,
         ssm: Any,
         store: BlobStore,
-        jobs: LocalMakeSkillJobs | None = None,
+        jobs: MakeSkillJobs | None = None,
         stage: str = "local",
     ) -> None:
         self.table = table
@@ -98,8 +106,11 @@ class Dashboard:
         @app.get("/api/dashboard/configs")
         def configs() -> dict[str, Any]:
             if self.jobs is None:
-                return {"configs": [], "can_make": False, "hint": "skillforge make-skill CONFIG"}
-            return {"configs": self.jobs.configs, "can_make": True, "hint": None}
+                return {"configs": [], "can_make": False, "hint": NO_JOBS_HINT}
+            names = self.jobs.available()
+            if not names:  # cloud: no config published yet
+                return {"configs": [], "can_make": False, "hint": PUBLISH_HINT}
+            return {"configs": names, "can_make": True, "hint": None}
 
         @app.post("/api/dashboard/make-skill")
         def make_skill(request: Annotated[MakeSkillRequest, Body()]) -> Response[str]:

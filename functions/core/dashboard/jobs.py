@@ -1,22 +1,37 @@
 """Make-skill jobs started from the dashboard.
 
 Locally a job runs in a background thread of the server (the runner, given by local mode, extracts,
-trains and registers with the real code); its state is kept in memory and polled by the page. In the
-cloud the dashboard does not start training: `skillforge make-skill CONFIG` starts the make-skill
-state machine (the runtime code cannot build a training job from a skill config: that is training/).
+trains and registers with the real code); its state is kept in memory and polled by the page.
+
+In the cloud a job is an execution of the make-skill state machine: the config's launch template
+(`launch/<config>.json`, published by `skillforge make-skill CONFIG`, see skills/launch.py) gets the
+next version and is started (StartExecution); its progress is read back from Step Functions
+(DescribeExecution for the status, GetExecutionHistory for the state it is in).
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from typing import Literal
+from datetime import datetime
+from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, Field
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, Field, ValidationError
 
 from functions.core.base.records import utc_now
+from functions.core.base.storage import BlobStore, ObjectMissingError
+from functions.core.skills.launch import (
+    LAUNCH_PREFIX,
+    LaunchTemplate,
+    config_of_key,
+    execution_input,
+    template_key,
+)
+from functions.core.skills.registry import SkillRegistry
 
 JobState = Literal["running", "succeeded", "failed"]
 # run(config name, report(step text)) → the registered candidate: (skill, version)
@@ -35,6 +50,14 @@ class MakeSkillJob(BaseModel):
     error: str | None = None
 
 
+class MakeSkillJobs(Protocol):
+    """What the dashboard's Make skill routes use: locally a thread, in the cloud Step Functions."""
+
+    def available(self) -> list[str]: ...
+    def start(self, config: str) -> MakeSkillJob: ...
+    def get(self, job_id: str) -> MakeSkillJob | None: ...
+
+
 class LocalMakeSkillJobs:
     """One job at a time (training takes the machine's cores); jobs are kept for the server's life."""
 
@@ -44,6 +67,9 @@ class LocalMakeSkillJobs:
         self._jobs: dict[str, MakeSkillJob] = {}
         self._started: dict[str, float] = {}
         self._lock = threading.Lock()
+
+    def available(self) -> list[str]:
+        return list(self.configs)
 
     def start(self, config: str) -> MakeSkillJob:
         if config not in self.configs:
@@ -87,3 +113,114 @@ class LocalMakeSkillJobs:
 
 class JobBusyError(Exception):
     """A job is already running."""
+
+
+# Step Functions execution status → the job's state
+_STATES: dict[str, JobState] = {"RUNNING": "running", "SUCCEEDED": "succeeded"}
+
+
+class StepFunctionsMakeSkillJobs:
+    """Make-skill executions of one state machine; the job id is the execution's name."""
+
+    def __init__(
+        self,
+        sfn: Any,
+        store: BlobStore,
+        registry: SkillRegistry,
+        artifacts_bucket: str,
+        state_machine_arn: str,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.sfn = sfn
+        self.store = store
+        self.registry = registry
+        self.bucket = artifacts_bucket
+        self.state_machine_arn = state_machine_arn
+        self.clock = clock
+
+    def available(self) -> list[str]:
+        """The configs with a published launch template."""
+        names = (config_of_key(key) for key in self.store.list_keys(self.bucket, f"{LAUNCH_PREFIX}/"))
+        return sorted(name for name in names if name is not None)
+
+    def start(self, config: str) -> MakeSkillJob:
+        """Reserve the next version of the config's skill and start the execution (nothing before the
+        template is read and valid: an unknown config starts nothing and reserves no version)."""
+        template = self._template(config)
+        version = self.registry.next_version(template.skill)
+        payload = execution_input(template, version)
+        response = self.sfn.start_execution(
+            stateMachineArn=self.state_machine_arn, name=payload["job_name"], input=json.dumps(payload)
+        )
+        return MakeSkillJob(
+            job_id=payload["job_name"],
+            config=config,
+            step="started",
+            started_at=_iso(response["startDate"]),
+            skill=template.skill,
+            skill_version=version,
+        )
+
+    def get(self, job_id: str) -> MakeSkillJob | None:
+        arn = self.execution_arn(job_id)
+        try:
+            execution = self.sfn.describe_execution(executionArn=arn)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ExecutionDoesNotExist":
+                return None
+            raise
+        given = json.loads(execution.get("input") or "{}")
+        status = str(execution["status"])
+        state: JobState = _STATES.get(status, "failed")
+        ended = execution.get("stopDate") or self.clock()
+        error = None
+        if state == "failed":
+            error = ": ".join(str(p) for p in (execution.get("error") or status, execution.get("cause")) if p)
+        return MakeSkillJob(
+            job_id=job_id,
+            config=str(given.get("config", "")),
+            state=state,
+            step=self.current_state(arn) or status.lower(),
+            started_at=_iso(execution["startDate"]),
+            seconds=round((ended - execution["startDate"]).total_seconds(), 1),
+            skill=given.get("skill"),
+            skill_version=given.get("skill_version"),
+            error=error,
+        )
+
+    def current_state(self, execution_arn: str) -> str | None:
+        """The state the execution entered last: the newest page of its history (the entered event
+        with the highest id, whatever order the page comes in)."""
+        history = self.sfn.get_execution_history(
+            executionArn=execution_arn, reverseOrder=True, maxResults=100
+        )
+        entered = [e for e in history.get("events", []) if e.get("stateEnteredEventDetails")]
+        if not entered:
+            return None
+        return str(max(entered, key=lambda e: int(e["id"]))["stateEnteredEventDetails"]["name"])
+
+    def execution_arn(self, name: str) -> str:
+        """arn:…:stateMachine:<machine> → arn:…:execution:<machine>:<name>."""
+        head, _, machine = self.state_machine_arn.rpartition(":stateMachine:")
+        return f"{head}:execution:{machine}:{name}"
+
+    def _template(self, config: str) -> LaunchTemplate:
+        try:
+            data = self.store.get(self.bucket, template_key(config)).data
+        except ObjectMissingError:
+            published = ", ".join(self.available()) or "none"
+            raise ValueError(
+                f"unknown skill config {config!r}: no launch template {template_key(config)} "
+                f"(published: {published}); publish it with "
+                f"`skillforge make-skill training/configs/{config}.json --profile gpu --publish`"
+            ) from None
+        try:
+            return LaunchTemplate.model_validate_json(data)
+        except ValidationError as exc:
+            raise ValueError(
+                f"{template_key(config)} is not a launch template: {exc.errors()[0]['msg']}"
+            ) from exc
+
+
+def _iso(when: datetime) -> str:
+    return when.isoformat(timespec="seconds")

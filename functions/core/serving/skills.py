@@ -40,19 +40,23 @@ class SkillUnavailableError(Exception):
 
 
 def load_onnx_skill(artifacts: Artifacts, artifact_uri: str, cache_dir: Path) -> ClassifierSkill:
-    """Fetch skill.json and the ONNX export of one version (immutable: cached by URI) and load them.
+    """Fetch skill.json and the ONNX export of one version and load them.
 
+    The cache is keyed by the URI *and* the bytes of its skill.json (read on every load: one small GET),
+    never by the URI alone: a bucket that outlives its registry (a re-created stack, a new local run)
+    can hold another training's version 1 under the same URI, and a stale copy must never answer.
     Raises FileNotFoundError when the artifact or a file of it is missing, ValueError when it is corrupt.
     """
     if artifact_uri.endswith(".tar.gz"):
         folder = artifacts.local_folder(artifact_uri)
     else:
-        folder = cache_dir / hashlib.sha256(artifact_uri.encode()).hexdigest()[:16]
+        manifest_bytes = _read(artifacts, join_uri(artifact_uri, MANIFEST_FILE))
+        folder = cache_dir / hashlib.sha256(artifact_uri.encode() + manifest_bytes).hexdigest()[:16]
         manifest_path = folder / MANIFEST_FILE
         if not manifest_path.is_file():
             folder.mkdir(parents=True, exist_ok=True)
-            _fetch(artifacts, join_uri(artifact_uri, MANIFEST_FILE), manifest_path)
-        onnx = _onnx_name(_manifest(manifest_path.read_bytes(), artifact_uri), artifact_uri)
+            _write(manifest_path, manifest_bytes)
+        onnx = _onnx_name(_manifest(manifest_bytes, artifact_uri), artifact_uri)
         if not (folder / onnx).is_file():
             _fetch(artifacts, join_uri(artifact_uri, onnx), folder / onnx)
     _onnx_name(_manifest((folder / MANIFEST_FILE).read_bytes(), artifact_uri), artifact_uri)
@@ -64,11 +68,18 @@ def load_onnx_skill(artifacts: Artifacts, artifact_uri: str, cache_dir: Path) ->
         raise ValueError(f"{artifact_uri}: the ONNX export is not a loadable model: {exc}") from exc
 
 
-def _fetch(artifacts: Artifacts, uri: str, path: Path) -> None:
+def _read(artifacts: Artifacts, uri: str) -> bytes:
     try:
-        data = artifacts.read_bytes(uri)
+        return artifacts.read_bytes(uri)
     except ObjectMissingError as exc:
         raise FileNotFoundError(f"{uri} is missing") from exc
+
+
+def _fetch(artifacts: Artifacts, uri: str, path: Path) -> None:
+    _write(path, _read(artifacts, uri))
+
+
+def _write(path: Path, data: bytes) -> None:
     partial = path.with_suffix(path.suffix + ".part")
     partial.write_bytes(data)
     partial.replace(path)  # never a half-written file under the final name

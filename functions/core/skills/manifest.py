@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
 from functions.core.base.records import utc_now
 
+# Test-time augmentation: "hflip" averages the class probabilities of the crop and its mirror image
+# (cars are left-right symmetric; a mirrored car is the same make). Serving and evaluation do the same.
+TestTimeAugmentation = Literal["none", "hflip"]
 _SKILL_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
@@ -33,6 +36,9 @@ class SkillManifest(BaseModel):
     imgsz: int = Field(ge=32)
     weights: str = Field(description="weights file, relative to the skill version folder")
     onnx: str | None = Field(default=None, description="ONNX export, relative to the skill version folder")
+    tta: TestTimeAugmentation = Field(
+        default="none", description="test-time augmentation applied by every runtime that serves this version"
+    )
     metrics: dict[str, Any] = Field(default_factory=dict)
     train_seconds: float = 0.0
     epochs_run: int = 0

@@ -79,16 +79,26 @@ class ClassifierSkill:
         return self.transform(image.convert("RGB")).unsqueeze(0)
 
     def probabilities(self, image: Image.Image) -> list[float]:
-        """Every class's probability, in the manifest's class order."""
+        """Every class's probability, in the manifest's class order (averaged with the mirror image's
+        when the version was evaluated with flip test-time augmentation)."""
+        views = [image]
+        if self.manifest.tta == "hflip":
+            views.append(image.transpose(Image.Transpose.FLIP_LEFT_RIGHT))
         if self.backend == "onnx":
-            feed = {self.session.get_inputs()[0].name: classify_input(image, self.manifest.imgsz)}
-            return [float(p) for p in np.asarray(self.session.run(None, feed)[0], dtype=np.float32)[0]]
+            name = self.session.get_inputs()[0].name
+            rows = [
+                np.asarray(self.session.run(None, {name: classify_input(view, self.manifest.imgsz)})[0])[0]
+                for view in views
+            ]
+            mean = np.mean(np.asarray(rows, dtype=np.float32), axis=0)
+            return [float(p) for p in mean]
         import torch
 
+        batch = torch.cat([self.tensor(view) for view in views])
         with torch.inference_mode():
-            output = self.module(self.tensor(image))
+            output = self.module(batch)
         probs = output[0] if isinstance(output, tuple | list) else output.softmax(1)
-        return [float(p) for p in probs[0].tolist()]
+        return [float(p) for p in probs.mean(0).tolist()]
 
     def classify(self, image: Image.Image) -> list[Scored]:
         scores = self.probabilities(image)

@@ -119,7 +119,7 @@ async function loadConfigs() {
   for (const name of data.configs) select.append(el("option", name));
   $("make-form").hidden = !data.can_make;
   $("make-hint").hidden = data.can_make;
-  if (!data.can_make) $("make-hint").textContent = "Start training from a terminal: " + data.hint;
+  if (!data.can_make) $("make-hint").textContent = data.hint;
 }
 
 function showJob(job) {
