@@ -145,6 +145,8 @@ class LocalTrainingRunner:
     def run(self, request: dict[str, Any]) -> TrainingJobResult:
         """Run the job to its end; never raises for the job's own failure (the result says Failed)."""
         job = TrainingJobRequest.model_validate(request)
+        if self.work_dir is not None:
+            self.work_dir.mkdir(parents=True, exist_ok=True)
         root = Path(tempfile.mkdtemp(prefix=f"{job.TrainingJobName}-", dir=self.work_dir))
         self.roots[job.TrainingJobName] = root
         started = time.monotonic()
@@ -279,16 +281,17 @@ class LocalTrainingRunner:
                 raise FileNotFoundError(f"channel {channel.ChannelName}: no object under {source.S3Uri}")
             for object_key in keys:
                 relative = object_key[len(key) :].lstrip("/") or Path(object_key).name
-                self._download(channel, bucket, object_key, folder / relative)
+                self._download(channel, bucket, object_key, folder, relative)
             return folder
         manifest = json.loads(self._read(channel, bucket, key))
         prefix_bucket, prefix = split_s3(manifest[0]["prefix"])
         for relative in manifest[1:]:
-            self._download(channel, prefix_bucket, prefix + relative, folder / relative)
+            self._download(channel, prefix_bucket, prefix + relative, folder, relative)
         return folder
 
-    def _download(self, channel: Channel, bucket: str, key: str, target: Path) -> None:
-        if ".." in Path(target).parts:
+    def _download(self, channel: Channel, bucket: str, key: str, folder: Path, relative: str) -> None:
+        target = folder / relative
+        if not target.resolve().is_relative_to(folder.resolve()):
             raise ValueError(f"channel {channel.ChannelName}: the key {key!r} leaves the channel folder")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(self._read(channel, bucket, key))

@@ -166,3 +166,22 @@ def test_the_image_environment_is_the_training_dockerfiles_env_with_opt_ml_mappe
     assert env["SAGEMAKER_PROGRAM"] == "training/train.py"
     assert env["PYTHONPATH"] == str(tmp_path / "code")
     assert env["YOLO_OFFLINE"] == "1"
+
+
+def test_a_manifest_key_that_leaves_its_channel_fails_the_job_and_writes_nothing_outside(
+    s3: Any, tmp_path: Path
+) -> None:
+    # GIVEN a ManifestFile channel naming a key that climbs out of the channel folder
+    manifest = [{"prefix": f"s3://{BUCKET}/crops/"}, "../../../../escaped.txt"]
+    s3.put_object(Bucket=BUCKET, Key="datasets/colour/crops.manifest", Body=json.dumps(manifest).encode())
+    s3.put_object(Bucket=BUCKET, Key="escaped.txt", Body=b"x")
+
+    # WHEN the runner runs the job
+    result = LocalTrainingRunner(s3, work_dir=tmp_path / "jobs").run(_request())
+
+    # THEN the job failed naming the channel and the key, and no file was written outside the job root
+    assert result.TrainingJobStatus == "Failed"
+    assert "channel crops" in str(result.FailureReason) and "leaves the channel folder" in str(
+        result.FailureReason
+    )
+    assert not list(tmp_path.rglob("escaped.txt"))

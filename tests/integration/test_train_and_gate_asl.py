@@ -91,7 +91,6 @@ def world(
         SlackServer() as slack,
         sagemaker_training_tasks(work_dir=tmp_path / "jobs") as jobs,
     ):
-        (tmp_path / "jobs").mkdir()
         names = ResourceNames(stage=STAGE)
         s3 = boto3.client("s3", region_name=REGION)
         provision(
