@@ -9,6 +9,7 @@ from urllib.parse import unquote_plus
 
 import pytest
 
+from functions.core.audit.queues import NO_REASON, peek
 from functions.core.base.resources import ResourceNames
 from functions.core.detection.settings import DetectorSettings, PipelineSettings
 from functions.core.detection.wiring import build_detect_deps
@@ -49,7 +50,10 @@ def _drain(aws: dict[str, Any], rounds: int = DETECT_MAX_RECEIVE_COUNT + 1) -> N
 
 def _dead_letters(aws: dict[str, Any]) -> list[dict[str, Any]]:
     response = aws["sqs"].receive_message(
-        QueueUrl=aws["queues"]["detect_dlq_url"], MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+        QueueUrl=aws["queues"]["detect_dlq_url"],
+        MaxNumberOfMessages=10,
+        MessageAttributeNames=["All"],
+        VisibilityTimeout=0,  # looked at, left in the queue
     )
     return list(response.get("Messages", []))
 
@@ -117,6 +121,10 @@ def test_an_upload_that_keeps_failing_reaches_the_dlq_on_its_last_receive_with_t
     assert reason["receive_count"] == str(DETECT_MAX_RECEIVE_COUNT)
     assert len(detect["detector"].calls) == DETECT_MAX_RECEIVE_COUNT
     assert _queue_empty(detect)
+    # AND the audit's look into the DLQ shows the upload with its reason
+    assert peek(detect["sqs"], detect["queues"]["detect_dlq_url"]) == [
+        ("hint/advert/photo.jpg", "RuntimeError: detector crashed (injected)")
+    ]
 
 
 def test_without_a_dlq_url_failures_are_left_to_the_redrive_policy(
@@ -134,3 +142,4 @@ def test_without_a_dlq_url_failures_are_left_to_the_redrive_policy(
     [letter] = _dead_letters(detect)
     assert letter["Body"] == "not json"
     assert _reason(letter) == {}
+    assert [reason for _, reason in peek(detect["sqs"], detect["queues"]["detect_dlq_url"])] == [NO_REASON]
