@@ -189,6 +189,13 @@ class LocalTrainingRunner:
         program = job.HyperParameters.get(PROGRAM) or image_environment().get("SAGEMAKER_PROGRAM")
         if not program:
             return "Failed", "ClientError: no sagemaker_program hyperparameter and no SAGEMAKER_PROGRAM", ""
+        entry_point = (code_dir / program).resolve()
+        if not entry_point.is_relative_to(code_dir.resolve()) or not entry_point.is_file():
+            return (
+                "Failed",
+                f"ClientError: sagemaker_program {program!r} is not a file of the code archive",
+                "",
+            )
         arguments = [
             item
             for name, value in sorted(job.HyperParameters.items())
@@ -200,7 +207,7 @@ class LocalTrainingRunner:
         try:
             with log_path.open("w", encoding="utf-8") as log:
                 done = subprocess.run(
-                    [self.python, str(code_dir / program), *arguments],
+                    [self.python, str(entry_point), *arguments],
                     cwd=code_dir,
                     env=env,
                     stdin=subprocess.DEVNULL,

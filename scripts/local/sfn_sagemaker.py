@@ -81,10 +81,7 @@ class SageMakerTrainingTask(StateTaskServiceCallback):
         """CreateTrainingJob's request members (botocore's model); other actions are not recognized."""
         if self.resource.api_action.lower() != CREATE_TRAINING_JOB.lower():
             return None
-        shape = (
-            botocore.session.get_session().get_service_model("sagemaker").operation_model("CreateTrainingJob")
-        )
-        return set(shape.input_shape.members)
+        return set(_operation("sagemaker", CREATE_TRAINING_JOB).input_shape.members)
 
     def _eval_service_task(
         self,
