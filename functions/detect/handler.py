@@ -2,8 +2,10 @@
 
 Parse, delegate, report. The uploads of the whole batch go to `detect_batch` at once (downloads and
 writes overlap the detector); each message is then reported on its own: one whose upload raised is
-a partial-batch failure (SQS retries it, then the DLQ keeps it); bad images never raise, they are
-quarantined. Each car crop is answered by the deployed cascade when SKILLFORGE_CASCADE is set.
+a partial-batch failure (SQS retries it); on its last receive, or at once when it is not an S3 event,
+the function puts it into the DLQ with the reason (functions/core/base/dead_letters.py). Bad images
+never raise, they are quarantined. Each car crop is answered by the deployed cascade when
+SKILLFORGE_CASCADE is set.
 """
 
 from __future__ import annotations
@@ -14,21 +16,30 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions.core.base.dead_letters import DeadLetteringBatchProcessor, DeadLetters
 from functions.core.detection.detect import DetectDeps, DetectOutcome, detect_batch
 from functions.core.detection.s3events import EventParseError, parse_s3_notification
+from functions.core.detection.wiring import build_detect_dead_letters
 from functions.core.serving.wiring import build_detect_and_serve_deps
 
 logger, metrics, tracer = Logger(), Metrics(), Tracer()
-processor = BatchProcessor(event_type=EventType.SQS)
 
 
 @cache
 def deps() -> DetectDeps:
     return build_detect_and_serve_deps()
+
+
+@cache
+def dead_letters() -> DeadLetters | None:
+    return build_detect_dead_letters()
+
+
+processor = DeadLetteringBatchProcessor(dead_letters)
 
 
 def detect_messages(records: Iterable[dict[str, Any]]) -> dict[str, list[DetectOutcome | Exception]]:

@@ -111,8 +111,11 @@ class Detection(Construct):
     """detect: SQS batch → functions.detect.handler → crops, quarantine copies and catalog records.
 
     Grants are exactly what detect_and_catalog does: read raw objects, put crops and quarantine
-    copies, get/put catalog items. Partial batch failures are reported, so one bad record is
-    retried alone and reaches the DLQ after the queue's max receive count.
+    copies, get/put catalog items, plus sending to the detect DLQ. Partial batch failures are
+    reported, so one bad record is retried alone; on its last receive (the queue's max receive
+    count), or at once when it is not an S3 event, the function sends it to the DLQ with the reason
+    in message attributes (an SQS event source has no on-failure destination; the queue's redrive
+    policy, which moves a message without a reason, stays for timeouts and crashes).
     """
 
     def __init__(
@@ -125,6 +128,8 @@ class Detection(Construct):
         sizing: DetectSizing,
         knobs: DetectorKnobs,
         queue: sqs.IQueue,
+        dead_letter_queue: sqs.IQueue,
+        max_receive_count: int,
         raw_bucket: s3.IBucket,
         crops_bucket: s3.IBucket,
         quarantine_bucket: s3.IBucket,
@@ -166,17 +171,21 @@ class Detection(Construct):
                 "SKILLFORGE_DETECTOR_VERSION": str(knobs.detector_version),
                 "SKILLFORGE_VEHICLE_CLASSES": ",".join(knobs.vehicle_classes),
                 "SKILLFORGE_CONFIDENCE": str(knobs.confidence),
+                "SKILLFORGE_DETECT_DLQ_URL": dead_letter_queue.queue_url,
+                "SKILLFORGE_DETECT_MAX_RECEIVE_COUNT": str(max_receive_count),
                 "POWERTOOLS_SERVICE_NAME": "skillforge-detect",
                 "POWERTOOLS_METRICS_NAMESPACE": f"skillforge-{stage}",
                 "POWERTOOLS_LOG_LEVEL": knobs.log_level,
             },
         )
         self._grant(raw_bucket, crops_bucket, quarantine_bucket, table)
+        dead_letter_queue.grant_send_messages(self.role)  # a message given up on, with its reason
         skip_check(
             self.function,
             "CKV_AWS_116",
-            "Fed by an SQS event source: a failed message goes to the detect queue's redrive DLQ (a function "
-            "DLQ applies to asynchronous invokes only).",
+            "Fed by an SQS event source: the function sends a message it gives up on to the detect DLQ with "
+            "the reason, and the queue's redrive policy keeps the rest (a function DLQ applies to "
+            "asynchronous invokes only).",
         )
         self.function.add_event_source(
             SqsEventSource(

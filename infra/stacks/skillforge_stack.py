@@ -136,6 +136,8 @@ class SkillforgeStack(Stack):
                 log_level=config.log_level,
             ),
             queue=self.ingest.queue,
+            dead_letter_queue=self.ingest.dlq,
+            max_receive_count=config.detect_max_receive_count,
             raw_bucket=self.raw_bucket,
             crops_bucket=self.crops_bucket,
             quarantine_bucket=self.quarantine_bucket,

@@ -77,6 +77,8 @@ def print_report(report: dict[str, Any], as_json: bool = False) -> None:
     ):
         items = report[name]
         emit(f"{name:<18} {len(items)}" + (f"  e.g. {items[:5]}" if items else ""))
+    for reason, count in sorted(report.get("dead_letter_reasons", {}).items()):
+        emit(f"    {reason:<30} {count}")
 
 
 def run_redrive_command(args: argparse.Namespace) -> int:

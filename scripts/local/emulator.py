@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 
 from functions.core.base.resources import ResourceNames
-from scripts.local.provision import provision
+from scripts.local.provision import DETECT_MAX_RECEIVE_COUNT, provision
 
 REGION = "us-east-1"
 
@@ -49,6 +49,8 @@ class Emulator:
             "SKILLFORGE_CATALOG_TABLE": self.names.catalog_table,
             "SKILLFORGE_DETECT_QUEUE": self.names.detect_queue,
             "SKILLFORGE_DETECT_DLQ": self.names.detect_dlq,
+            "SKILLFORGE_DETECT_DLQ_URL": self.queues.get("detect_dlq_url", ""),
+            "SKILLFORGE_DETECT_MAX_RECEIVE_COUNT": str(DETECT_MAX_RECEIVE_COUNT),
             "SKILLFORGE_STAGE": self.names.stage,
             "POWERTOOLS_SERVICE_NAME": "skillforge",
             "POWERTOOLS_METRICS_NAMESPACE": "skillforge-local",

@@ -9,6 +9,8 @@ from botocore.exceptions import ClientError
 
 from functions.core.base.resources import STATUS_INDEX, ResourceNames
 
+DETECT_MAX_RECEIVE_COUNT = 3  # receives of an upload's message before it is given up on (then the DLQ)
+
 
 def provision(names: ResourceNames, s3: Any, dynamodb: Any, sqs: Any) -> dict[str, str]:
     """Buckets, catalog table (with its status index), detect queue + DLQ, S3 → SQS notification.
@@ -30,7 +32,9 @@ def provision(names: ResourceNames, s3: Any, dynamodb: Any, sqs: Any) -> dict[st
         QueueName=names.detect_queue,
         Attributes={
             "VisibilityTimeout": "30",
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"}),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(DETECT_MAX_RECEIVE_COUNT)}
+            ),
         },
     )["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][

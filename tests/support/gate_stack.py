@@ -17,7 +17,7 @@ from functions.core.skills.deployment import MappingFile
 from infra.constructs.notifications import Notifications
 from infra.constructs.python_code import FunctionDefaults
 from infra.constructs.regression import SkillVersions, TrainAndGate
-from infra.nag import acknowledge_function_basics, nag_resource, suppress
+from infra.nag import nag_resource, suppress
 
 # What CDK's SageMakerCreateTrainingJob task grants on its S3 output (wildcards by CDK's design).
 S3_GRANT_ACTIONS = ("s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:DeleteObject*", "s3:Abort*")
@@ -60,7 +60,7 @@ def sagemaker_training_step(stack: Stack, bucket: s3.IBucket) -> sfn.TaskStateBa
     )
 
 
-def gate_stack(mapping: Path, train: str = "sagemaker") -> tuple[App, Stack, TrainAndGate, Notifications]:
+def gate_stack(mapping: Path) -> tuple[App, Stack, TrainAndGate, Notifications]:
     app = App()
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     stack = Stack(app, "GateTest")
@@ -74,16 +74,7 @@ def gate_stack(mapping: Path, train: str = "sagemaker") -> tuple[App, Stack, Tra
     notifications = Notifications(
         stack, "Notifications", defaults=defaults, table=table, email_addresses=["ml@example.com"]
     )
-    if train == "sagemaker":
-        step: sfn.TaskStateBase = sagemaker_training_step(stack, artifacts)
-    else:
-        trainer = lambda_.Function(
-            stack, "FakeTrain", runtime=lambda_.Runtime.PYTHON_3_11, code=code, handler="index.handler"
-        )
-        acknowledge_function_basics(trainer, [trainer])
-        step = tasks.LambdaInvoke(
-            stack, "Train", lambda_function=trainer, payload_response_only=True, result_path="$.training"
-        )
+    step = sagemaker_training_step(stack, artifacts)
     gate = TrainAndGate(
         stack,
         "TrainAndGate",
@@ -102,19 +93,11 @@ def gate_stack(mapping: Path, train: str = "sagemaker") -> tuple[App, Stack, Tra
     stand_in = "test stand-in for the foundation stack's buckets and the training construct's task"
     for bucket in (artifacts, raw):
         suppress(bucket, "AwsSolutions-S1", stand_in)
-    if train == "sagemaker":
-        findings = [
-            "Resource::*",
-            *(f"Action::{a}" for a in S3_GRANT_ACTIONS),
-            f"Resource::{nag_resource(stack, artifacts.bucket_arn)}/datasets/*",
-            f"Resource::{nag_resource(stack, artifacts.bucket_arn)}/training/*",
-        ]
-        suppress(step, "AwsSolutions-IAM5", stand_in, findings=findings)
-    else:
-        suppress(
-            gate.state_machine,
-            "AwsSolutions-IAM5",
-            stand_in,
-            findings=[f"Resource::{nag_resource(stack, trainer.function_arn)}:*"],
-        )
+    findings = [
+        "Resource::*",
+        *(f"Action::{a}" for a in S3_GRANT_ACTIONS),
+        f"Resource::{nag_resource(stack, artifacts.bucket_arn)}/datasets/*",
+        f"Resource::{nag_resource(stack, artifacts.bucket_arn)}/training/*",
+    ]
+    suppress(step, "AwsSolutions-IAM5", stand_in, findings=findings)
     return app, stack, gate, notifications

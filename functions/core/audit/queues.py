@@ -4,33 +4,53 @@ from __future__ import annotations
 
 from typing import Any
 
+from functions.core.base.dead_letters import ERROR_TYPE, REASON
 from functions.core.detection.s3events import EventParseError, parse_s3_notification
 
+NO_REASON = "no reason (moved by the redrive policy: a timeout or a crash)"
 
-def peek_keys(sqs: Any, queue_url: str, max_messages: int = 1000) -> list[str]:
-    """Upload keys of the messages waiting in a queue (garbage shows as `<unparseable:ID>`).
+
+def peek(sqs: Any, queue_url: str, max_messages: int = 1000) -> list[tuple[str, str]]:
+    """(upload key, reason) of every message waiting in a queue: garbage shows as `<unparseable:ID>`; the
+    reason is what the function that gave up on it wrote (`error_type: error_message`, dead_letters.py).
 
     Messages are hidden while they are read, then made visible again: nothing is consumed.
     """
-    keys: list[str] = []
+    found: list[tuple[str, str]] = []
     handles: list[str] = []
     try:
         while len(handles) < max_messages:
-            batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60).get(
-                "Messages", []
-            )
+            batch = sqs.receive_message(
+                QueueUrl=queue_url,
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=60,
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
             if not batch:
                 break
             for message in batch:
                 handles.append(message["ReceiptHandle"])
+                reason = _reason(message.get("MessageAttributes") or {})
                 try:
-                    keys.extend(upload.key for upload in parse_s3_notification(message["Body"]))
+                    found.extend((upload.key, reason) for upload in parse_s3_notification(message["Body"]))
                 except EventParseError:
-                    keys.append(f"<unparseable:{message['MessageId']}>")
+                    found.append((f"<unparseable:{message['MessageId']}>", reason))
     finally:
         for handle in handles:
             sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=handle, VisibilityTimeout=0)
-    return keys
+    return found
+
+
+def peek_keys(sqs: Any, queue_url: str, max_messages: int = 1000) -> list[str]:
+    """Upload keys of the messages waiting in a queue (see `peek`)."""
+    return [key for key, _ in peek(sqs, queue_url, max_messages)]
+
+
+def _reason(attributes: dict[str, Any]) -> str:
+    values = {name: str(value.get("StringValue", "")) for name, value in attributes.items()}
+    if REASON not in values:
+        return NO_REASON
+    return f"{values.get(ERROR_TYPE, 'error')}: {values[REASON]}"
 
 
 def start_redrive_task(sqs: Any, dlq_url: str, target_url: str) -> dict[str, Any]:

@@ -28,6 +28,9 @@ class AuditReport(BaseModel):
     not_classified_reasons: dict[str, int] = Field(default_factory=dict)
     dead_letters: int = Field(description="messages waiting in dead-letter queues")
     dead_letter_keys: list[str]
+    dead_letter_reasons: dict[str, int] = Field(
+        default_factory=dict, description="dead letters per reason (what the function that gave up wrote)"
+    )
 
     @property
     def clean(self) -> bool:
@@ -46,6 +49,7 @@ def reconcile(
     crops: Iterable[CropRecord],
     crop_object_keys: Iterable[str],
     dead_letter_keys: Iterable[str] = (),
+    dead_letter_reasons: Iterable[str] = (),
 ) -> AuditReport:
     """Every upload must be in exactly one terminal state; anything else is listed by name."""
     raw = set(raw_keys)
@@ -76,4 +80,5 @@ def reconcile(
         orphan_crops=sorted(stored_crops - referenced),
         dead_letters=len(dead),
         dead_letter_keys=dead,
+        dead_letter_reasons=dict(Counter(dead_letter_reasons)),
     )

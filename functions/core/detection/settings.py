@@ -78,3 +78,13 @@ class PipelineSettings(AwsSettings):
     artifacts_bucket: str | None = None
     detect_queue: str | None = None
     detect_dlq: str | None = None
+
+
+class DeadLetterSettings(AwsSettings):
+    """Where the detect function puts a message it gives up on, with the reason (base/dead_letters.py);
+    no URL: failed messages are left to the detect queue's redrive policy."""
+
+    detect_dlq_url: str | None = None
+    detect_max_receive_count: int = Field(
+        default=3, ge=1, le=1000, description="the detect queue's maxReceiveCount"
+    )

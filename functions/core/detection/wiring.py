@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from functions.core.base.aws import client, resource
 from functions.core.base.catalog import DynamoCatalog
+from functions.core.base.dead_letters import DeadLetters
 from functions.core.base.records import SkillRef
 from functions.core.base.storage import BlobStore
 from functions.core.base.versions import code_version
 from functions.core.detection.detect import DetectDeps
 from functions.core.detection.detector import Detector, UltralyticsDetector
-from functions.core.detection.settings import DetectorSettings, PipelineSettings
+from functions.core.detection.s3events import EventParseError
+from functions.core.detection.settings import DeadLetterSettings, DetectorSettings, PipelineSettings
 
 
 def build_detector(settings: DetectorSettings) -> Detector:
@@ -44,6 +46,20 @@ def build_detect_deps(
         ),
         crops_bucket=pipeline.crops_bucket,
         quarantine_bucket=pipeline.quarantine_bucket,
+    )
+
+
+def build_detect_dead_letters(settings: DeadLetterSettings | None = None) -> DeadLetters | None:
+    """The detect queue's DLQ, for messages given up on with their reason (None: no DLQ URL configured,
+    failures are left to the queue's redrive policy)."""
+    settings = settings or DeadLetterSettings()
+    if not settings.detect_dlq_url:
+        return None
+    return DeadLetters(
+        sqs=client("sqs", settings),
+        queue_url=settings.detect_dlq_url,
+        max_receive_count=settings.detect_max_receive_count,
+        permanent=(EventParseError,),
     )
 
 

@@ -301,18 +301,43 @@ def from_execution_event(event: dict[str, Any], stage: str) -> Notification:
     )
 
 
+class StepError(BaseModel):
+    """What a Catch puts at its ResultPath: the error name and its cause."""
+
+    Error: str = "error"
+    Cause: str | None = None
+
+
+class FailureNotice(BaseModel):
+    """The state machine's failure notification input."""
+
+    kind: Literal["failure"]
+    skill: str | None = None
+    skill_version: int | None = None
+    error: StepError = Field(default_factory=StepError)
+    execution: str | None = None
+
+
+class GateNotice(BaseModel):
+    """The state machine's gate outcome notification input."""
+
+    kind: Literal["gate"]
+    evaluation: EvaluationSummary
+    promotion: dict[str, Any] | None = None
+    execution: str | None = None
+
+
 def from_pipeline_failure(event: dict[str, Any], stage: str) -> Notification:
     """The state machine's catch-all: which step failed and why."""
-    error = event.get("error") or {}
-    cause = str(error.get("Cause") or "")
+    notice = FailureNotice.model_validate(event)
     return Notification(
         outcome="failed",
         stage=stage,
-        skill=event.get("skill"),
-        skill_version=event.get("skill_version"),
+        skill=notice.skill,
+        skill_version=notice.skill_version,
         source="stepfunctions",
-        reference=event.get("execution"),
-        error=f"{error.get('Error', 'error')}: {cause[:500]}",
+        reference=notice.execution,
+        error=f"{notice.error.Error}: {(notice.error.Cause or '')[:500]}",
     )
 
 
@@ -325,11 +350,11 @@ def notification_for(event: dict[str, Any], stage: str) -> Notification:
         return from_execution_event(event, stage)
     kind = event.get("kind")
     if kind == "gate":
-        summary = EvaluationSummary.model_validate(event["evaluation"])
-        promotion = event.get("promotion") or {}
+        notice = GateNotice.model_validate(event)
+        summary, promotion = notice.evaluation, notice.promotion or {}
         promoted = bool(promotion.get("promoted")) if summary.outcome is GateOutcome.PROMOTE else None
         note = from_evaluation(summary, stage, promoted)
-        note.reference = event.get("execution")
+        note.reference = notice.execution
         return note
     if kind == "failure":
         return from_pipeline_failure(event, stage)
