@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from functions.core.skills.manifest import TestTimeAugmentation
 
@@ -63,29 +63,33 @@ def score(
     )
 
 
-def evaluate_folder(
-    weights: Path,
-    split_dir: Path,
-    imgsz: int,
-    device: str = "cpu",
-    batch: int = 32,
-    tta: TestTimeAugmentation = "none",
-) -> Evaluation:
-    """Predict every image of an Ultralytics split folder (<split>/<class>/<file>) with the weights."""
-    classes, _, true, probs = folder_probabilities(weights, split_dir, imgsz, device, batch, tta)
-    return score(true, probs, classes, split_dir.name)
+class SplitScores(BaseModel):
+    """A held-out split scored once: each image's probabilities for itself and for its mirror image."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    split: str
+    classes: list[str]
+    files: list[Path]
+    true: npt.NDArray[np.intp]
+    plain: npt.NDArray[np.float32]
+    mirrored: npt.NDArray[np.float32]
+
+    def probabilities(self, tta: TestTimeAugmentation) -> npt.NDArray[np.float32]:
+        """What the served skill gives each image: with `hflip`, the mean of the image and its mirror."""
+        if tta == "hflip":
+            mean: npt.NDArray[np.float32] = ((self.plain + self.mirrored) / 2).astype(np.float32)
+            return mean
+        return self.plain
+
+    def evaluate(self, tta: TestTimeAugmentation) -> Evaluation:
+        return score(self.true, self.probabilities(tta), self.classes, self.split)
 
 
-def folder_probabilities(
-    weights: Path,
-    split_dir: Path,
-    imgsz: int,
-    device: str = "cpu",
-    batch: int = 32,
-    tta: TestTimeAugmentation = "none",
-) -> tuple[list[str], list[Path], npt.NDArray[np.intp], npt.NDArray[np.float32]]:
-    """(classes, files, true class indices, probabilities) of a split folder; with `tta="hflip"` each
-    image's probabilities are averaged with its mirror image's, as the served skill does."""
+def score_split(
+    weights: Path, split_dir: Path, imgsz: int, device: str = "cpu", batch: int = 32
+) -> SplitScores:
+    """Predict every image of an Ultralytics split folder (<split>/<class>/<file>) and its mirror image."""
     import cv2
     from ultralytics import YOLO  # type: ignore[attr-defined]
 
@@ -99,23 +103,27 @@ def folder_probabilities(
         for path in sorted(class_dir.iterdir()):
             files.append(path)
             true.append(index[class_dir.name])
-    rows: list[npt.NDArray[np.float32]] = []
+    views: dict[str, list[npt.NDArray[np.float32]]] = {"plain": [], "mirrored": []}
     for start in range(0, len(files), batch):
         images: list[Any] = [cv2.imread(str(p)) for p in files[start : start + batch]]
         unreadable = [str(p) for p, i in zip(files[start : start + batch], images, strict=True) if i is None]
         if unreadable:
             raise ValueError(f"cannot read {unreadable[:3]} in {split_dir}: not images")
-        views = [images] + ([[np.ascontiguousarray(i[:, ::-1]) for i in images]] if tta == "hflip" else [])
-        scored = [
-            [
+        mirrors = [np.ascontiguousarray(i[:, ::-1]) for i in images]
+        for view, batch_images in (("plain", images), ("mirrored", mirrors)):
+            views[view].extend(
                 r.probs.data.cpu().numpy().astype(np.float32)
-                for r in model.predict(view, imgsz=imgsz, device=device, verbose=False)
-            ]
-            for view in views
-        ]
-        rows.extend(np.mean(np.stack(per_image), axis=0) for per_image in zip(*scored, strict=True))
-    probs = np.stack(rows) if rows else np.zeros((0, len(classes)), dtype=np.float32)
-    return classes, files, np.asarray(true, dtype=np.intp), probs
+                for r in model.predict(batch_images, imgsz=imgsz, device=device, verbose=False)
+            )
+    empty = np.zeros((0, len(classes)), dtype=np.float32)
+    return SplitScores(
+        split=split_dir.name,
+        classes=classes,
+        files=files,
+        true=np.asarray(true, dtype=np.intp),
+        plain=np.stack(views["plain"]) if files else empty,
+        mirrored=np.stack(views["mirrored"]) if files else empty,
+    )
 
 
 def write_csvs(evaluation: Evaluation, folder: Path) -> dict[str, Path]:

@@ -114,7 +114,7 @@ def train_skill(request: TrainRequest) -> SkillManifest:
     from ultralytics import YOLO  # type: ignore[attr-defined]
 
     from training.augment import Augmenter, occluder_files, write_contact_sheet
-    from training.evaluate import evaluate_folder, write_csvs
+    from training.evaluate import score_split, write_csvs
     from training.materialise import materialise
     from training.transfer import build_initial_checkpoint, fingerprint
 
@@ -197,18 +197,20 @@ def train_skill(request: TrainRequest) -> SkillManifest:
     weights = model_dir / WEIGHTS_FILE
     shutil.copyfile(best, weights)
 
-    evaluation = evaluate_folder(weights, data_root / Split.TEST.value, t.imgsz, profile.device, tta=t.tta)
+    # each held-out split is scored once; the test figure uses the skill's own TTA setting
+    scored = {
+        split: score_split(weights, data_root / split.value, t.imgsz, profile.device)
+        for split in (Split.VAL, Split.TEST)
+        if (data_root / split.value).is_dir()
+    }
+    evaluation = scored[Split.TEST].evaluate(t.tta)
     csvs = write_csvs(evaluation, model_dir)
     # held-out figures for tuning (validation, never test), with and without test-time augmentation
-    tuning = {
-        f"{split.value}_top1_tta_{tta}": evaluate_folder(
-            weights, data_root / split.value, t.imgsz, profile.device, tta=tta
-        ).top1
-        for split in (Split.VAL, Split.TEST)
+    tuning: dict[str, float] = {
+        f"{split.value}_top1_tta_{tta}": scores.evaluate(tta).top1
+        for split, scores in scored.items()
         for tta in ("none", "hflip")
-        if (data_root / split.value).is_dir() and not (split is Split.TEST and tta == t.tta)
     }
-    tuning[f"test_top1_tta_{t.tta}"] = evaluation.top1
     emit("test_top1", evaluation.top1)
     emit("test_top5", evaluation.top5)
     exported = Path(YOLO(str(weights), task="classify").export(format="onnx", imgsz=t.imgsz, simplify=False))

@@ -9,7 +9,7 @@ from PIL import Image, ImageDraw
 
 from functions.core.skills.model import load_classifier
 from tests.support.tiny_skill import build_tiny_skill, synthetic_image
-from training.evaluate import folder_probabilities
+from training.evaluate import score_split
 
 
 def _lopsided_split(folder: Path, classes: list[str]) -> None:
@@ -30,10 +30,8 @@ def test_flip_tta_evaluation_scores_each_image_as_the_served_skill_does(tmp_path
     served = load_classifier(tmp_path / "skill")
     served.manifest = served.manifest.model_copy(update={"tta": "hflip"})
     # WHEN the split is evaluated with and without flip TTA
-    _, files, _, tta = folder_probabilities(
-        tmp_path / "skill" / "weights.pt", tmp_path / "test", 64, tta="hflip"
-    )
-    _, _, _, plain = folder_probabilities(tmp_path / "skill" / "weights.pt", tmp_path / "test", 64)
+    scores = score_split(tmp_path / "skill" / "weights.pt", tmp_path / "test", 64)
+    files, tta, plain = scores.files, scores.probabilities("hflip"), scores.probabilities("none")
     # THEN each image's TTA scores are those the served version (flip TTA) gives it
     for path, row in zip(files, tta, strict=True):
         assert served.probabilities(Image.open(path).convert("RGB")) == pytest.approx(row.tolist(), abs=2e-3)
