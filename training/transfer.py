@@ -24,6 +24,7 @@ class TransferReport(BaseModel):
     layers: int
     probe_tensor: str | None = None
     probe_sum: float | None = None
+    head_rows: int = 0  # classifier rows taken from a source with the same class names (a parent skill)
 
 
 def resolve_network(model: str) -> str:
@@ -43,18 +44,38 @@ def resolve_weights(name: str, models_dir: Path | None) -> Path:
     )
 
 
-def _state_dict(path: Path) -> dict[str, Any]:
+def _state_dict(path: Path) -> tuple[dict[str, Any], list[str]]:
+    """The tensors of `path`, and its class names when it is a trained classifier (else [])."""
     import torch
 
     loaded = torch.load(path, map_location="cpu", weights_only=False)
+    names: list[str] = []
     if isinstance(loaded, dict):  # an Ultralytics checkpoint: the EMA weights when saved, else the model
         module = next(
             (m for m in (loaded.get("ema"), loaded.get("model")) if isinstance(m, torch.nn.Module)), None
         )
-        loaded = module.float().state_dict() if module is not None else loaded
+        if module is not None:
+            found = getattr(module, "names", None) or {}
+            names = [str(found[i]) for i in sorted(found)] if isinstance(found, dict) else list(found)
+            loaded = module.float().state_dict()
     if not isinstance(loaded, dict):
         raise ValueError(f"{path} holds neither a state dict nor an Ultralytics checkpoint")
-    return {k: v for k, v in loaded.items() if hasattr(v, "shape")}
+    return {k: v for k, v in loaded.items() if hasattr(v, "shape")}, names
+
+
+def head_rows(
+    tensors: dict[str, Any], names: list[str], own: dict[str, Any], classes: list[str]
+) -> dict[str, Any]:
+    """The classifier's last layer for `classes`, row by row from a source classifier that has every one
+    of them (a child skill of a finer or wider parent, e.g. one make's models of the all-models skill);
+    {} when the source lacks a class or has no such layer."""
+    keys = [k for k in own if k.endswith(".linear.weight") or k.endswith(".linear.bias")]
+    if not names or not keys or not set(classes) <= set(names):
+        return {}
+    rows = [names.index(name) for name in classes]
+    picked = {k: tensors[k][rows].clone() for k in keys if k in tensors}
+    fits = len(picked) == len(keys) and all(picked[k].shape == own[k].shape for k in keys)
+    return picked if fits else {}
 
 
 def _layer(key: str) -> int:
@@ -77,11 +98,20 @@ def build_initial_checkpoint(
     if network.pretrained is not None and network.pretrained_layers > 0:
         source = resolve_weights(network.pretrained, models_dir)
         own = model.state_dict()
+        tensors, source_classes = _state_dict(source)
         wanted = {
             k: v
-            for k, v in _state_dict(source).items()
-            if 0 <= _layer(k) < network.pretrained_layers and k in own and own[k].shape == v.shape
+            for k, v in tensors.items()
+            if 0 <= _layer(k) < network.pretrained_layers
+            and k in own
+            and own[k].shape == v.shape
+            and not (source_classes and ".linear." in k)  # a named classifier's rows: only by name
         }
+        head_layer = max(_layer(k) for k in own)
+        rows = (
+            head_rows(tensors, source_classes, own, classes) if head_layer < network.pretrained_layers else {}
+        )
+        wanted.update(rows)
         if not wanted:
             raise ValueError(
                 f"no tensor of {source} fits layers 0..{network.pretrained_layers - 1} of {network.model}"
@@ -96,6 +126,7 @@ def build_initial_checkpoint(
             layers=len({_layer(k) for k in wanted}),
             probe_tensor=probe,
             probe_sum=float(wanted[probe].float().abs().sum()),
+            head_rows=len(classes) if rows else 0,
         )
     out_path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(

@@ -11,11 +11,13 @@ from training.config import NetworkConfig
 from training.transfer import build_initial_checkpoint, resolve_network
 
 
-def _trained_skill_checkpoint(path: Path, classes: int) -> Any:
+def _trained_skill_checkpoint(path: Path, classes: int, names: list[str] | None = None) -> Any:
     from ultralytics.nn.tasks import ClassificationModel
 
     model = ClassificationModel(resolve_network("yolov5n-cls.yaml"), nc=classes, verbose=False)  # type: ignore[no-untyped-call]
+    model.names = dict(enumerate(names or [f"parent-{i}" for i in range(classes)]))
     torch.nn.init.normal_(model.model[0].conv.weight)  # not what a fresh network starts with
+    torch.nn.init.normal_(model.model[-1].linear.weight)
     # as Ultralytics saves best.pt while training: the weights under "ema", "model" None
     torch.save({"model": None, "ema": model, "epoch": 3}, path)
     return model
@@ -36,3 +38,34 @@ def test_a_skill_checkpoint_saved_mid_training_gives_its_backbone_to_a_new_skill
     assert report.layers == 10
     assert torch.equal(child.model[0].conv.weight, parent.model[0].conv.weight)
     assert child.model[-1].linear.out_features == 14
+
+
+def _child(tmp_path: Path, parent: Path, classes: list[str]) -> tuple[Any, Any]:
+    network = NetworkConfig(model="yolov5n-cls.yaml", pretrained=str(parent), pretrained_layers=11)
+    report = build_initial_checkpoint(network, classes, None, tmp_path / "init.pt")
+    return report, torch.load(tmp_path / "init.pt", weights_only=False)["model"]
+
+
+def test_a_child_skill_starts_with_its_parents_classifier_rows_for_the_same_classes(tmp_path: Path) -> None:
+    # GIVEN the all-models skill's checkpoint (4 models of 2 makes)
+    names = ["audi-a4", "bmw-x5", "audi-tt", "bmw-m3"]
+    parent = _trained_skill_checkpoint(tmp_path / "best.pt", classes=4, names=names)
+    # WHEN one make's skill (its 2 models, in its own order) takes layers 0..10, the head included
+    report, child = _child(tmp_path, tmp_path / "best.pt", ["audi-tt", "audi-a4"])
+    # THEN its classifier rows are the parent's rows of those class names
+    assert report.head_rows == 2
+    assert torch.equal(child.model[-1].linear.weight, parent.model[-1].linear.weight[[2, 0]])
+    assert torch.equal(child.model[-1].linear.bias, parent.model[-1].linear.bias[[2, 0]])
+    # AND the head's own convolution comes from the parent too
+    assert torch.equal(child.model[-1].conv.conv.weight, parent.model[-1].conv.conv.weight)
+
+
+def test_a_classifier_with_other_class_names_gives_no_rows_even_when_the_shape_fits(tmp_path: Path) -> None:
+    # GIVEN a 2-class parent whose classes are not the child's
+    parent = _trained_skill_checkpoint(tmp_path / "best.pt", classes=2, names=["cat", "dog"])
+    # WHEN a 2-class child takes layers 0..10 from it
+    report, child = _child(tmp_path, tmp_path / "best.pt", ["audi-tt", "audi-a4"])
+    # THEN the backbone is the parent's but the classifier rows are the child's own
+    assert report.head_rows == 0
+    assert torch.equal(child.model[0].conv.weight, parent.model[0].conv.weight)
+    assert not torch.equal(child.model[-1].linear.weight, parent.model[-1].linear.weight)
