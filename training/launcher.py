@@ -21,7 +21,7 @@ from functions.core.base.versions import code_version
 from functions.core.skills.launch import LaunchTemplate, execution_input, template_key
 from functions.core.skills.registry import SkillRegistry
 from training.config import HardwareProfile, ProfileKind, SkillConfig
-from training.transfer import resolve_weights
+from training.transfer import SKILL_PREFIX, resolve_weights, skill_weights
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCE_PARTS = ("training", "functions")
@@ -113,13 +113,15 @@ def stage(config: SkillConfig, config_name: str, profile: str | None, deps: Laun
     code_key = f"code/{hashlib.sha256(archive).hexdigest()[:16]}/sourcedir.tar.gz"
     if not deps.store.exists(bucket, code_key):
         deps.store.put(bucket, code_key, archive, content_type="application/gzip")
+    if config.network.pretrained:
+        weights, staged_name = staged_weights(config.network.pretrained, deps.models_dir)
+        if not deps.store.exists(bucket, f"models/{staged_name}"):
+            deps.store.put(bucket, f"models/{staged_name}", weights.read_bytes())
+        network = config.network.model_copy(update={"pretrained": staged_name})
+        config = config.model_copy(update={"network": network})
     config_json = config.model_dump_json(indent=1).encode("utf-8")
     config_folder = f"configs/{config.skill}/{hashlib.sha256(config_json).hexdigest()[:16]}"
     deps.store.put(bucket, f"{config_folder}/skill-config.json", config_json, "application/json")
-    if config.network.pretrained:
-        weights = resolve_weights(config.network.pretrained, deps.models_dir)
-        if not deps.store.exists(bucket, f"models/{weights.name}"):
-            deps.store.put(bucket, f"models/{weights.name}", weights.read_bytes())
     uris = {
         "code": f"s3://{bucket}/{code_key}",
         "config": f"s3://{bucket}/{config_folder}/",
@@ -133,6 +135,18 @@ def stage(config: SkillConfig, config_name: str, profile: str | None, deps: Laun
         "application/json",
     )
     return template
+
+
+def staged_weights(pretrained: str, models_dir: Path | None) -> tuple[Path, str]:
+    """The weights file a config starts from, and its name in the job's `models` channel: a parent
+    skill's version (`skill:<name>`) is staged as `<name>-v<N>-<hash>.pt`, a weights file as itself."""
+    if not pretrained.startswith(SKILL_PREFIX):
+        weights = resolve_weights(pretrained, models_dir)
+        return weights, weights.name
+    skill = pretrained.removeprefix(SKILL_PREFIX)
+    version, weights = skill_weights(skill)
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
+    return weights, f"{skill}-v{version:06d}-{digest}.pt"
 
 
 def launch(config: SkillConfig, config_name: str, profile: str | None, deps: LaunchDeps) -> dict[str, Any]:

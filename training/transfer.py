@@ -8,6 +8,7 @@ that file. `fingerprint` lets the trainer prove the tensors are still there when
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,36 @@ def resolve_network(model: str) -> str:
     return str(local) if local.is_file() else model
 
 
+SKILL_PREFIX = "skill:"  # network.pretrained "skill:car-model": the newest trained version of that skill
+
+
+def skills_root() -> Path:
+    """Where `skill:<name>` starts are looked up: SKILLFORGE_SKILLS_DIR, else out/skills (`make skills`)."""
+    return Path(os.environ.get("SKILLFORGE_SKILLS_DIR") or "out/skills")
+
+
+def skill_weights(skill: str, root: Path | None = None) -> tuple[int, Path]:
+    """(version, weights file) of the newest version of `skill` under the skill version folders."""
+    from functions.core.skills.model import read_manifest
+    from functions.core.skills.resolver import FolderSkills
+
+    root = root or skills_root()
+    try:
+        version, folder = FolderSkills(root).folder(skill)
+    except ValueError as error:
+        raise FileNotFoundError(
+            f"network.pretrained {SKILL_PREFIX}{skill}: {error}; train {skill} first "
+            "(`make skills` trains parents before their children) or set SKILLFORGE_SKILLS_DIR"
+        ) from error
+    weights = folder / read_manifest(folder).weights
+    if not weights.is_file():
+        raise FileNotFoundError(f"network.pretrained {SKILL_PREFIX}{skill}: {weights} is missing")
+    return version, weights
+
+
 def resolve_weights(name: str, models_dir: Path | None) -> Path:
+    if name.startswith(SKILL_PREFIX):
+        return skill_weights(name.removeprefix(SKILL_PREFIX))[1]
     for candidate in ([models_dir / name] if models_dir else []) + [Path(name)]:
         if candidate.is_file():
             return candidate

@@ -221,3 +221,34 @@ def test_make_skill_publish_stages_the_template_and_starts_nothing(
     # AND nothing was started, no version reserved
     assert sfn.list_executions(stateMachineArn=machine)["executions"] == []
     assert "Item" not in moto_aws["table"].get_item(Key={"pk": "skillseq#car-make"})
+
+
+def test_a_config_that_starts_from_a_parent_skill_stages_that_version_under_its_own_name(
+    moto_aws: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.support.tiny_skill import build_tiny_skill
+
+    # GIVEN two trained versions of car-model in the local skill folders
+    for version in (1, 2):
+        build_tiny_skill(tmp_path / "skills" / "car-model" / f"v{version}", "car-model", version, steps=1)
+    monkeypatch.setenv("SKILLFORGE_SKILLS_DIR", str(tmp_path / "skills"))
+    variant = load_config(REPO / "training" / "configs" / "car-variant-audi.json")
+    variant = variant.model_copy(
+        update={"network": variant.network.model_copy(update={"pretrained": "skill:car-model"})}
+    )
+    names = moto_aws["names"]
+    store = BlobStore(moto_aws["s3"])
+    # WHEN the variant config is staged for the cloud
+    template = stage(
+        variant,
+        "car-variant-audi",
+        "gpu",
+        LaunchDeps(None, store, SkillRegistry(moto_aws["table"]), names.artifacts_bucket, "", IMAGE, None),
+    )
+    # THEN the newest car-model version's weights are in the models channel under a name of their own
+    bucket = names.artifacts_bucket
+    config_key = template.config_uri.removeprefix(f"s3://{bucket}/") + "skill-config.json"
+    staged = json.loads(store.get(bucket, config_key).data)["network"]["pretrained"]
+    assert staged.startswith("car-model-v000002-") and staged.endswith(".pt")
+    weights = (tmp_path / "skills" / "car-model" / "v2" / "weights.pt").read_bytes()
+    assert store.get(bucket, f"models/{staged}").data == weights

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
 
 from training.config import NetworkConfig
-from training.transfer import build_initial_checkpoint, resolve_network
+from training.transfer import build_initial_checkpoint, resolve_network, resolve_weights
 
 
 def _trained_skill_checkpoint(path: Path, classes: int, names: list[str] | None = None) -> Any:
@@ -69,3 +70,28 @@ def test_a_classifier_with_other_class_names_gives_no_rows_even_when_the_shape_f
     assert report.head_rows == 0
     assert torch.equal(child.model[0].conv.weight, parent.model[0].conv.weight)
     assert not torch.equal(child.model[-1].linear.weight, parent.model[-1].linear.weight)
+
+
+def test_a_skill_start_resolves_to_the_newest_version_of_that_skill(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.support.tiny_skill import build_tiny_skill
+
+    # GIVEN versions 1 and 3 of car-model in the skill folders
+    for version in (1, 3):
+        build_tiny_skill(tmp_path / "skills" / f"car-model-{version}", "car-model", version, steps=1)
+    monkeypatch.setenv("SKILLFORGE_SKILLS_DIR", str(tmp_path / "skills"))
+    # WHEN `skill:car-model` is resolved
+    weights = resolve_weights("skill:car-model", None)
+    # THEN it is version 3's weights file
+    assert weights == tmp_path / "skills" / "car-model-3" / "weights.pt"
+
+
+def test_a_skill_start_without_a_trained_version_names_the_skill_and_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN no trained version of car-model
+    monkeypatch.setenv("SKILLFORGE_SKILLS_DIR", str(tmp_path))
+    # WHEN `skill:car-model` is resolved THEN the error names it and says to train it first
+    with pytest.raises(FileNotFoundError, match=r"skill:car-model.*train car-model first"):
+        resolve_weights("skill:car-model", None)

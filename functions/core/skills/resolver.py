@@ -68,7 +68,8 @@ class FolderSkills:
             found[key] = path.parent
         return found
 
-    def load(self, skill: str, version: int | None = None) -> ClassifierSkill:
+    def folder(self, skill: str, version: int | None = None) -> tuple[int, Path]:
+        """(version, folder) of `skill`: the given version, or the highest one."""
         folders = self.folders()
         versions = sorted(v for s, v in folders if s == skill)
         if not versions:
@@ -76,6 +77,10 @@ class FolderSkills:
         version = versions[-1] if version is None else version
         if (skill, version) not in folders:
             raise ValueError(f"skill {skill!r} has no version {version} under {self.root} (found {versions})")
+        return version, folders[(skill, version)]
+
+    def load(self, skill: str, version: int | None = None) -> ClassifierSkill:
+        version, folder = self.folder(skill, version)
         if (skill, version) not in self._loaded:
-            self._loaded[(skill, version)] = load_classifier(folders[(skill, version)])
+            self._loaded[(skill, version)] = load_classifier(folder)
         return self._loaded[(skill, version)]
