@@ -22,7 +22,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 help:
 	@echo "make demo   - run the local end-to-end pipeline on the bundled sample photos (out/)"
-	@echo "make skills - train the make skill and the 4 variant skills from ../shared/data (out/skills/)"
+	@echo "make skills - train the make skill, the all-models skill and the 4 variant skills from ../shared/data (out/skills/)"
 	@echo "make test   - lint, type-check and run every test suite"
 	@echo "make bench  - speed / memory benchmarks"
 	@echo "make soak   - load + fault test of local mode (2,000 images, loopback only)"

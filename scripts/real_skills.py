@@ -3,7 +3,9 @@
 Stanford Cars subset photos → raw bucket as `<class>/<group>/<file>` → detection crops them (the main
 car of each photo inherits its hint) → review accepts the hints → for each skill config: extract →
 local training → candidate registered. The trained skill versions are copied to `--out`
-(`out/skills/<skill>/v<N>/`, what `skillforge classify --skills-dir out/skills` reads). With
+(`out/skills/<skill>/v<N>/`, what `skillforge classify --skills-dir out/skills` reads). A config that
+starts from another skill (`network.pretrained: "skill:car-model"`) takes that skill's version from
+`--out`, so parents come first: car-make → car-model (all 64 models) → the four variant skills. With
 --compare-scratch a skill is also trained without the pretrained start (kept in the runs folder
 only). The results table (top-1 on the held-out test groups, per class, wall and CPU time,
 pretrained vs scratch) is printed and written to docs/training-results/. Not part of CI: minutes.
@@ -29,6 +31,7 @@ DEFAULT_CONFIGS = [
     CONFIGS / f"{name}.json"
     for name in (
         "car-make",
+        "car-model",
         "car-variant-audi",
         "car-variant-bmw",
         "car-variant-chevrolet",
@@ -80,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         Path(os.environ["SKILLFORGE_MODELS_DIR"]) if os.environ.get("SKILLFORGE_MODELS_DIR") else None
     )
     configs = [load_config(path) for path in args.configs]
+    misordered = parents_after_children(configs)
+    if misordered:
+        parser.error(f"train the parent skill first: {misordered}")
+    os.environ["SKILLFORGE_SKILLS_DIR"] = str(args.out.resolve())  # `skill:<name>` starts: this run's
     if args.direct:
         return run_direct(args, configs, models_dir)
 
@@ -135,6 +142,20 @@ def main(argv: list[str] | None = None) -> int:
                     _publish(model_dir, args.out / cfg.skill / f"v{made.skill.skill_version:06d}")
                 _write_summary_json(args.results, ingest, results, per_class)
     return _write_results(args.results, ingest, results, per_class, datasets)
+
+
+def parents_after_children(configs: list[Any]) -> list[str]:
+    """'child after parent' for each config that starts from a skill listed after it."""
+    from training.transfer import SKILL_PREFIX
+
+    order = {config.skill: i for i, config in enumerate(configs)}
+    found = []
+    for i, config in enumerate(configs):
+        start = config.network.pretrained or ""
+        parent = start.removeprefix(SKILL_PREFIX) if start.startswith(SKILL_PREFIX) else None
+        if parent is not None and order.get(parent, -1) > i:
+            found.append(f"{config.skill} starts from {parent}, listed after it")
+    return found
 
 
 def run_direct(args: argparse.Namespace, configs: list[Any], models_dir: Path | None) -> int:

@@ -115,7 +115,11 @@ class NetworkConfig(BaseModel):
     )
     pretrained: str | None = Field(
         default="yolov5n-coco-state-dict.pt",
-        description="backbone weights (state dict or Ultralytics .pt), a path or a name in the models folder",
+        description=(
+            "start weights (state dict or Ultralytics .pt): a path, a name in the models folder, or "
+            "'skill:<name>' for the newest trained version of another skill (its classifier rows too, "
+            "for the class names they share, when pretrained_layers reaches the head)"
+        ),
     )
     pretrained_layers: int = Field(default=10, ge=0, le=50, description="layers 0..N-1 taken from pretrained")
     freeze: int = Field(default=0, ge=0, le=50, description="first N layers frozen during training")

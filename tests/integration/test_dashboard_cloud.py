@@ -228,14 +228,11 @@ def test_a_config_that_starts_from_a_parent_skill_stages_that_version_under_its_
 ) -> None:
     from tests.support.tiny_skill import build_tiny_skill
 
-    # GIVEN two trained versions of car-model in the local skill folders
+    # GIVEN two trained versions of car-model in the local skill folders, and the Audi variant's config
     for version in (1, 2):
         build_tiny_skill(tmp_path / "skills" / "car-model" / f"v{version}", "car-model", version, steps=1)
     monkeypatch.setenv("SKILLFORGE_SKILLS_DIR", str(tmp_path / "skills"))
-    variant = load_config(REPO / "training" / "configs" / "car-variant-audi.json")
-    variant = variant.model_copy(
-        update={"network": variant.network.model_copy(update={"pretrained": "skill:car-model"})}
-    )
+    variant = load_config(REPO / "training" / "configs" / "car-variant-audi.json")  # starts from car-model
     names = moto_aws["names"]
     store = BlobStore(moto_aws["s3"])
     # WHEN the variant config is staged for the cloud
