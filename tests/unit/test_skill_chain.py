@@ -26,4 +26,3 @@ def test_a_child_listed_before_its_parent_is_named() -> None:
     # WHEN the order is checked THEN the child and its parent are named
     assert parents_after_children([child, parent]) == ["variant starts from parent, listed after it"]
     assert parents_after_children([parent, child]) == []
-
