@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -68,6 +69,13 @@ class HardwareProfile(BaseModel):
     device: str = Field(default="cpu", description="'cpu' or a CUDA device index such as '0'")
     batch: int | None = Field(default=None, ge=1, description="overrides training.batch")
     workers: int = Field(default=0, ge=0, le=32)
+    threads: int | None = Field(
+        default=None,
+        ge=1,
+        le=256,
+        description="torch CPU threads while training on the CPU; default: every core this process may use "
+        "(Ultralytics alone would leave one idle: 1 thread on 2 cores)",
+    )
     instance_type: str | None = Field(default=None, pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
     instance_count: int = Field(default=1, ge=1, le=1)
     volume_gb: int = Field(default=30, ge=1, le=16384)
@@ -85,6 +93,10 @@ class HardwareProfile(BaseModel):
         if self.max_wait_s is not None and self.max_wait_s < self.max_runtime_s:
             raise ValueError("max_wait_s must be at least max_runtime_s (spot waiting included)")
         return self
+
+    def cpu_threads(self) -> int:
+        """torch threads for a CPU run: the profile's, else every core this process may use."""
+        return self.threads or len(os.sched_getaffinity(0))
 
     def spot_wait_s(self) -> int:
         return self.max_wait_s or 2 * self.max_runtime_s

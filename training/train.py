@@ -111,6 +111,7 @@ def _trainer_class(augmenter: Any, label_smoothing: float) -> type:
 def train_skill(request: TrainRequest) -> SkillManifest:
     """Materialise the data, train with transfer learning, evaluate on test, export, write skill.json."""
     configure_offline()
+    import torch
     from ultralytics import YOLO  # type: ignore[attr-defined]
 
     from training.augment import Augmenter, occluder_files, write_contact_sheet
@@ -153,6 +154,8 @@ def train_skill(request: TrainRequest) -> SkillManifest:
     clock: dict[str, float] = {}
 
     def on_pretrain_routine_end(trainer: Any) -> None:
+        if trainer.device.type == "cpu":  # after Ultralytics' select_device has set min(8, cores - 1)
+            torch.set_num_threads(profile.cpu_threads())
         if transfer.get("probe_tensor"):
             found = fingerprint(trainer.model, transfer["probe_tensor"])
             transfer["verified_at_train_start"] = abs(found - transfer["probe_sum"]) <= 1e-3 * max(
@@ -163,6 +166,7 @@ def train_skill(request: TrainRequest) -> SkillManifest:
 
     def on_train_epoch_start(trainer: Any) -> None:
         clock["epoch"] = time.perf_counter()
+        clock["threads"] = torch.get_num_threads()
 
     def on_fit_epoch_end(trainer: Any) -> None:
         if "epoch" not in clock:
@@ -223,6 +227,7 @@ def train_skill(request: TrainRequest) -> SkillManifest:
         "seconds_per_epoch": round(sum(epoch_times) / len(epoch_times), 2) if epoch_times else None,
         "train_seconds": round(train_seconds, 1),
         "train_cpu_seconds": round(train_cpu_seconds, 1),
+        "torch_threads": int(clock["threads"]) if "threads" in clock else None,
         "transfer": transfer,
         "tta": t.tta,
         "tta_comparison": tuning,

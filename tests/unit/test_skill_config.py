@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,23 @@ def test_trainer_arguments_carry_the_recipe_and_a_sane_warm_up(tmp_path):
     assert args["nbs"] == args["batch"]
     assert args["scale"] == config.training.crop_scale
     assert args["fliplr"] == 0.0 and args["flipud"] == 0.0
+
+
+def test_a_cpu_profile_trains_on_every_core_unless_it_names_a_thread_count():
+    # GIVEN a local CPU profile without a thread count, and one that names 3
+    config = parse_config(
+        {
+            "skill": "s",
+            "profiles": {
+                "laptop": {"kind": "local"},
+                "shared-box": {"kind": "local", "threads": 3},
+            },
+        }
+    )
+    # WHEN each is asked for its torch thread count
+    _, default = config.profile("laptop")
+    _, named = config.profile("shared-box")
+    # THEN the default is every core this process may use (Ultralytics alone would leave one idle)
+    assert default.cpu_threads() == len(os.sched_getaffinity(0))
+    # AND a named count is kept
+    assert named.cpu_threads() == 3

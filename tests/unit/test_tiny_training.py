@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from PIL import Image
@@ -87,6 +88,8 @@ def test_tiny_training_run_produces_a_versioned_skill(tmp_path):
     if pretrained.is_file():
         assert metrics["transfer"]["tensors_loaded"] == 198
         assert metrics["transfer"]["verified_at_train_start"] is True
+    # AND the CPU run trained on every core this process may use, not Ultralytics' cores - 1
+    assert metrics["torch_threads"] == len(os.sched_getaffinity(0))
     # AND the ONNX model runs
     import numpy as np
     import onnxruntime as ort
