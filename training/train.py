@@ -156,6 +156,11 @@ def train_skill(request: TrainRequest) -> SkillManifest:
     def on_pretrain_routine_end(trainer: Any) -> None:
         if trainer.device.type == "cpu":  # after Ultralytics' select_device has set min(8, cores - 1)
             torch.set_num_threads(profile.cpu_threads())
+            # Ultralytics keeps NCHW on CPU; NHWC convolutions train this network ~14% faster on 2 cores
+            # (same results to float rounding). Parameters are converted in place: the optimiser keeps them.
+            for module in (trainer.model, trainer.ema.ema if trainer.ema else None):
+                if module is not None:
+                    module.to(memory_format=torch.channels_last)
         if transfer.get("probe_tensor"):
             found = fingerprint(trainer.model, transfer["probe_tensor"])
             transfer["verified_at_train_start"] = abs(found - transfer["probe_sum"]) <= 1e-3 * max(
@@ -167,6 +172,7 @@ def train_skill(request: TrainRequest) -> SkillManifest:
     def on_train_epoch_start(trainer: Any) -> None:
         clock["epoch"] = time.perf_counter()
         clock["threads"] = torch.get_num_threads()
+        clock["channels_last"] = float(_channels_last(trainer.model))
 
     def on_fit_epoch_end(trainer: Any) -> None:
         if "epoch" not in clock:
@@ -228,6 +234,7 @@ def train_skill(request: TrainRequest) -> SkillManifest:
         "train_seconds": round(train_seconds, 1),
         "train_cpu_seconds": round(train_cpu_seconds, 1),
         "torch_threads": int(clock["threads"]) if "threads" in clock else None,
+        "channels_last": bool(clock.get("channels_last", 0.0)),
         "transfer": transfer,
         "tta": t.tta,
         "tta_comparison": tuning,
@@ -264,6 +271,14 @@ def train_skill(request: TrainRequest) -> SkillManifest:
     (model_dir / SKILL_FILE).write_text(manifest.model_dump_json(indent=1), encoding="utf-8")
     emit("train_seconds", train_seconds)
     return manifest
+
+
+def _channels_last(model: Any) -> bool:
+    """Whether the network's convolution weights are laid out NHWC."""
+    import torch
+
+    weights = [p for p in model.parameters() if p.dim() == 4]
+    return bool(weights) and all(p.is_contiguous(memory_format=torch.channels_last) for p in weights)
 
 
 def cpu_seconds() -> float:

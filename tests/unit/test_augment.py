@@ -40,6 +40,18 @@ def test_tilt_over_30_degrees_is_refused(car):
     assert tilt(car, 30).size == car.size
 
 
+def test_tilt_turns_anticlockwise_about_the_centre_like_pil_and_fills_corners_with_the_mean(car):
+    # GIVEN a car photo WHEN tilted by 12°
+    tilted = np.asarray(tilt(car, 12)).astype(int)
+    # THEN it matches PIL's bilinear anticlockwise rotation, pixel for pixel within a grey level or two
+    reference = np.asarray(car.rotate(12, resample=Image.Resampling.BILINEAR)).astype(int)
+    inside = np.asarray(Image.new("L", car.size, 255).rotate(12)) == 255
+    assert np.percentile(np.abs(tilted - reference)[inside], 99) <= 2
+    # AND the uncovered corner takes the photo's mean colour
+    mean = np.asarray(car).reshape(-1, 3).mean(axis=0)
+    assert np.abs(tilted[0, 0] - mean).max() <= 1
+
+
 def test_tilt_limit_is_validated_in_the_config():
     # GIVEN a config asking for 45° WHEN parsed THEN the error names the field
     with pytest.raises(ValueError, match=r"augment\.max_tilt_degrees"):

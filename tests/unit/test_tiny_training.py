@@ -90,6 +90,8 @@ def test_tiny_training_run_produces_a_versioned_skill(tmp_path):
         assert metrics["transfer"]["verified_at_train_start"] is True
     # AND the CPU run trained on every core this process may use, not Ultralytics' cores - 1
     assert metrics["torch_threads"] == len(os.sched_getaffinity(0))
+    # AND with NHWC convolutions, which train faster on CPU than Ultralytics' NCHW
+    assert metrics["channels_last"] is True
     # AND the ONNX model runs
     import numpy as np
     import onnxruntime as ort
