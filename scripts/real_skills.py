@@ -68,6 +68,12 @@ def main(argv: list[str] | None = None) -> int:
         help="no emulator: the same detector, crop geometry, extraction and training, without S3/DynamoDB "
         "(about 10x less CPU for the ingest)",
     )
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="with --direct: train only --configs and keep the other runs' rows of the existing results "
+        "(they must come from the same photos and detections)",
+    )
     parser.add_argument("--per-class", type=int, default=None, help="at most N photos per variant class")
     parser.add_argument("--runs", type=Path, default=REPO / "runs" / "real")
     parser.add_argument("--out", type=Path, default=REPO / "out" / "skills", help="skill version folders")
@@ -75,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not (args.subset / "labels.csv").is_file():
         parser.error(f"{args.subset}/labels.csv not found: set SKILLFORGE_SHARED_DATA or --subset")
+    if args.update and not args.direct:
+        parser.error("--update works with --direct only")
 
     from training.config import load_config
 
@@ -176,6 +184,14 @@ def run_direct(args: argparse.Namespace, configs: list[Any], models_dir: Path | 
     results: list[dict[str, Any]] = []
     per_class: dict[str, dict[str, Any]] = {}
     datasets: dict[str, Any] = {}
+    if args.update:  # the detections are the earlier run's (cached crops), so is the ingest summary
+        try:
+            earlier = previous_results(args.results, ingest)
+        except ValueError as err:
+            _log(f"error: {err}")
+            return 2
+        ingest, results, per_class = earlier["ingest"], earlier["runs"], earlier["per_class"]
+        datasets = earlier["datasets"]
     runs: list[tuple[Any, bool]] = [(config, False) for config in configs]
     if args.compare:
         runs.append((load_config(args.compare), True))
@@ -212,7 +228,7 @@ def run_direct(args: argparse.Namespace, configs: list[Any], models_dir: Path | 
             )
             metrics = json.loads((run_dir / "model" / "metrics.json").read_text(encoding="utf-8"))
             row = _row(cfg.skill, start, _Made(manifest), metrics)
-            results.append(row)
+            results = merge_run(results, row)
             per_class[f"{cfg.skill}/{start}"] = metrics["test"]["per_class"]
             _log(json.dumps(row))
             _write_per_class(args.results / f"per-class-{cfg.skill}-{start}.csv", metrics)
@@ -220,6 +236,43 @@ def run_direct(args: argparse.Namespace, configs: list[Any], models_dir: Path | 
                 _publish(run_dir / "model", args.out / cfg.skill / f"v{version:06d}")
             _write_summary_json(args.results, ingest, results, per_class)
     return _write_results(args.results, ingest, results, per_class, datasets)
+
+
+def previous_results(results_dir: Path, ingest: dict[str, Any]) -> dict[str, Any]:
+    """The runs, per-class figures and data set reports of the results folder, for `--update`.
+    Raises ValueError when there are none, or when they came from other photos or detections."""
+    path = results_dir / "summary.json"
+    if not path.is_file():
+        raise ValueError(f"--update: no earlier results in {path}; run every skill first (make skills)")
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    same = ("photos", "images", "review")
+    if any(summary.get("ingest", {}).get(key) != ingest.get(key) for key in same):
+        earlier = {key: summary.get("ingest", {}).get(key) for key in same}
+        now = {key: ingest.get(key) for key in same}
+        raise ValueError(
+            f"--update: the results in {path} came from other photos or detections ({earlier} vs {now}); "
+            "run every skill (make skills)"
+        )
+    skills = {run["skill"] for run in summary["runs"]}
+    datasets = {
+        skill: json.loads((results_dir / f"dataset-{skill}.json").read_text(encoding="utf-8"))
+        for skill in skills
+        if (results_dir / f"dataset-{skill}.json").is_file()
+    }
+    return {
+        "ingest": summary["ingest"],
+        "runs": summary["runs"],
+        "per_class": summary["per_class"],
+        "datasets": datasets,
+    }
+
+
+def merge_run(results: list[dict[str, Any]], row: dict[str, Any]) -> list[dict[str, Any]]:
+    """`results` with `row` in place of the run of the same skill and start, or after them."""
+    key = (row["skill"], row["start"])
+    if any((run["skill"], run["start"]) == key for run in results):
+        return [row if (run["skill"], run["start"]) == key else run for run in results]
+    return [*results, row]
 
 
 class _Made:
