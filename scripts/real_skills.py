@@ -176,6 +176,7 @@ def run_direct(args: argparse.Namespace, configs: list[Any], models_dir: Path | 
     from training.train import TrainRequest, train_skill
 
     started = time.perf_counter()
+    code = code_version()  # before this run rewrites the results folder (which would read as "-dirty")
     crops_root = args.runs / "crops"
     table, ingest = detect_and_crop(args.subset, args.per_class, DetectorSettings(), crops_root)
     ingest["detect_seconds"] = round(time.perf_counter() - started, 1)
@@ -218,7 +219,7 @@ def run_direct(args: argparse.Namespace, configs: list[Any], models_dir: Path | 
                     config=cfg,
                     profile=cfg.default_profile,
                     skill_version=version,
-                    code_version=code_version(),
+                    code_version=code,
                     dataset=extraction.data,
                     crops_root=crops_root,
                     work_dir=run_dir / "work",
