@@ -11,7 +11,7 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -168,6 +168,11 @@ class TrainingConfig(BaseModel):
     dropout: float = Field(default=0.0, ge=0.0, lt=1.0, description="dropout before the classifier's head")
     crop_scale: float = Field(default=0.5, ge=0.0, lt=1.0, description="random resized crop: area 1-x..1")
     seed: int = 0
+    checkpoint: Literal["best", "last"] = Field(
+        default="best",
+        description="the version shipped: the 'best' validation top-1 epoch, or the 'last' epoch (for a "
+        "validation split of a few crops, where the best epoch is chance)",
+    )
     tta: TestTimeAugmentation = Field(
         default="none",
         description="test-time augmentation of the trained version (evaluation and serving): "

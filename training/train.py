@@ -201,7 +201,7 @@ def train_skill(request: TrainRequest) -> SkillManifest:
     )
     t = cfg.training
     trainer = model.trainer
-    best = Path(trainer.best if Path(trainer.best).is_file() else trainer.last)
+    best = shipped_checkpoint(t.checkpoint, Path(trainer.best), Path(trainer.last))
     train_seconds = time.perf_counter() - started
     train_cpu_seconds = cpu_seconds() - cpu_started
     weights = model_dir / WEIGHTS_FILE
@@ -236,6 +236,7 @@ def train_skill(request: TrainRequest) -> SkillManifest:
         "torch_threads": int(clock["threads"]) if "threads" in clock else None,
         "channels_last": bool(clock.get("channels_last", 0.0)),
         "transfer": transfer,
+        "checkpoint": {"rule": t.checkpoint, "file": best.name},
         "tta": t.tta,
         "tta_comparison": tuning,
         "val_source": laid_out.val_source,
@@ -271,6 +272,12 @@ def train_skill(request: TrainRequest) -> SkillManifest:
     (model_dir / SKILL_FILE).write_text(manifest.model_dump_json(indent=1), encoding="utf-8")
     emit("train_seconds", train_seconds)
     return manifest
+
+
+def shipped_checkpoint(rule: str, best: Path, last: Path) -> Path:
+    """The checkpoint a skill version ships: the best validation epoch's, else (rule 'last', or no best
+    saved) the last epoch's."""
+    return best if rule == "best" and best.is_file() else last
 
 
 def _channels_last(model: Any) -> bool:

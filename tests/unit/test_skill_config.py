@@ -18,6 +18,7 @@ from training.config import (
     trainer_arguments,
 )
 from training.launcher import launch_template
+from training.train import shipped_checkpoint
 
 CONFIGS = sorted((Path(__file__).resolve().parents[2] / "training" / "configs").glob("*.json"))
 
@@ -116,3 +117,17 @@ def test_a_cpu_profile_trains_on_every_core_unless_it_names_a_thread_count():
     assert default.cpu_threads() == len(os.sched_getaffinity(0))
     # AND a named count is kept
     assert named.cpu_threads() == 3
+
+
+def test_a_skill_ships_its_best_validation_epoch_unless_told_the_last(tmp_path):
+    # GIVEN a run that saved both checkpoints
+    best, last = tmp_path / "best.pt", tmp_path / "last.pt"
+    best.write_bytes(b"best")
+    last.write_bytes(b"last")
+    # WHEN the rule is 'best' (the default) THEN the best epoch ships; with 'last' the last one does
+    assert parse_config({"skill": "x"}).training.checkpoint == "best"
+    assert shipped_checkpoint("best", best, last) == best
+    assert shipped_checkpoint("last", best, last) == last
+    # AND without a best checkpoint saved, the last one ships
+    best.unlink()
+    assert shipped_checkpoint("best", best, last) == last

@@ -92,6 +92,8 @@ def test_tiny_training_run_produces_a_versioned_skill(tmp_path):
     assert metrics["torch_threads"] == len(os.sched_getaffinity(0))
     # AND with NHWC convolutions, which train faster on CPU than Ultralytics' NCHW
     assert metrics["channels_last"] is True
+    # AND the shipped checkpoint is the best validation epoch's, by default
+    assert metrics["checkpoint"] == {"rule": "best", "file": "best.pt"}
     # AND the ONNX model runs
     import numpy as np
     import onnxruntime as ort
