@@ -152,15 +152,16 @@ def train_skill(request: TrainRequest) -> SkillManifest:
     epoch_times: list[float] = []
     history: list[dict[str, float]] = []
     clock: dict[str, float] = {}
+    seen: dict[str, Any] = {}  # how the epochs ran: torch threads, convolution layout
 
     def on_pretrain_routine_end(trainer: Any) -> None:
         if trainer.device.type == "cpu":  # after Ultralytics' select_device has set min(8, cores - 1)
             torch.set_num_threads(profile.cpu_threads())
             # Ultralytics keeps NCHW on CPU; NHWC convolutions train this network ~14% faster on 2 cores
             # (same results to float rounding). Parameters are converted in place: the optimiser keeps them.
-            for module in (trainer.model, trainer.ema.ema if trainer.ema else None):
-                if module is not None:
-                    module.to(memory_format=torch.channels_last)
+            trainer.model.to(memory_format=torch.channels_last)
+            if trainer.ema:
+                trainer.ema.ema.to(memory_format=torch.channels_last)
         if transfer.get("probe_tensor"):
             found = fingerprint(trainer.model, transfer["probe_tensor"])
             transfer["verified_at_train_start"] = abs(found - transfer["probe_sum"]) <= 1e-3 * max(
@@ -171,8 +172,8 @@ def train_skill(request: TrainRequest) -> SkillManifest:
 
     def on_train_epoch_start(trainer: Any) -> None:
         clock["epoch"] = time.perf_counter()
-        clock["threads"] = torch.get_num_threads()
-        clock["channels_last"] = float(_channels_last(trainer.model))
+        seen["threads"] = torch.get_num_threads()
+        seen["channels_last"] = _channels_last(trainer.model)
 
     def on_fit_epoch_end(trainer: Any) -> None:
         if "epoch" not in clock:
@@ -233,8 +234,8 @@ def train_skill(request: TrainRequest) -> SkillManifest:
         "seconds_per_epoch": round(sum(epoch_times) / len(epoch_times), 2) if epoch_times else None,
         "train_seconds": round(train_seconds, 1),
         "train_cpu_seconds": round(train_cpu_seconds, 1),
-        "torch_threads": int(clock["threads"]) if "threads" in clock else None,
-        "channels_last": bool(clock.get("channels_last", 0.0)),
+        "torch_threads": seen.get("threads"),
+        "channels_last": seen.get("channels_last", False),
         "transfer": transfer,
         "checkpoint": {"rule": t.checkpoint, "file": best.name},
         "tta": t.tta,
