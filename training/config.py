@@ -143,6 +143,10 @@ class NetworkConfig(BaseModel):
         return self
 
 
+# which epoch a skill version ships: the best on validation top-1, or the last
+CheckpointRule = Literal["best", "last"]
+
+
 class TrainingConfig(BaseModel):
     """How the network is trained. The defaults are the transfer-learning recipe of the make skill."""
 
@@ -168,7 +172,7 @@ class TrainingConfig(BaseModel):
     dropout: float = Field(default=0.0, ge=0.0, lt=1.0, description="dropout before the classifier's head")
     crop_scale: float = Field(default=0.5, ge=0.0, lt=1.0, description="random resized crop: area 1-x..1")
     seed: int = 0
-    checkpoint: Literal["best", "last"] = Field(
+    checkpoint: CheckpointRule = Field(
         default="best",
         description="the version shipped: the 'best' validation top-1 epoch, or the 'last' epoch (for a "
         "validation split of a few crops, where the best epoch is chance)",

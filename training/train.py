@@ -30,7 +30,7 @@ from functions.core.dataset.extract import lineage_record
 from functions.core.dataset.split import Split
 from functions.core.skills.manifest import SkillManifest
 from training.charts import write_run_charts
-from training.config import SkillConfig, load_config, trainer_arguments
+from training.config import CheckpointRule, SkillConfig, load_config, trainer_arguments
 
 WEIGHTS_FILE = "weights.pt"
 ONNX_FILE = "model.onnx"
@@ -202,11 +202,11 @@ def train_skill(request: TrainRequest) -> SkillManifest:
     )
     t = cfg.training
     trainer = model.trainer
-    best = shipped_checkpoint(t.checkpoint, Path(trainer.best), Path(trainer.last))
+    shipped = shipped_checkpoint(t.checkpoint, Path(trainer.best), Path(trainer.last))
     train_seconds = time.perf_counter() - started
     train_cpu_seconds = cpu_seconds() - cpu_started
     weights = model_dir / WEIGHTS_FILE
-    shutil.copyfile(best, weights)
+    shutil.copyfile(shipped, weights)
 
     # each held-out split is scored once; the test figure uses the skill's own TTA setting
     scored = {
@@ -237,7 +237,7 @@ def train_skill(request: TrainRequest) -> SkillManifest:
         "torch_threads": seen.get("threads"),
         "channels_last": seen.get("channels_last", False),
         "transfer": transfer,
-        "checkpoint": {"rule": t.checkpoint, "file": best.name},
+        "checkpoint": {"rule": t.checkpoint, "file": shipped.name},
         "tta": t.tta,
         "tta_comparison": tuning,
         "val_source": laid_out.val_source,
@@ -275,7 +275,7 @@ def train_skill(request: TrainRequest) -> SkillManifest:
     return manifest
 
 
-def shipped_checkpoint(rule: str, best: Path, last: Path) -> Path:
+def shipped_checkpoint(rule: CheckpointRule, best: Path, last: Path) -> Path:
     """The checkpoint a skill version ships: the best validation epoch's, else (rule 'last', or no best
     saved) the last epoch's."""
     return best if rule == "best" and best.is_file() else last
