@@ -87,6 +87,22 @@ def test_a_skill_start_resolves_to_the_newest_version_of_that_skill(
     assert weights == tmp_path / "skills" / "car-model-3" / "weights.pt"
 
 
+def test_a_skill_folder_linked_into_the_skills_dir_is_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.support.tiny_skill import build_tiny_skill
+
+    # GIVEN car-model's version folders kept elsewhere and linked into the skills folder
+    build_tiny_skill(tmp_path / "elsewhere" / "v000002", "car-model", 2, steps=1)
+    (tmp_path / "skills").mkdir()
+    (tmp_path / "skills" / "car-model").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    monkeypatch.setenv("SKILLFORGE_SKILLS_DIR", str(tmp_path / "skills"))
+    # WHEN `skill:car-model` is resolved
+    weights = resolve_weights("skill:car-model", None)
+    # THEN it is the linked version's weights file, reached through the link
+    assert weights == tmp_path / "skills" / "car-model" / "v000002" / "weights.pt"
+
+
 def test_a_skill_start_without_a_trained_version_names_the_skill_and_what_to_do(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Protocol
 
@@ -58,7 +59,12 @@ class FolderSkills:
 
     def folders(self) -> dict[tuple[str, int], Path]:
         found: dict[tuple[str, int], Path] = {}
-        for path in sorted(self.root.rglob(MANIFEST_FILE)):
+        manifests = (  # linked folders too (`out/skills/car-make -> elsewhere`), which rglob skips
+            Path(folder) / MANIFEST_FILE
+            for folder, _, files in os.walk(self.root, followlinks=True)
+            if MANIFEST_FILE in files
+        )
+        for path in sorted(manifests):
             manifest = read_manifest(path.parent)
             key = (manifest.skill, manifest.skill_version)
             if key in found:
