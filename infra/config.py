@@ -23,6 +23,7 @@ from pydantic.alias_generators import to_camel
 
 from functions.core.base.resources import ResourceNames
 from functions.core.base.schedules import HANDOFF_EVERY_MINUTES
+from functions.core.detection.settings import CONFIDENCE, FALLBACK_CONFIDENCE, VEHICLE_CLASSES
 from infra.ecr import image_repository_arn
 
 CONTEXT_KEY = "skillforge"
@@ -77,8 +78,9 @@ class StageConfig(_Model):
     noncurrent_version_expiry_days: int = Field(default=90, ge=1)
     access_log_expiry_days: int = Field(default=365, ge=1)
 
-    vehicle_classes: list[str] = Field(default_factory=lambda: ["car", "truck"], min_length=1)
-    confidence: float = Field(default=0.35, gt=0.0, lt=1.0)
+    vehicle_classes: list[str] = Field(default_factory=lambda: list(VEHICLE_CLASSES), min_length=1)
+    confidence: float = Field(default=CONFIDENCE, gt=0.0, lt=1.0)
+    fallback_confidence: float = Field(default=FALLBACK_CONFIDENCE, gt=0.0, lt=1.0)
     detector_model: str = Field(default="yolo11n_int8_openvino_model", min_length=1)
     detector_version: int = Field(default=1, ge=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -104,6 +104,7 @@ class DetectorKnobs:
     detector_version: int
     vehicle_classes: tuple[str, ...]
     confidence: float
+    fallback_confidence: float
     log_level: str
 
 
@@ -171,6 +172,7 @@ class Detection(Construct):
                 "SKILLFORGE_DETECTOR_VERSION": str(knobs.detector_version),
                 "SKILLFORGE_VEHICLE_CLASSES": ",".join(knobs.vehicle_classes),
                 "SKILLFORGE_CONFIDENCE": str(knobs.confidence),
+                "SKILLFORGE_FALLBACK_CONFIDENCE": str(knobs.fallback_confidence),
                 "SKILLFORGE_DETECT_DLQ_URL": dead_letter_queue.queue_url,
                 "SKILLFORGE_DETECT_MAX_RECEIVE_COUNT": str(max_receive_count),
                 "POWERTOOLS_SERVICE_NAME": "skillforge-detect",

@@ -133,6 +133,7 @@ class SkillforgeStack(Stack):
                 detector_version=config.detector_version,
                 vehicle_classes=tuple(config.vehicle_classes),
                 confidence=config.confidence,
+                fallback_confidence=config.fallback_confidence,
                 log_level=config.log_level,
             ),
             queue=self.ingest.queue,

@@ -149,6 +149,7 @@ def test_function_environment_satisfies_the_function_settings(
     assert detector.detector_model == config.detector_model
     assert detector.vehicle_classes == config.vehicle_classes
     assert detector.confidence == config.confidence
+    assert detector.fallback_confidence == config.fallback_confidence
     # AND powertools knows the service, the namespace and the log level
     assert env["POWERTOOLS_SERVICE_NAME"] == "skillforge-detect"
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == f"skillforge-{STAGE}"

@@ -60,14 +60,22 @@ def analyse_image(data: bytes, detector: Detector, settings: DetectorSettings) -
             reason_detail=exc.detail,
             elapsed_ms=(time.perf_counter() - started) * 1000,
         )
-    cars = [d for d in detector.detect(image) if keep_detection(d, settings.min_box_side)]
-    cars.sort(key=lambda d: (-d.confidence, d.box.x1, d.box.y1))
+    found = [d for d in detector.detect(image) if keep_detection(d, settings.min_box_side)]
+    cars = confident_or_best(found, settings.confidence)
     return Analysis(
         status=ImageStatus.CARS_FOUND if cars else ImageStatus.NO_CAR,
         cars=cars,
         image=image,
         elapsed_ms=(time.perf_counter() - started) * 1000,
     )
+
+
+def confident_or_best(found: Sequence[Detection], confidence: float) -> list[Detection]:
+    """The vehicles at or above `confidence`, best first; when there is none, the single best one found
+    (the detector reports down to the settings' fallback floor), else nothing."""
+    ranked = sorted(found, key=lambda d: (-d.confidence, d.box.x1, d.box.y1))
+    confident = [d for d in ranked if d.confidence >= confidence]
+    return confident or ranked[:1]
 
 
 CropAnnotator = Callable[[list[tuple[Image.Image, CropRecord]], ImageRecord], None]

@@ -57,7 +57,7 @@ class UltralyticsDetector:
     def detect(self, image: Image.Image) -> list[Detection]:
         results = self._model.predict(
             image,
-            conf=self.settings.confidence,
+            conf=self.settings.detection_floor,
             classes=self._class_ids,
             imgsz=self.settings.imgsz,
             iou=self.settings.nms_iou,

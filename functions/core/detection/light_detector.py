@@ -56,7 +56,7 @@ class YoloDetector:
         raw = decode_detections(
             self._run(tensor),
             geometry,
-            confidence=self.settings.confidence,
+            confidence=self.settings.detection_floor,
             class_ids=self._class_ids,
             iou_threshold=self.settings.nms_iou,
             max_detections=self.settings.max_detections,

@@ -16,6 +16,11 @@ from functions.core.detection.images import ImageLimits
 DetectorBackend = Literal["ultralytics", "openvino", "onnx"]
 
 
+VEHICLE_CLASSES = ("car", "truck", "bus")  # COCO classes that count as a vehicle (vans often score as bus)
+CONFIDENCE = 0.35
+FALLBACK_CONFIDENCE = 0.15
+
+
 class DetectorSettings(BaseSettings):
     """How the car detector is found and run.
 
@@ -31,8 +36,17 @@ class DetectorSettings(BaseSettings):
     detector_model: str = "yolo11n_int8_openvino_model"
     detector_skill: str = "car-detector"
     detector_version: int = Field(default=1, ge=1)
-    vehicle_classes: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["car", "truck"])
-    confidence: float = Field(default=0.35, gt=0.0, lt=1.0)
+    vehicle_classes: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(VEHICLE_CLASSES), description="COCO classes that are one vehicle for NMS"
+    )
+    confidence: float = Field(default=CONFIDENCE, gt=0.0, lt=1.0)
+    fallback_confidence: float = Field(
+        default=FALLBACK_CONFIDENCE,
+        gt=0.0,
+        lt=1.0,
+        description="when no vehicle reaches `confidence`, the most confident one at or above this is the "
+        "photo's one car (a close-up or an odd angle still gets an answer); at or above `confidence`: off",
+    )
     imgsz: int = Field(default=640, ge=32, le=2048)
     nms_iou: float = Field(default=0.7, gt=0.0, le=1.0)
     max_detections: int = Field(default=300, ge=1)
@@ -61,6 +75,11 @@ class DetectorSettings(BaseSettings):
         if not value:
             raise ValueError("vehicle_classes must name at least one COCO class, e.g. 'car'")
         return value
+
+    @property
+    def detection_floor(self) -> float:
+        """The lowest score a detector must report: the fallback's, where it lies below `confidence`."""
+        return min(self.confidence, self.fallback_confidence)
 
     def image_limits(self) -> ImageLimits:
         return ImageLimits(
