@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -101,6 +102,13 @@ def test_classify_command_prints_every_stages_versions(
         assert row["detector"] == {"skill": "car-detector", "skill_version": 1, "code_version": "cafe123"}
         assert row["skills"] == [{"skill": "colour", "skill_version": 1, "code_version": "test"}]
     assert rows[0]["cars"] and rows[1]["status"] == "no_car"
+    # AND exactly one car of the road scene is marked as the photo's main car: its largest box
+    cars = rows[0]["cars"]
+
+    def area(car: dict[str, Any]) -> float:
+        return float((car["box"][2] - car["box"][0]) * (car["box"][3] - car["box"][1]))
+
+    assert [car["main"] for car in cars] == [car is max(cars, key=area) for car in cars]
     for car in rows[0]["cars"]:
         assert [(s["skill"], s["skill_version"]) for s in car["stages"]] == [
             ("car-detector", 1),

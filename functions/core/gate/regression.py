@@ -214,12 +214,8 @@ def iou(a: Box, b: Box) -> float:
 def _judged_car(cars: list[CarAnswer], box: Box | None, min_iou: float = 0.3) -> CarAnswer | None:
     if not cars:
         return None
-
-    def area(car: CarAnswer) -> float:
-        return (car.box[2] - car.box[0]) * (car.box[3] - car.box[1])
-
-    if box is None:
-        return max(cars, key=area)
+    if box is None:  # the photo's main car, as the pipeline picks it (the one its label hint goes to)
+        return next((car for car in cars if car.main), None)
     scored = [(iou(Box(x1=c.box[0], y1=c.box[1], x2=c.box[2], y2=c.box[3]), box), c) for c in cars]
     best_iou, best = max(scored, key=lambda pair: pair[0])
     return best if best_iou >= min_iou else None

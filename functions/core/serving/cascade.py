@@ -16,7 +16,7 @@ from PIL import Image
 from pydantic import BaseModel, Field
 
 from functions.core.base.records import Box, Scored, SkillRef, StageAnswer
-from functions.core.detection.crops import crop
+from functions.core.detection.crops import crop, main_car_index
 from functions.core.detection.detect import Analysis, analyse_image
 from functions.core.detection.detector import Detector
 from functions.core.detection.settings import DetectorSettings
@@ -40,6 +40,10 @@ class TimedStageAnswer(StageAnswer):
 
 class CarAnswer(BaseModel):
     box: list[float]
+    main: bool = Field(
+        default=False,
+        description="the photo's main car (the detector's main_car_rule): what the photo is about",
+    )
     stages: list[TimedStageAnswer]
 
     def answer_of(self, skill: str) -> TimedStageAnswer | None:
@@ -113,7 +117,9 @@ class Cascade:
             detector_ms=round(analysis.elapsed_ms, 2),
         )
         if analysis.image is not None:
-            for detection in analysis.cars:
+            width, height = analysis.image.size
+            main = main_car_index([d.box for d in analysis.cars], width, height, self.settings.main_car_rule)
+            for index, detection in enumerate(analysis.cars):
                 car_image = crop(analysis.image, detection.box, self.settings.crop_padding)
                 detector_stage = TimedStageAnswer(
                     **self.detector_ref.model_dump(),
@@ -125,6 +131,7 @@ class Cascade:
                 answer.cars.append(
                     CarAnswer(
                         box=detection.box.as_list(),
+                        main=index == main,
                         stages=[detector_stage, *self.classify_crop(car_image)],
                     )
                 )
