@@ -22,7 +22,10 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from functions.core.dataset.spec import DatasetSpec
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "training" / "configs"
@@ -242,11 +245,11 @@ def run_direct(args: argparse.Namespace, configs: list[Any], models_dir: Path | 
     return _write_results(args.results, ingest, results, per_class, datasets)
 
 
-def missed_test_photos(no_car: dict[str, str], spec: Any, salt: str) -> int:
+def missed_test_photos(no_car: dict[str, str], spec: DatasetSpec, salt: str) -> int:
     """How many photos of the skill's classes on the test side of the split yielded no crop (no car found)."""
-    from functions.core.dataset.split import Split, SplitPolicy, hashed_split
+    from functions.core.dataset.split import Split, hashed_split
 
-    policy = SplitPolicy(test_fraction=spec.test_fraction, val_fraction=spec.val_fraction, salt=salt)
+    policy = spec.split_policy(salt)
     return sum(
         1
         for group, label in no_car.items()

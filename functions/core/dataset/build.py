@@ -189,7 +189,7 @@ def extract(
     table: RecordTable, spec: DatasetSpec, existing_splits: Mapping[str, str], salt: str
 ) -> tuple[Extraction, dict[str, Split]]:
     """The data set of `spec` from the verified crops, and the new group assignments to persist."""
-    policy = SplitPolicy(test_fraction=spec.test_fraction, val_fraction=spec.val_fraction, salt=salt)
+    policy = spec.split_policy(salt)
     labels, label_codes = factorize(table.labels)
     label_class = [spec.class_of(label) for label in labels]
     totals_by_label = np.bincount(label_codes, minlength=len(labels))

@@ -32,7 +32,7 @@ from functions.core.dataset.build import (
     extract,
 )
 from functions.core.dataset.spec import DatasetSpec
-from functions.core.dataset.split import SPLIT_ORDER, SplitPolicy, hashed_split, persist_new_assignments
+from functions.core.dataset.split import SPLIT_ORDER, hashed_split, persist_new_assignments
 from functions.core.quality.screen import DataQualityReport, screen_crops
 from functions.core.quality.settings import QualitySettings
 from functions.core.skills.manifest import validate_skill_name
@@ -83,7 +83,7 @@ def screened_table(spec: DatasetSpec, deps: ExtractDeps) -> tuple[RecordTable, D
 
     A group not yet assigned is judged by the side the split policy will give it (the same hash)."""
     existing = deps.catalog.group_splits()
-    policy = SplitPolicy(test_fraction=spec.test_fraction, val_fraction=spec.val_fraction, salt=deps.salt)
+    policy = spec.split_policy(deps.salt)
 
     def split_of(group_id: str) -> str:
         return existing.get(group_id) or hashed_split(group_id, policy).value

@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from functions.core.dataset.split import SplitPolicy
+
 
 class ClassSpec(BaseModel):
     """One output class: its name and the verified labels it is made of (case-insensitive globs)."""
@@ -79,6 +81,10 @@ class DatasetSpec(BaseModel):
         if duplicates:
             raise ValueError(f"class names must be unique; repeated: {duplicates}")
         return value
+
+    def split_policy(self, salt: str) -> SplitPolicy:
+        """How this data set's new groups are split (the salt is the project's)."""
+        return SplitPolicy(test_fraction=self.test_fraction, val_fraction=self.val_fraction, salt=salt)
 
     def class_of(self, label: str) -> str | None:
         """The class a verified label belongs to (first matching class), or None if it is not used."""
