@@ -314,7 +314,7 @@ def detect_and_crop(
     import hashlib
 
     from functions.core.dataset.build import RecordTable
-    from functions.core.detection.crops import crop, crop_id, crop_key, main_car_index
+    from functions.core.detection.crops import crop, crop_id, crop_key
     from functions.core.detection.detect import analyse_image
     from functions.core.detection.images import encode_jpeg
     from functions.core.detection.upload_keys import image_id_for
@@ -337,8 +337,7 @@ def detect_and_crop(
         if analysis.image is None or not analysis.cars:
             no_car[photo.group] = photo.label
             continue
-        width, height = analysis.image.size
-        main = main_car_index([c.box for c in analysis.cars], width, height, settings.main_car_rule)
+        main = analysis.main_car(settings.main_car_rule)
         if main is None:
             continue
         image_id = image_id_for(photo.key)

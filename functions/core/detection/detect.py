@@ -46,6 +46,13 @@ class Analysis:
     reason_detail: str | None = None
     elapsed_ms: float = 0.0
 
+    def main_car(self, rule: str) -> int | None:
+        """The index in `cars` of the photo's main car by `rule` (`main_car_index`); None without a car."""
+        if self.image is None:
+            return None
+        width, height = self.image.size
+        return main_car_index([d.box for d in self.cars], width, height, rule)
+
 
 def analyse_image(data: bytes, detector: Detector, settings: DetectorSettings) -> Analysis:
     """Decode safely and detect vehicles; a bad input becomes a quarantine reason, never an exception."""
@@ -246,9 +253,7 @@ def _detect_one(upload: Upload, fetch: _Fetch, deps: DetectDeps) -> DetectOutcom
     elif analysis.image is not None:
         record.width, record.height = analysis.image.size
         record.stats = measure(analysis.image, deps.quality)
-        main = main_car_index(
-            [d.box for d in analysis.cars], record.width, record.height, deps.settings.main_car_rule
-        )
+        main = analysis.main_car(deps.settings.main_car_rule)
         images = [crop(analysis.image, d.box, deps.settings.crop_padding) for d in analysis.cars]
         crops = [
             (car, _crop_record(car, d, index, record, deps, main=index == main))

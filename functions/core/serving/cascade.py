@@ -16,7 +16,7 @@ from PIL import Image
 from pydantic import BaseModel, Field
 
 from functions.core.base.records import Box, Scored, SkillRef, StageAnswer
-from functions.core.detection.crops import crop, main_car_index
+from functions.core.detection.crops import crop
 from functions.core.detection.detect import Analysis, analyse_image
 from functions.core.detection.detector import Detector
 from functions.core.detection.settings import DetectorSettings
@@ -117,8 +117,7 @@ class Cascade:
             detector_ms=round(analysis.elapsed_ms, 2),
         )
         if analysis.image is not None:
-            width, height = analysis.image.size
-            main = main_car_index([d.box for d in analysis.cars], width, height, self.settings.main_car_rule)
+            main = analysis.main_car(self.settings.main_car_rule)
             for index, detection in enumerate(analysis.cars):
                 car_image = crop(analysis.image, detection.box, self.settings.crop_padding)
                 detector_stage = TimedStageAnswer(
