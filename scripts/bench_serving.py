@@ -41,20 +41,19 @@ def make_skill_folder(folder: Path) -> Path:
 
     configure_offline()
     config = load_config(MAKE_CONFIG)
+    served = config.training.served_imgsz  # what the skill is tested and served at
     classes = [c.name for c in config.dataset.classes or []]
     network = config.network.model
     yaml = REPO / "training" / "networks" / network
     torch.manual_seed(0)
     model: Any = ClassificationModel(str(yaml if yaml.is_file() else network), nc=len(classes), verbose=False)  # type: ignore[no-untyped-call]
     model.names = dict(enumerate(classes))
-    model.args = {"imgsz": config.training.imgsz, "task": "classify"}
+    model.args = {"imgsz": served, "task": "classify"}
     model.eval()
     folder.mkdir(parents=True, exist_ok=True)
     weights = folder / "weights.pt"
     torch.save({"model": model, "train_args": dict(model.args), "epoch": -1}, weights)
-    exported = Path(
-        YOLO(str(weights), task="classify").export(format="onnx", imgsz=config.training.imgsz, verbose=False)
-    )
+    exported = Path(YOLO(str(weights), task="classify").export(format="onnx", imgsz=served, verbose=False))
     exported.replace(folder / "model.onnx")
     manifest = SkillManifest(
         skill=config.skill,
@@ -64,9 +63,10 @@ def make_skill_folder(folder: Path) -> Path:
         config_hash=config.config_hash(),
         hardware_profile="laptop",
         classes=classes,
-        imgsz=config.training.imgsz,
+        imgsz=served,
         weights="weights.pt",
         onnx="model.onnx",
+        tta=config.training.tta,
     )
     (folder / MANIFEST_FILE).write_text(manifest.model_dump_json(indent=1), encoding="utf-8")
     return folder

@@ -152,7 +152,15 @@ class TrainingConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    imgsz: int = Field(default=224, ge=32, le=1024)
+    imgsz: int = Field(default=224, ge=32, le=1024, description="network input side in training")
+    test_imgsz: int | None = Field(
+        default=None,
+        ge=32,
+        le=1024,
+        description="network input side at test and serving (default: imgsz). The random resized crop shows "
+        "a car larger in training than a whole crop shows it; a larger test input can match the apparent "
+        "size (FixRes)",
+    )
     epochs: int = Field(default=10, ge=1, le=1000)
     patience: int = Field(default=5, ge=1, le=1000, description="early stopping: epochs without improvement")
     batch: int = Field(default=32, ge=1, le=1024)
@@ -183,12 +191,17 @@ class TrainingConfig(BaseModel):
         "'hflip' averages the crop and its mirror image",
     )
 
-    @field_validator("imgsz")
+    @field_validator("imgsz", "test_imgsz")
     @classmethod
-    def _multiple_of_32(cls, value: int) -> int:
-        if value % 32:
-            raise ValueError(f"imgsz {value} must be a multiple of 32")
+    def _multiple_of_32(cls, value: int | None) -> int | None:
+        if value is not None and value % 32:
+            raise ValueError(f"{value} must be a multiple of 32")
         return value
+
+    @property
+    def served_imgsz(self) -> int:
+        """The input side the trained version is tested and served at."""
+        return self.test_imgsz or self.imgsz
 
 
 class SkillConfig(BaseModel):

@@ -210,7 +210,7 @@ def train_skill(request: TrainRequest) -> SkillManifest:
 
     # each held-out split is scored once; the test figure uses the skill's own TTA setting
     scored = {
-        split: score_split(weights, data_root / split.value, t.imgsz, profile.device)
+        split: score_split(weights, data_root / split.value, t.served_imgsz, profile.device)
         for split in (Split.VAL, Split.TEST)
         if (data_root / split.value).is_dir()
     }
@@ -224,7 +224,9 @@ def train_skill(request: TrainRequest) -> SkillManifest:
     }
     emit("test_top1", evaluation.top1)
     emit("test_top5", evaluation.top5)
-    exported = Path(YOLO(str(weights), task="classify").export(format="onnx", imgsz=t.imgsz, simplify=False))
+    exported = Path(
+        YOLO(str(weights), task="classify").export(format="onnx", imgsz=t.served_imgsz, simplify=False)
+    )
     shutil.move(str(exported), model_dir / ONNX_FILE)
 
     charts = write_run_charts(history, request.dataset, request.crops_root, model_dir)
@@ -238,6 +240,7 @@ def train_skill(request: TrainRequest) -> SkillManifest:
         "channels_last": seen.get("channels_last", False),
         "transfer": transfer,
         "checkpoint": {"rule": t.checkpoint, "file": shipped.name},
+        "train_imgsz": t.imgsz,
         "tta": t.tta,
         "tta_comparison": tuning,
         "val_source": laid_out.val_source,
@@ -255,7 +258,7 @@ def train_skill(request: TrainRequest) -> SkillManifest:
         config_hash=cfg.config_hash(),
         hardware_profile=profile_name,
         classes=evaluation.classes,
-        imgsz=t.imgsz,
+        imgsz=t.served_imgsz,
         weights=WEIGHTS_FILE,
         onnx=ONNX_FILE,
         tta=t.tta,

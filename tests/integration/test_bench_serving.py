@@ -23,7 +23,8 @@ def test_serving_bench_measures_classification_and_the_upload_ratio(monkeypatch:
     # THEN the make skill classified every detected crop, and both upload ratios were measured
     classification, upload = result["classification"], result["upload"]
     make_config = json.loads((REPO / "training" / "configs" / "car-make.json").read_text(encoding="utf-8"))
-    assert classification["crops"] >= 3 and classification["imgsz"] == make_config["training"]["imgsz"]
+    served = make_config["training"].get("test_imgsz") or make_config["training"]["imgsz"]
+    assert classification["crops"] >= 3 and classification["imgsz"] == served
     assert 0 < classification["ms_per_crop_median"] <= classification["ms_per_crop_p95"]
     for side in ("serving_on", "serving_off"):
         assert upload[side]["images"] == 3 and upload[side]["delivery_failures"] == 0

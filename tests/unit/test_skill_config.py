@@ -40,6 +40,8 @@ def test_bad_config_names_the_field():
     # WHEN an image size is not a multiple of 32 THEN the message names training.imgsz
     with pytest.raises(ConfigError, match=r"training\.imgsz"):
         parse_config({"skill": "x", "training": {"imgsz": 100}})
+    with pytest.raises(ConfigError, match=r"training\.test_imgsz"):
+        parse_config({"skill": "x", "training": {"test_imgsz": 300}})
     with pytest.raises(ConfigError, match=r"profiles\.gpu"):
         parse_config({"skill": "x", "profiles": {"laptop": {"kind": "local"}, "gpu": {"kind": "sagemaker"}}})
 
@@ -131,3 +133,12 @@ def test_a_skill_ships_its_best_validation_epoch_unless_told_the_last(tmp_path):
     # AND without a best checkpoint saved, the last one ships
     best.unlink()
     assert shipped_checkpoint("best", best, last) == last
+
+
+def test_test_input_size_defaults_to_the_training_size():
+    # GIVEN a config without test_imgsz and one with it
+    plain = parse_config({"skill": "x", "training": {"imgsz": 256}})
+    larger = parse_config({"skill": "x", "training": {"imgsz": 256, "test_imgsz": 320}})
+    # THEN the version is tested and served at the training size, or at test_imgsz when set
+    assert plain.training.served_imgsz == 256
+    assert larger.training.served_imgsz == 320

@@ -36,7 +36,7 @@ def test_tiny_training_run_produces_a_versioned_skill(tmp_path):
             "skill": "tiny-skill",
             "dataset": {"min_images_per_class": 5, "test_fraction": 0.3},
             "network": {"pretrained": str(pretrained) if pretrained.is_file() else None, "freeze": 0},
-            "training": {"imgsz": 32, "epochs": 1, "batch": 8, "tta": "hflip"},
+            "training": {"imgsz": 32, "test_imgsz": 64, "epochs": 1, "batch": 8, "tta": "hflip"},
             "augment": {"copy_paste_occlusion": True, "occluders_dir": str(occluders)},
         }
     )
@@ -76,9 +76,11 @@ def test_tiny_training_run_produces_a_versioned_skill(tmp_path):
     assert skill["hardware_profile"] == "laptop"
     assert sorted(skill["classes"]) == ["blue-disc", "green-tri", "red-box"]
     assert manifest.epochs_run == 1
-    # AND the version is served as it was tested: with flip test-time augmentation
+    # AND the version is served as it was tested: with flip test-time augmentation, at the test input size
     assert skill["tta"] == "hflip"
+    assert skill["imgsz"] == 64
     metrics = json.loads((model_dir / "metrics.json").read_text())
+    assert metrics["train_imgsz"] == 32
     assert 0.0 <= metrics["test"]["top1"] <= 1.0
     assert len(metrics["test"]["confusion_matrix"]) == 3
     # AND held-out figures with and without TTA are recorded for tuning (test's TTA figure = its top-1)
@@ -94,10 +96,11 @@ def test_tiny_training_run_produces_a_versioned_skill(tmp_path):
     assert metrics["channels_last"] is True
     # AND the shipped checkpoint is the best validation epoch's, by default
     assert metrics["checkpoint"] == {"rule": "best", "file": "best.pt"}
-    # AND the ONNX model runs
+    # AND the ONNX model runs at the size it is served at
     import numpy as np
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(model_dir / "model.onnx"))
-    output = session.run(None, {session.get_inputs()[0].name: np.zeros((1, 3, 32, 32), dtype=np.float32)})
+    assert session.get_inputs()[0].shape[2:] == [64, 64]
+    output = session.run(None, {session.get_inputs()[0].name: np.zeros((1, 3, 64, 64), dtype=np.float32)})
     assert output[0].shape == (1, 3)
