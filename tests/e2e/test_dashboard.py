@@ -87,7 +87,8 @@ def test_dashboard_shows_the_catalog_and_skills_and_makes_a_skill(page: Any, sit
     page.goto(site["url"] + "dashboard.html")
     page.fill("#token", TOKEN)
     page.click("#sign-in")
-    expect(page.locator("#catalog-totals")).to_be_visible()
+    # the totals come from a scan of the demo's catalog: on 2 loaded cores that once took over 5 s
+    expect(page.locator("#catalog-totals")).to_be_visible(timeout=30_000)
 
     # THEN every status total and every class row matches the catalog
     for status, count in counts.crops_by_status.items():
