@@ -163,6 +163,14 @@ class TrainingConfig(BaseModel):
     )
     epochs: int = Field(default=10, ge=1, le=1000)
     patience: int = Field(default=5, ge=1, le=1000, description="early stopping: epochs without improvement")
+    time_budget_minutes: float | None = Field(
+        default=None,
+        gt=0.0,
+        le=7 * 24 * 60,
+        description="wall-clock budget of the training run: after each epoch, when the planned epochs would "
+        "overrun it at the mean epoch time so far, the epoch count is cut to those that fit (never raised) "
+        "and the learning-rate schedule re-fitted to it (default: no budget)",
+    )
     batch: int = Field(default=32, ge=1, le=1024)
     lr0: float = Field(default=0.001, gt=0.0, le=1.0)
     lrf: float = Field(default=0.01, gt=0.0, le=1.0, description="final learning rate = lr0 x lrf")

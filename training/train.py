@@ -29,6 +29,7 @@ from functions.core.dataset.build import DataFile
 from functions.core.dataset.extract import lineage_record
 from functions.core.dataset.split import Split
 from functions.core.skills.manifest import SkillManifest
+from training.budget import apply_epoch_budget
 from training.charts import write_run_charts
 from training.config import CheckpointRule, SkillConfig, load_config, trainer_arguments
 
@@ -153,6 +154,7 @@ def train_skill(request: TrainRequest) -> SkillManifest:
     history: list[dict[str, float]] = []
     clock: dict[str, float] = {}
     seen: dict[str, Any] = {}  # how the epochs ran: torch threads, convolution layout
+    budget_cuts: list[dict[str, Any]] = []  # where training.time_budget_minutes cut the planned epochs
 
     def on_pretrain_routine_end(trainer: Any) -> None:
         if trainer.device.type == "cpu":  # after Ultralytics' select_device has set min(8, cores - 1)
@@ -191,6 +193,11 @@ def train_skill(request: TrainRequest) -> SkillManifest:
         history.append(row)
         for name, value in row.items():
             emit(name, value)
+        budget = cfg.training.time_budget_minutes
+        if budget is not None:
+            cut = apply_epoch_budget(trainer, epoch_times, time.perf_counter() - started, budget * 60)
+            if cut is not None:
+                budget_cuts.append(cut.model_dump())
 
     model: Any = YOLO(start_from, task="classify")
     model.add_callback("on_pretrain_routine_end", on_pretrain_routine_end)
@@ -241,6 +248,9 @@ def train_skill(request: TrainRequest) -> SkillManifest:
         "transfer": transfer,
         "checkpoint": {"rule": t.checkpoint, "file": shipped.name},
         "train_imgsz": t.imgsz,
+        "epochs_planned": t.epochs,
+        "time_budget_minutes": t.time_budget_minutes,
+        "budget_cuts": budget_cuts,
         "tta": t.tta,
         "tta_comparison": tuning,
         "val_source": laid_out.val_source,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -13,12 +15,14 @@ from tests.conftest import MODELS
 from training.config import parse_config
 from training.synthetic import write_synthetic_set
 
+PRETRAINED = MODELS / "yolov5n-coco-state-dict.pt"
 
-@pytest.mark.slow
-def test_tiny_training_run_produces_a_versioned_skill(tmp_path):
+
+def _train_tiny(tmp_path: Path, training: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """3 synthetic classes of 10 images each, extracted into a data set and trained with `training`;
+    returns the config, the extraction and the manifest."""
     from training.train import TrainRequest, train_skill
 
-    # GIVEN 3 synthetic classes of 10 images each, extracted into a data set
     crops = tmp_path / "crops"
     files = write_synthetic_set(crops / "crops", ["red-box", "blue-disc", "green-tri"], 10, size=48)
     records = RecordTable()
@@ -26,7 +30,6 @@ def test_tiny_training_run_produces_a_versioned_skill(tmp_path):
         records.append(
             f"c{i}", f"i{i}", f"g{i}", path.parent.name, "bkt", f"crops/{path.parent.name}/{path.name}"
         )
-    pretrained = MODELS / "yolov5n-coco-state-dict.pt"
     occluders = tmp_path / "occluders"
     occluders.mkdir()
     for i in range(2):
@@ -35,13 +38,12 @@ def test_tiny_training_run_produces_a_versioned_skill(tmp_path):
         {
             "skill": "tiny-skill",
             "dataset": {"min_images_per_class": 5, "test_fraction": 0.3},
-            "network": {"pretrained": str(pretrained) if pretrained.is_file() else None, "freeze": 0},
-            "training": {"imgsz": 32, "test_imgsz": 64, "epochs": 1, "batch": 8, "tta": "hflip"},
+            "network": {"pretrained": str(PRETRAINED) if PRETRAINED.is_file() else None, "freeze": 0},
+            "training": training,
             "augment": {"copy_paste_occlusion": True, "occluders_dir": str(occluders)},
         }
     )
     extraction, _ = extract(records, config.dataset, {}, "salt")
-    # WHEN trained for one epoch at 32 px
     manifest = train_skill(
         TrainRequest(
             config=config,
@@ -55,6 +57,17 @@ def test_tiny_training_run_produces_a_versioned_skill(tmp_path):
             models_dir=None,
         )
     )
+    return config, extraction, manifest
+
+
+@pytest.mark.slow
+def test_tiny_training_run_produces_a_versioned_skill(tmp_path):
+    # GIVEN 3 synthetic classes of 10 images each
+    # WHEN trained for one epoch at 32 px, tested at 64 px with flip TTA
+    config, extraction, manifest = _train_tiny(
+        tmp_path, {"imgsz": 32, "test_imgsz": 64, "epochs": 1, "batch": 8, "tta": "hflip"}
+    )
+    pretrained = PRETRAINED
     model_dir = tmp_path / "model"
     # THEN weights, ONNX, metrics, lineage and skill.json are written
     for name in (
@@ -104,3 +117,20 @@ def test_tiny_training_run_produces_a_versioned_skill(tmp_path):
     assert session.get_inputs()[0].shape[2:] == [64, 64]
     output = session.run(None, {session.get_inputs()[0].name: np.zeros((1, 3, 64, 64), dtype=np.float32)})
     assert output[0].shape == (1, 3)
+
+
+@pytest.mark.slow
+def test_a_time_budget_cuts_the_planned_epochs(tmp_path):
+    # GIVEN a run planned for 3 epochs with a budget (0.1 s) that the first epoch already spends
+    # WHEN it trains
+    _, _, manifest = _train_tiny(
+        tmp_path, {"imgsz": 32, "epochs": 3, "patience": 3, "batch": 8, "time_budget_minutes": 0.1 / 60}
+    )
+    # THEN it stops after that epoch, and metrics.json says where and why the plan was cut
+    assert manifest.epochs_run == 1
+    metrics = json.loads((tmp_path / "model" / "metrics.json").read_text())
+    assert metrics["epochs_planned"] == 3
+    assert len(metrics["epochs"]) == 1
+    [cut] = metrics["budget_cuts"]
+    assert (cut["after_epoch"], cut["planned"], cut["epochs"]) == (1, 3, 1)
+    assert cut["elapsed_s"] > cut["budget_s"] == 0.1
