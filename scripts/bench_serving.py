@@ -35,7 +35,7 @@ def make_skill_folder(folder: Path) -> Path:
     from ultralytics.nn.tasks import ClassificationModel
 
     from functions.core.base.offline import configure_offline
-    from functions.core.skills.manifest import TTA_VIEWS, SkillManifest
+    from functions.core.skills.manifest import SkillManifest
     from functions.core.skills.model import MANIFEST_FILE
     from training.config import load_config
 
@@ -53,10 +53,7 @@ def make_skill_folder(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     weights = folder / "weights.pt"
     torch.save({"model": model, "train_args": dict(model.args), "epoch": -1}, weights)
-    views = TTA_VIEWS[config.training.tta]
-    exported = Path(
-        YOLO(str(weights), task="classify").export(format="onnx", imgsz=served, batch=views, verbose=False)
-    )
+    exported = Path(YOLO(str(weights), task="classify").export(format="onnx", imgsz=served, verbose=False))
     exported.replace(folder / "model.onnx")
     manifest = SkillManifest(
         skill=config.skill,

@@ -28,7 +28,7 @@ from functions.core.base.offline import configure_offline
 from functions.core.dataset.build import DataFile
 from functions.core.dataset.extract import lineage_record
 from functions.core.dataset.split import Split
-from functions.core.skills.manifest import TTA_VIEWS, SkillManifest
+from functions.core.skills.manifest import SkillManifest
 from training.budget import apply_epoch_budget
 from training.charts import write_run_charts
 from training.config import CheckpointRule, SkillConfig, load_config, trainer_arguments
@@ -232,9 +232,7 @@ def train_skill(request: TrainRequest) -> SkillManifest:
     emit("test_top1", evaluation.top1)
     emit("test_top5", evaluation.top5)
     exported = Path(
-        YOLO(str(weights), task="classify").export(
-            format="onnx", imgsz=t.served_imgsz, batch=TTA_VIEWS[t.tta], simplify=False
-        )
+        YOLO(str(weights), task="classify").export(format="onnx", imgsz=t.served_imgsz, simplify=False)
     )
     shutil.move(str(exported), model_dir / ONNX_FILE)
 

@@ -148,51 +148,6 @@ def test_flip_test_time_augmentation_averages_the_crop_and_its_mirror_on_both_ba
         assert got != pytest.approx(plain.probabilities(photo), abs=1e-5), backend
 
 
-@pytest.fixture(scope="module")
-def flip_classifier(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.support.classifier_model import build_test_classifier
-
-    calibration = sorted((shared_data() / "cars").iterdir())
-    return build_test_classifier(tmp_path_factory.mktemp("flip-classifier"), calibration, tta="hflip")
-
-
-def test_a_flip_version_scores_both_views_in_one_onnx_run(
-    test_classifier: Path, flip_classifier: Path
-) -> None:
-    from functions.core.skills.model import load_classifier
-
-    # GIVEN the same network published with flip TTA: its ONNX export takes a crop and its mirror together
-    batched = load_classifier(flip_classifier, "onnx")
-    assert batched.session.get_inputs()[0].shape[0] == 2
-    plain = load_classifier(test_classifier, "onnx")
-    photo = _open(sorted((shared_data() / "cars").iterdir())[1])
-    mirror = photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-    # WHEN it scores a photo
-    got = batched.probabilities(photo)
-    # THEN it gives the mean of the one-image export's scores of the photo and of its mirror image
-    expected = [
-        (a + b) / 2 for a, b in zip(plain.probabilities(photo), plain.probabilities(mirror), strict=True)
-    ]
-    assert got == pytest.approx(expected, abs=1e-5)
-
-
-def test_an_export_whose_batch_does_not_match_the_tta_is_refused(
-    flip_classifier: Path, tmp_path: Path
-) -> None:
-    import shutil
-
-    from functions.core.detection.light_detector import ModelFileError
-    from functions.core.skills.model import MANIFEST_FILE, load_classifier, read_manifest
-
-    # GIVEN a two-view export whose skill.json says no TTA (one view per crop)
-    folder = Path(shutil.copytree(flip_classifier, tmp_path / "version"))
-    manifest = read_manifest(folder).model_copy(update={"tta": "none"})
-    (folder / MANIFEST_FILE).write_text(manifest.model_dump_json(), encoding="utf-8")
-    # WHEN it is loaded on ONNX Runtime THEN the error names the mismatch
-    with pytest.raises(ModelFileError, match=r"batches of 2 images, but skill\.json's tta 'none' gives 1"):
-        load_classifier(folder, "onnx")
-
-
 def test_light_backends_never_import_torch_or_ultralytics(test_classifier: Path) -> None:
     # GIVEN a fresh interpreter with the detect and reprocess handlers (serving), the default detector
     # backend and the ONNX classifier

@@ -12,23 +12,18 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from functions.core.skills.manifest import TestTimeAugmentation
-
 NAMES = {0: "sedan", 1: "suv", 2: "van"}
 IMGSZ = 96
 
 
-def build_test_classifier(
-    folder: Path, calibration_images: list[Path], tta: TestTimeAugmentation = "none"
-) -> Path:
-    """Write a skill version folder: `cls.pt` (Ultralytics checkpoint), `cls.onnx` (export, one batch of
-    the crop's views, as training exports it), skill.json."""
+def build_test_classifier(folder: Path, calibration_images: list[Path]) -> Path:
+    """Write a skill version folder: `cls.pt` (Ultralytics checkpoint), `cls.onnx` (export), skill.json."""
     import torch
     from ultralytics import YOLO  # type: ignore[attr-defined]
     from ultralytics.nn.tasks import ClassificationModel
 
     from functions.core.base.offline import configure_offline
-    from functions.core.skills.manifest import TTA_VIEWS, SkillManifest
+    from functions.core.skills.manifest import SkillManifest
     from functions.core.skills.model import MANIFEST_FILE
 
     configure_offline()
@@ -55,7 +50,7 @@ def build_test_classifier(
     weights = folder / "cls.pt"
     torch.save({"model": model, "train_args": {"imgsz": IMGSZ, "task": "classify"}}, weights)
     onnx = YOLO(str(weights), task="classify").export(
-        format="onnx", imgsz=IMGSZ, batch=TTA_VIEWS[tta], simplify=False, verbose=False
+        format="onnx", imgsz=IMGSZ, simplify=False, verbose=False
     )
     manifest = SkillManifest(
         skill="test-classifier",
@@ -68,7 +63,6 @@ def build_test_classifier(
         imgsz=IMGSZ,
         weights=weights.name,
         onnx=Path(onnx).name,
-        tta=tta,
     )
     (folder / MANIFEST_FILE).write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
     return folder

@@ -13,8 +13,6 @@ from functions.core.base.records import utc_now
 # Test-time augmentation: "hflip" averages the class probabilities of the crop and its mirror image
 # (cars are left-right symmetric; a mirrored car is the same make). Serving and evaluation do the same.
 TestTimeAugmentation = Literal["none", "hflip"]
-# Images per crop under each TTA setting: the ONNX export takes them as one batch (one run per crop)
-TTA_VIEWS: dict[str, int] = {"none": 1, "hflip": 2}
 _SKILL_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 

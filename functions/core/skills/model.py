@@ -22,7 +22,7 @@ from functions.core.base.offline import configure_offline
 from functions.core.base.records import Scored, SkillRef
 from functions.core.detection.light_detector import ModelFileError, names_from_onnx_metadata, onnx_session
 from functions.core.detection.yolo_numpy import classify_input
-from functions.core.skills.manifest import TTA_VIEWS, SkillManifest
+from functions.core.skills.manifest import SkillManifest
 
 MANIFEST_FILE = "skill.json"
 # Pictures of the training run in the skill version's folder (written by training/charts.py)
@@ -85,14 +85,11 @@ class ClassifierSkill:
         if self.manifest.tta == "hflip":
             views.append(image.transpose(Image.Transpose.FLIP_LEFT_RIGHT))
         if self.backend == "onnx":
-            model_input = self.session.get_inputs()[0]
-            inputs = np.concatenate([classify_input(view, self.manifest.imgsz) for view in views])
-            if model_input.shape[0] == 1:  # an export of one image per run (versions before batched TTA)
-                rows = [
-                    np.asarray(self.session.run(None, {model_input.name: row[None]})[0])[0] for row in inputs
-                ]
-            else:  # the views of the crop in one run
-                rows = list(np.asarray(self.session.run(None, {model_input.name: inputs})[0]))
+            name = self.session.get_inputs()[0].name
+            rows = [
+                np.asarray(self.session.run(None, {name: classify_input(view, self.manifest.imgsz)})[0])[0]
+                for view in views
+            ]
             mean = np.mean(np.asarray(rows, dtype=np.float32), axis=0)
             return [float(p) for p in mean]
         import torch
@@ -166,12 +163,6 @@ def _load_onnx(folder: Path, manifest: SkillManifest, started: float) -> Classif
     fixed = shape[2] if isinstance(shape[2], int) and shape[2] > 0 else None
     if fixed is not None and fixed != manifest.imgsz:
         raise ModelFileError(f"{model} takes {fixed}-px inputs, but skill.json says imgsz {manifest.imgsz}")
-    views = TTA_VIEWS[manifest.tta]
-    if isinstance(shape[0], int) and shape[0] not in {1, views}:
-        raise ModelFileError(
-            f"{model} takes batches of {shape[0]} images, but skill.json's tta {manifest.tta!r} "
-            f"gives {views} per crop"
-        )
     names = names_from_onnx_metadata(metadata, str(model))
     _same_classes(str(model), [names[i] for i in sorted(names)], manifest)
     return ClassifierSkill(
