@@ -67,7 +67,6 @@ def test_tiny_training_run_produces_a_versioned_skill(tmp_path):
     config, extraction, manifest = _train_tiny(
         tmp_path, {"imgsz": 32, "test_imgsz": 64, "epochs": 1, "batch": 8, "tta": "hflip"}
     )
-    pretrained = PRETRAINED
     model_dir = tmp_path / "model"
     # THEN weights, ONNX, metrics, lineage and skill.json are written
     for name in (
@@ -100,7 +99,7 @@ def test_tiny_training_run_produces_a_versioned_skill(tmp_path):
     assert metrics["tta_comparison"]["test_top1_tta_hflip"] == metrics["test"]["top1"]
     assert {"test_top1_tta_none", "test_top1_tta_hflip"} <= set(metrics["tta_comparison"])
     # AND when pretrained weights exist, the transfer is proven at train start
-    if pretrained.is_file():
+    if PRETRAINED.is_file():
         assert metrics["transfer"]["tensors_loaded"] == 198
         assert metrics["transfer"]["verified_at_train_start"] is True
     # AND the CPU run trained on every core this process may use, not Ultralytics' cores - 1
