@@ -126,13 +126,18 @@ def test_onnx_classifier_gives_the_same_top1_as_ultralytics(test_classifier: Pat
     assert len(set(labels)) > 1  # the test model really depends on the image
 
 
+@pytest.mark.parametrize("square", [False, True], ids=["whole-photo", "square-crop"])
 def test_flip_test_time_augmentation_averages_the_crop_and_its_mirror_on_both_backends(
-    test_classifier: Path,
+    test_classifier: Path, square: bool
 ) -> None:
     from functions.core.skills.model import load_classifier
 
-    # GIVEN the skill version loaded on both runtimes, once as published and once with flip TTA
+    # GIVEN the skill version loaded on both runtimes, once as published and once with flip TTA, and a
+    # photo, whole or as a square crop (whose mirror input is the flipped tensor, not a second resize)
     photo = _open(sorted((shared_data() / "cars").iterdir())[0])
+    if square:
+        side = min(photo.size)
+        photo = photo.crop((0, 0, side, side))
     mirror = photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     for backend in ("torch", "onnx"):
         plain = load_classifier(test_classifier, backend)  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ from functions.core.detection.yolo_numpy import (
     classify_input,
     decode_detections,
     letterbox,
+    mirrored_classify_input,
     nms,
     resize_bilinear,
 )
@@ -137,6 +138,19 @@ def test_classify_input_matches_torchvision_resize_and_centre_crop() -> None:
     # THEN they agree
     assert ours.shape == (1, 3, 64, 64)
     assert np.allclose(ours, theirs, atol=1e-6)
+
+
+@pytest.mark.parametrize(("height", "width"), [(97, 97), (120, 201), (201, 120)])
+def test_mirrored_input_is_the_input_of_the_mirror_image(height: int, width: int) -> None:
+    # GIVEN a random image, square or not (a centre-crop offset of an odd number of pixels included)
+    image = Image.fromarray(RNG.integers(0, 256, size=(height, width, 3), dtype=np.uint8))
+    tensor = classify_input(image, 64)
+    # WHEN the mirror view's input is derived from the image's own input
+    mirrored = mirrored_classify_input(image, tensor, 64)
+    # THEN it has exactly the values of the mirror image preprocessed from scratch
+    expected = classify_input(image.transpose(Image.Transpose.FLIP_LEFT_RIGHT), 64)
+    assert mirrored.flags["C_CONTIGUOUS"]
+    assert np.array_equal(mirrored, expected)
 
 
 def test_letterbox_is_the_same_with_and_without_opencv(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -237,3 +237,15 @@ def classify_input(image: Image.Image, size: int) -> FloatArray:
     cropped = rgb.crop((left, top, left + size, top + size))
     array = np.asarray(cropped, dtype=np.float32) / np.float32(255.0)
     return np.ascontiguousarray(array.transpose(2, 0, 1)[None])
+
+
+def mirrored_classify_input(image: Image.Image, tensor: FloatArray, size: int) -> FloatArray:
+    """`classify_input` of the mirror image, given `tensor` = `classify_input(image, size)`.
+
+    For a square image (every crop is square) the resize and the centre crop are symmetric, so that is
+    `tensor` flipped along its width: the same values without a second resize. Any other image is
+    mirrored and preprocessed again (its centre crop can be one pixel off symmetric)."""
+    width, height = image.size
+    if width == height:
+        return np.ascontiguousarray(tensor[..., ::-1])
+    return classify_input(image.transpose(Image.Transpose.FLIP_LEFT_RIGHT), size)

@@ -21,7 +21,7 @@ from PIL import Image
 from functions.core.base.offline import configure_offline
 from functions.core.base.records import Scored, SkillRef
 from functions.core.detection.light_detector import ModelFileError, names_from_onnx_metadata, onnx_session
-from functions.core.detection.yolo_numpy import classify_input
+from functions.core.detection.yolo_numpy import classify_input, mirrored_classify_input
 from functions.core.skills.manifest import SkillManifest
 
 MANIFEST_FILE = "skill.json"
@@ -81,20 +81,23 @@ class ClassifierSkill:
     def probabilities(self, image: Image.Image) -> list[float]:
         """Every class's probability, in the manifest's class order (averaged with the mirror image's
         when the version was evaluated with flip test-time augmentation)."""
-        views = [image]
-        if self.manifest.tta == "hflip":
-            views.append(image.transpose(Image.Transpose.FLIP_LEFT_RIGHT))
+        mirror = self.manifest.tta == "hflip"
         if self.backend == "onnx":
             name = self.session.get_inputs()[0].name
-            rows = [
-                np.asarray(self.session.run(None, {name: classify_input(view, self.manifest.imgsz)})[0])[0]
-                for view in views
-            ]
+            inputs = [classify_input(image, self.manifest.imgsz)]
+            if mirror:
+                inputs.append(mirrored_classify_input(image, inputs[0], self.manifest.imgsz))
+            rows = [np.asarray(self.session.run(None, {name: tensor})[0])[0] for tensor in inputs]
             mean = np.mean(np.asarray(rows, dtype=np.float32), axis=0)
             return [float(p) for p in mean]
         import torch
 
-        batch = torch.cat([self.tensor(view) for view in views])
+        tensors = [self.tensor(image)]
+        if mirror:  # a square crop's mirror preprocesses to the flipped tensor (see mirrored_classify_input)
+            square = image.width == image.height
+            flipped = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+            tensors.append(torch.flip(tensors[0], dims=[3]) if square else self.tensor(flipped))
+        batch = torch.cat(tensors)
         with torch.inference_mode():
             output = self.module(batch)
         probs = output[0] if isinstance(output, tuple | list) else output.softmax(1)
