@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.artifacts import DETECT_IMAGE, EVALUATE_IMAGE
+from scripts.commands.output import results_on_stdout
 
 REPO = Path(__file__).resolve().parents[1]
 PHOTO_FOLDERS = ("cars", "samples", "notcars")
@@ -373,7 +374,8 @@ def main(argv: list[str] | None = None) -> int:
         if name in skip:
             continue
         try:
-            context.results[name] = section(context)
+            with results_on_stdout():  # library chatter and handler logs on stderr, the figures on stdout
+                context.results[name] = section(context)
         except Exception as exc:  # one failing section must not hide the figures of the others
             context.results[name] = {"error": f"{type(exc).__name__}: {exc}"}
         print_section(name, context.results[name])

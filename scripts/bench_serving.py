@@ -1,10 +1,10 @@
 """Benchmark of serving (the `serving` section of `make bench`; `python -m scripts.bench_serving`).
 
 Measured side by side in one run, on the real photos:
-  1. classification ms per crop with the make skill on ONNX Runtime: the network and input size of
-     training/configs/car-make.json (yolov5n-cls, 224 px, 4 makes) exported to ONNX as training does;
-     the weights are the untrained network's (timing does not depend on them); crops are the real
-     detector's crops of the photos;
+  1. classification ms per crop with the make skill on ONNX Runtime: the network, served input size and
+     test-time augmentation of training/configs/car-make.json (yolov5n-cls, 4 makes, 320 px, flip TTA:
+     two forward passes a crop) exported to ONNX as training does; the weights are the untrained
+     network's (timing does not depend on them); crops are the real detector's square crops of the photos;
   2. the whole upload (S3 event → queue → detect handler → detect + serve + crops + records, on the
      embedded emulator) in ms/image, divided by the detector's own ms/image inside the same run,
      with serving on (the make skill deployed) and off.
@@ -262,8 +262,11 @@ def run(context: Any) -> dict[str, Any]:
 
 def main() -> int:
     from scripts.bench import photo_set
+    from scripts.commands.output import results_on_stdout
 
-    print(json.dumps(measure(photo_set()), indent=1))
+    with results_on_stdout():  # export banners and handler logs on stderr, the figures alone on stdout
+        figures = measure(photo_set())
+    print(json.dumps(figures, indent=1))
     return 0
 
 

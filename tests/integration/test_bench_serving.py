@@ -7,20 +7,27 @@ from pathlib import Path
 
 import pytest
 
-from scripts.bench_serving import measure
+from scripts.bench_serving import main
 from tests.conftest import shared_data, shared_models
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
-def test_serving_bench_measures_classification_and_the_upload_ratio(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serving_bench_measures_classification_and_the_upload_ratio(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    import scripts.bench
+
     # GIVEN three real car photos and the real detector
     monkeypatch.setenv("SKILLFORGE_MODELS_DIR", str(shared_models()))
     photos = sorted((shared_data() / "cars").glob("*.jpg"))[:3]
-    # WHEN the serving bench runs on them
-    result = measure(photos)
-    # THEN the make skill classified every detected crop, and both upload ratios were measured
+    monkeypatch.setattr(scripts.bench, "photo_set", lambda: photos)
+    # WHEN the serving bench runs on them from its command line
+    assert main() == 0
+    # THEN stdout holds the figures alone (one JSON document: export banners and logs went to stderr)
+    result = json.loads(capfd.readouterr().out)
+    # AND the make skill classified every detected crop, and both upload ratios were measured
     classification, upload = result["classification"], result["upload"]
     make_config = json.loads((REPO / "training" / "configs" / "car-make.json").read_text(encoding="utf-8"))
     served = make_config["training"].get("test_imgsz") or make_config["training"]["imgsz"]
