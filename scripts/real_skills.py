@@ -14,6 +14,7 @@ pretrained vs scratch) is printed and written to docs/training-results/. Not par
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -136,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 variants.append((scratch, "scratch"))
             for cfg, start in variants:
-                made = make_skill_local(cfg, None, deps)
+                with contextlib.redirect_stdout(sys.stderr):  # metric lines are progress; stdout: the table
+                    made = make_skill_local(cfg, None, deps)
                 model_dir = Path(made.model_dir)
                 metrics = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
                 row = _row(cfg.skill, start, made, metrics)
@@ -201,6 +203,10 @@ def run_direct(args: argparse.Namespace, configs: list[Any], models_dir: Path | 
         runs.append((load_config(args.compare), True))
     for config, comparing in runs:
         extraction, _ = extract(table, config.dataset, {}, salt)
+        if not extraction.data.classes:
+            reasons = extraction.report.exclusion_reasons or extraction.report.excluded_classes
+            _log(f"error: {config.skill}: every class was left out of its data set: {reasons}")
+            return 2
         datasets[config.skill] = extraction.report.model_dump(mode="json")
         (args.results / f"dataset-{config.skill}.json").write_text(
             json.dumps(datasets[config.skill], indent=1), encoding="utf-8"
@@ -217,19 +223,19 @@ def run_direct(args: argparse.Namespace, configs: list[Any], models_dir: Path | 
         for version, (cfg, start) in enumerate(variants, start=1):
             publish = start == "pretrained"
             run_dir = args.runs / cfg.skill / start
-            manifest = train_skill(
-                TrainRequest(
-                    config=cfg,
-                    profile=cfg.default_profile,
-                    skill_version=version,
-                    code_version=code,
-                    dataset=extraction.data,
-                    crops_root=crops_root,
-                    work_dir=run_dir / "work",
-                    model_dir=run_dir / "model",
-                    models_dir=models_dir,
-                )
+            request = TrainRequest(
+                config=cfg,
+                profile=cfg.default_profile,
+                skill_version=version,
+                code_version=code,
+                dataset=extraction.data,
+                crops_root=crops_root,
+                work_dir=run_dir / "work",
+                model_dir=run_dir / "model",
+                models_dir=models_dir,
             )
+            with contextlib.redirect_stdout(sys.stderr):  # its metric lines are progress; stdout: the table
+                manifest = train_skill(request)
             metrics = json.loads((run_dir / "model" / "metrics.json").read_text(encoding="utf-8"))
             row = _row(cfg.skill, start, _Made(manifest), metrics)
             missed = missed_test_photos(ingest.get("no_car_photos", {}), cfg.dataset, salt)

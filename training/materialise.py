@@ -57,10 +57,11 @@ def materialise(data: DataFile, crops_root: Path, work: Path) -> Materialised:
                     _link(source, folder / f"{entry.crop_id}{suffix}{source.suffix or '.jpg'}")
                     n += 1
             counts[split.value][name] = n
+    if sum(counts[Split.TRAIN.value].values()) == 0:
+        classes = ", ".join(data.classes) or "none (every class was left out of the data set)"
+        raise ValueError(f"data set {data.dataset_version} has no training examples; classes: {classes}")
     val_source = Split.VAL.value
     if sum(counts[Split.VAL.value].values()) == 0:
         shutil.rmtree(work / Split.VAL.value)
         val_source = Split.TEST.value  # Ultralytics validates on test when there is no val folder
-    if sum(counts[Split.TRAIN.value].values()) == 0:
-        raise ValueError("the data set has no training examples")
     return Materialised(root=str(work), counts=counts, val_source=val_source)
