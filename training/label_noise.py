@@ -65,8 +65,11 @@ def label_noise_candidates(
     classes = sorted(set(names))
     labels = np.asarray([classes.index(n) for n in names], dtype=np.int64)
     probabilities = out_of_fold_probabilities(features, labels, folds)
+    # n_jobs=1: cleanlab's default forks a multiprocessing pool per physical core, which is unsafe in a
+    # process holding torch's threads (a pytest worker crashed in it) and fails where /dev/shm is missing
+    # (Lambda); the result does not depend on it.
     ranked = find_label_issues(
-        labels=labels, pred_probs=probabilities, return_indices_ranked_by="self_confidence"
+        labels=labels, pred_probs=probabilities, return_indices_ranked_by="self_confidence", n_jobs=1
     )
     return [
         NoiseCandidate(
