@@ -70,9 +70,10 @@ typecheck: setup
 # OMP_WAIT_POLICY=PASSIVE: OpenMP threads (torch) sleep instead of spin-waiting between parallel regions.
 # Two test workers, their training subprocesses and ONNX Runtime share 2 cores; spinning threads made a
 # train-and-gate test 12x slower beside the demo test (307 s vs 24 s alone); the suite ran 654 s -> 381 s.
+TEST_PYTEST := OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest
 test: setup node browser lint typecheck validate
-	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -n 2 --timeout=600 -m "not isolated" tests
-	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -p no:xdist --timeout=600 -m isolated tests
+	$(TEST_PYTEST) -n 2 --timeout=600 -m "not isolated" tests
+	$(TEST_PYTEST) -p no:xdist --timeout=600 -m isolated tests
 
 unit: setup
 	$(BIN)/python -m pytest tests/unit

@@ -239,13 +239,18 @@ def classify_input(image: Image.Image, size: int) -> FloatArray:
     return np.ascontiguousarray(array.transpose(2, 0, 1)[None])
 
 
+def mirror_is_flipped_input(image: Image.Image) -> bool:
+    """Whether the shortest-side resize + centre crop of the mirror image is the image's own input
+    flipped along its width: true for a square image, whose resize and crop are symmetric."""
+    return image.width == image.height
+
+
 def mirrored_classify_input(image: Image.Image, tensor: FloatArray, size: int) -> FloatArray:
     """`classify_input` of the mirror image, given `tensor` = `classify_input(image, size)`.
 
     For a square image (every crop is square) the resize and the centre crop are symmetric, so that is
     `tensor` flipped along its width: the same values without a second resize. Any other image is
     mirrored and preprocessed again (its centre crop can be one pixel off symmetric)."""
-    width, height = image.size
-    if width == height:
+    if mirror_is_flipped_input(image):
         return np.ascontiguousarray(tensor[..., ::-1])
     return classify_input(image.transpose(Image.Transpose.FLIP_LEFT_RIGHT), size)

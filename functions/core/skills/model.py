@@ -21,7 +21,11 @@ from PIL import Image
 from functions.core.base.offline import configure_offline
 from functions.core.base.records import Scored, SkillRef
 from functions.core.detection.light_detector import ModelFileError, names_from_onnx_metadata, onnx_session
-from functions.core.detection.yolo_numpy import classify_input, mirrored_classify_input
+from functions.core.detection.yolo_numpy import (
+    classify_input,
+    mirror_is_flipped_input,
+    mirrored_classify_input,
+)
 from functions.core.skills.manifest import SkillManifest
 
 MANIFEST_FILE = "skill.json"
@@ -93,10 +97,10 @@ class ClassifierSkill:
         import torch
 
         tensors = [self.tensor(image)]
-        if mirror:  # a square crop's mirror preprocesses to the flipped tensor (see mirrored_classify_input)
-            square = image.width == image.height
-            flipped = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-            tensors.append(torch.flip(tensors[0], dims=[3]) if square else self.tensor(flipped))
+        if mirror and mirror_is_flipped_input(image):
+            tensors.append(torch.flip(tensors[0], dims=[3]))
+        elif mirror:
+            tensors.append(self.tensor(image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)))
         batch = torch.cat(tensors)
         with torch.inference_mode():
             output = self.module(batch)
