@@ -14,16 +14,16 @@ pretrained vs scratch) is printed and written to docs/training-results/. Not par
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import json
 import os
 import shutil
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from scripts.commands.output import emit, info, results_on_stdout
 
 if TYPE_CHECKING:
     from functions.core.dataset.spec import DatasetSpec
@@ -88,6 +88,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.update and not args.direct:
         parser.error("--update works with --direct only")
 
+    with results_on_stdout():  # training's metric lines and library chatter are progress: stderr
+        return make_skills(args, parser)
+
+
+def make_skills(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """The run behind `main`, with stdout reserved for the results table."""
     from training.config import load_config
 
     args.results.mkdir(parents=True, exist_ok=True)
@@ -137,8 +143,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 variants.append((scratch, "scratch"))
             for cfg, start in variants:
-                with contextlib.redirect_stdout(sys.stderr):  # metric lines are progress; stdout: the table
-                    made = make_skill_local(cfg, None, deps)
+                made = make_skill_local(cfg, None, deps)
                 model_dir = Path(made.model_dir)
                 metrics = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
                 row = _row(cfg.skill, start, made, metrics)
@@ -234,8 +239,7 @@ def run_direct(args: argparse.Namespace, configs: list[Any], models_dir: Path | 
                 model_dir=run_dir / "model",
                 models_dir=models_dir,
             )
-            with contextlib.redirect_stdout(sys.stderr):  # its metric lines are progress; stdout: the table
-                manifest = train_skill(request)
+            manifest = train_skill(request)
             metrics = json.loads((run_dir / "model" / "metrics.json").read_text(encoding="utf-8"))
             row = _row(cfg.skill, start, _Made(manifest), metrics)
             missed = missed_test_photos(ingest.get("no_car_photos", {}), cfg.dataset, salt)
@@ -368,7 +372,7 @@ def detect_and_crop(
 
 
 def _log(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
+    info(text)
 
 
 def _row(skill: str, start: str, made: Any, metrics: dict[str, Any]) -> dict[str, Any]:
@@ -425,7 +429,7 @@ def _write_results(
     _write_summary_csv(results_dir / "summary.csv", results)
     text = results_table(ingest, results, per_class, datasets)
     (results_dir / "README.md").write_text(text, encoding="utf-8")
-    print(text)
+    emit(text.rstrip("\n"))
     return 0
 
 
