@@ -4,7 +4,7 @@
 
 A skill's validation split is too small to tell recipes apart (about 160 crops), and its test split
 must not choose. This deals the train + validation crops of the baseline's data set (the crops of an
-earlier `make skills` run, read from its cache in `--runs`) into folds, class by class, trains each
+`make skills` run in `--runs`, detected again only when it has none) into folds, class by class, trains each
 config on the other folds and scores the **last** epoch on the held-out fold, so the fold never picks
 an epoch; each arm is scored as it would be served (its test size and TTA). Prints one JSON
 document: both arms' top-1, the crops only one arm got right, and the exact two-sided McNemar
@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from functions.core.gate.significance import mcnemar_one_sided
 from scripts.commands.output import emit_json, info, results_on_stdout
+from scripts.real_skills import default_subset, detect_and_crop
 
 if TYPE_CHECKING:
     from functions.core.dataset.build import DataFile, Entry
@@ -113,27 +114,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fold", type=int, default=0)
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--subset", type=Path, default=default_subset(), help="the labelled photos")
     parser.add_argument(
         "--runs", type=Path, default=REPO / "runs" / "real", help="a `make skills` runs folder"
     )
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "folds")
     args = parser.parse_args(argv)
-    caches = sorted((args.runs / "crops").glob("table-all-*.json"))
-    if not caches:
-        parser.error(f"no detections in {args.runs}/crops: run `make skills` first")
+    if not (args.subset / "labels.csv").is_file():
+        parser.error(f"{args.subset}/labels.csv not found: set SKILLFORGE_SHARED_DATA or --subset")
     with results_on_stdout():
         try:
-            emit_json(compare(args, caches[-1]), indent=1)
+            emit_json(compare(args), indent=1)
         except ValueError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
     return 0
 
 
-def compare(args: argparse.Namespace, cache: Path) -> dict[str, Any]:
+def compare(args: argparse.Namespace) -> dict[str, Any]:
     from functions.core.base.versions import code_version
-    from functions.core.dataset.build import RecordTable, extract
+    from functions.core.dataset.build import extract
     from functions.core.dataset.settings import ExtractSettings
+    from functions.core.detection.settings import DetectorSettings
     from training.config import load_config
     from training.evaluate import score_split
     from training.train import TrainRequest, train_skill
@@ -142,7 +144,8 @@ def compare(args: argparse.Namespace, cache: Path) -> dict[str, Any]:
     if baseline.dataset != candidate.dataset:
         raise ValueError("the two configs must describe the same data set (`dataset` differs)")
     os.environ.setdefault("SKILLFORGE_SKILLS_DIR", str(REPO / "out" / "skills"))  # `skill:<name>` starts
-    table = RecordTable(**json.loads(cache.read_text(encoding="utf-8"))["table"])
+    crops_root = args.runs / "crops"  # the same detections as `make skills` (its cached table)
+    table, _ = detect_and_crop(args.subset, None, DetectorSettings(), crops_root)
     salt = ExtractSettings.model_fields["split_salt"].default
     data = fold_data(extract(table, baseline.dataset, {}, salt)[0].data, args.fold, args.folds, args.seed)
     models_dir = (
@@ -163,7 +166,7 @@ def compare(args: argparse.Namespace, cache: Path) -> dict[str, Any]:
                 skill_version=1,
                 code_version=code_version(),
                 dataset=data,
-                crops_root=cache.parent,
+                crops_root=crops_root,
                 work_dir=run / "work",
                 model_dir=run / "model",
                 models_dir=models_dir,

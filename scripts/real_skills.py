@@ -44,14 +44,15 @@ DEFAULT_CONFIGS = [
 ]
 
 
+def default_subset() -> Path:
+    """The labelled Stanford Cars subset under SKILLFORGE_SHARED_DATA (or ../shared/data)."""
+    shared = Path(os.environ.get("SKILLFORGE_SHARED_DATA", REPO.parent / "shared" / "data"))
+    return shared / "stanford-cars-subset"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--subset",
-        type=Path,
-        default=Path(os.environ.get("SKILLFORGE_SHARED_DATA", REPO.parent / "shared" / "data"))
-        / "stanford-cars-subset",
-    )
+    parser.add_argument("--subset", type=Path, default=default_subset())
     parser.add_argument("--configs", nargs="*", type=Path, default=DEFAULT_CONFIGS)
     parser.add_argument(
         "--compare-scratch", nargs="*", default=[], help="skills also trained from scratch (emulator path)"
@@ -133,7 +134,7 @@ def make_skills(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             "delivery_failures": failures,
             "review": dict(review),
         }
-        _log(json.dumps(ingest))
+        info(json.dumps(ingest))
         deps = LocalMakerDeps(build_extract_deps(), SkillRegistry(table), args.runs, models_dir)
         for config in configs:
             variants = [] if args.only_scratch else [(config, "pretrained")]
@@ -149,7 +150,7 @@ def make_skills(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
                 row = _row(cfg.skill, start, made, metrics)
                 results.append(row)
                 per_class[f"{cfg.skill}/{start}"] = metrics["test"]["per_class"]
-                _log(json.dumps(row))
+                info(json.dumps(row))
                 _write_per_class(args.results / f"per-class-{cfg.skill}-{start}.csv", metrics)
                 if made.dataset is not None:
                     datasets[cfg.skill] = made.dataset.report.model_dump(mode="json")
@@ -190,7 +191,7 @@ def run_direct(args: argparse.Namespace, configs: list[Any], models_dir: Path | 
     crops_root = args.runs / "crops"
     table, ingest = detect_and_crop(args.subset, args.per_class, DetectorSettings(), crops_root)
     ingest["detect_seconds"] = round(time.perf_counter() - started, 1)
-    _log(json.dumps({k: len(v) if k == "no_car_photos" else v for k, v in ingest.items()}))
+    info(json.dumps({k: len(v) if k == "no_car_photos" else v for k, v in ingest.items()}))
     salt = ExtractSettings.model_fields["split_salt"].default
     results: list[dict[str, Any]] = []
     per_class: dict[str, dict[str, Any]] = {}
@@ -199,7 +200,7 @@ def run_direct(args: argparse.Namespace, configs: list[Any], models_dir: Path | 
         try:
             earlier = previous_results(args.results, ingest)
         except ValueError as err:
-            _log(f"error: {err}")
+            info(f"error: {err}")
             return 2
         ingest, results, per_class = earlier["ingest"], earlier["runs"], earlier["per_class"]
         datasets = earlier["datasets"]
@@ -210,7 +211,7 @@ def run_direct(args: argparse.Namespace, configs: list[Any], models_dir: Path | 
         extraction, _ = extract(table, config.dataset, {}, salt)
         if not extraction.data.classes:
             reasons = extraction.report.exclusion_reasons or extraction.report.excluded_classes
-            _log(f"error: {config.skill}: every class was left out of its data set: {reasons}")
+            info(f"error: {config.skill}: every class was left out of its data set: {reasons}")
             return 2
         datasets[config.skill] = extraction.report.model_dump(mode="json")
         (args.results / f"dataset-{config.skill}.json").write_text(
@@ -247,7 +248,7 @@ def run_direct(args: argparse.Namespace, configs: list[Any], models_dir: Path | 
             row["full_stack_top1"] = full_stack_top1(row["top1"], row["test_images"], missed)
             results = merge_run(results, row)
             per_class[f"{cfg.skill}/{start}"] = metrics["test"]["per_class"]
-            _log(json.dumps(row))
+            info(json.dumps(row))
             _write_per_class(args.results / f"per-class-{cfg.skill}-{start}.csv", metrics)
             if publish:
                 _publish(run_dir / "model", args.out / cfg.skill / f"v{version:06d}")
@@ -369,10 +370,6 @@ def detect_and_crop(
     crops_root.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps({"table": vars(table), "ingest": ingest}), encoding="utf-8")
     return table, ingest
-
-
-def _log(text: str) -> None:
-    info(text)
 
 
 def _row(skill: str, start: str, made: Any, metrics: dict[str, Any]) -> dict[str, Any]:
