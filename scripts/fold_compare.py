@@ -9,6 +9,12 @@ config on the other folds and scores the **last** epoch on the held-out fold, so
 an epoch; each arm is scored as it would be served (its test size and TTA). Prints one JSON
 document: both arms' top-1, the crops only one arm got right, and the exact two-sided McNemar
 p-value. Not part of CI: each arm is a full training run.
+
+An arm that starts from another skill (`skill:car-model`) learns from that skill's weights too: when
+that skill version trained on held-out crops (its `lineage.json`), they leak into the comparison, and
+the run is refused, naming the count. `--parent-skills DIR` points at skill versions trained without
+the fold; `--allow-parent-overlap` goes on anyway (a make skill's labels are not the models' labels)
+and the output records the overlap.
 """
 
 from __future__ import annotations
@@ -105,6 +111,16 @@ def paired_result(baseline: Sequence[bool], candidate: Sequence[bool]) -> dict[s
     }
 
 
+def held_out_seen(lineage_file: Path, held_out: set[str]) -> int:
+    """How many of the held-out crops the skill version of `lineage_file` trained on. Its validation
+    crops are not counted: a parent trained by this procedure validates on one held-out crop a class
+    for its progress lines only (the last epoch ships), and a `make skills` parent trained on the rest."""
+    if not lineage_file.is_file():
+        raise ValueError(f"{lineage_file} is missing: what that skill version trained on is unknown")
+    crop_ids = json.loads(lineage_file.read_text(encoding="utf-8")).get("crop_ids", {})
+    return len(held_out & set(crop_ids.get("train", [])))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -119,13 +135,24 @@ def main(argv: list[str] | None = None) -> int:
         "--runs", type=Path, default=REPO / "runs" / "real", help="a `make skills` runs folder"
     )
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "folds")
+    parser.add_argument(
+        "--parent-skills",
+        type=Path,
+        default=Path(os.environ.get("SKILLFORGE_SKILLS_DIR") or REPO / "out" / "skills"),
+        help="where `skill:<name>` starts come from (default: SKILLFORGE_SKILLS_DIR, else out/skills)",
+    )
+    parser.add_argument(
+        "--allow-parent-overlap",
+        action="store_true",
+        help="go on when a start skill trained on held-out crops (recorded in the output)",
+    )
     args = parser.parse_args(argv)
     if not (args.subset / "labels.csv").is_file():
         parser.error(f"{args.subset}/labels.csv not found: set SKILLFORGE_SHARED_DATA or --subset")
     with results_on_stdout():
         try:
             emit_json(compare(args), indent=1)
-        except ValueError as err:
+        except (ValueError, FileNotFoundError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
     return 0
@@ -139,15 +166,29 @@ def compare(args: argparse.Namespace) -> dict[str, Any]:
     from training.config import load_config
     from training.evaluate import score_split
     from training.train import TrainRequest, train_skill
+    from training.transfer import SKILL_PREFIX, skill_weights
 
     baseline, candidate = load_config(args.baseline), load_config(args.candidate)
     if baseline.dataset != candidate.dataset:
         raise ValueError("the two configs must describe the same data set (`dataset` differs)")
-    os.environ.setdefault("SKILLFORGE_SKILLS_DIR", str(REPO / "out" / "skills"))  # `skill:<name>` starts
+    os.environ["SKILLFORGE_SKILLS_DIR"] = str(args.parent_skills)  # where `skill:<name>` starts resolve
     crops_root = args.runs / "crops"  # the same detections as `make skills` (its cached table)
     table, _ = detect_and_crop(args.subset, None, DetectorSettings(), crops_root)
     salt = ExtractSettings.model_fields["split_salt"].default
     data = fold_data(extract(table, baseline.dataset, {}, salt)[0].data, args.fold, args.folds, args.seed)
+    held_out = {crop for column in data.splits["test"].values() for crop in column.crop_ids}
+    overlap: dict[str, int] = {}
+    for recipe in (baseline, candidate):
+        start = recipe.network.pretrained or ""
+        if start.startswith(SKILL_PREFIX) and start not in overlap:
+            version, weights = skill_weights(start.removeprefix(SKILL_PREFIX), args.parent_skills)
+            overlap[start] = seen = held_out_seen(weights.parent / "lineage.json", held_out)
+            if seen and not args.allow_parent_overlap:
+                raise ValueError(
+                    f"{start} (v{version} in {args.parent_skills}) trained on {seen} of the {len(held_out)} "
+                    "held-out crops, so they would leak into both arms: pass --parent-skills DIR with a "
+                    "version trained without them, or --allow-parent-overlap"
+                )
     models_dir = (
         Path(os.environ["SKILLFORGE_MODELS_DIR"]) if os.environ.get("SKILLFORGE_MODELS_DIR") else None
     )
@@ -182,6 +223,7 @@ def compare(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "data_set": data.dataset_version,
         "train_crops": train_crops,
+        "start_skills_saw_held_out": overlap,
         **paired_result(right["baseline"], right["candidate"]),
         "train_seconds": seconds,
     }

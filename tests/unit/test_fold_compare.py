@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from functions.core.dataset.build import ClassList, DataFile
-from scripts.fold_compare import deal_folds, fold_data, paired_result
+from scripts.fold_compare import deal_folds, fold_data, held_out_seen, paired_result
 
 
 def _column(prefix: str, n: int) -> ClassList:
@@ -84,3 +87,24 @@ def test_the_paired_result_counts_the_crops_only_one_arm_got_right() -> None:
     assert (result["baseline_top1"], result["candidate_top1"]) == (0.5, 0.9)
     assert (result["gained"], result["lost"]) == (5, 1)
     assert result["p_two_sided"] == pytest.approx(0.2188, abs=1e-4)
+
+
+def test_a_start_skill_that_trained_on_held_out_crops_is_counted(tmp_path: Path) -> None:
+    # GIVEN a skill version whose lineage trained on two held-out crops and validated on a third
+    lineage = tmp_path / "lineage.json"
+    lineage.write_text(
+        json.dumps({"crop_ids": {"train": ["a-1", "a-2", "x"], "val": ["a-3"], "test": ["a-4"]}}),
+        encoding="utf-8",
+    )
+    # WHEN the held-out crops a-1 … a-4 are checked against it
+    seen = held_out_seen(lineage, {"a-1", "a-2", "a-3", "a-4"})
+    # THEN the two it trained on count; its progress-only validation crop and its test crop do not
+    assert seen == 2
+
+
+def test_a_start_skill_without_lineage_is_refused_by_name(tmp_path: Path) -> None:
+    # GIVEN a skill version folder with no lineage record
+    missing = tmp_path / "lineage.json"
+    # WHEN it is checked THEN the error names the file and says its training data is unknown
+    with pytest.raises(ValueError, match=r"lineage\.json is missing: what that skill version trained on"):
+        held_out_seen(missing, {"a-1"})
