@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from functions.core.gate.significance import mcnemar_one_sided
 from scripts.commands.output import emit_json, info, results_on_stdout
 from scripts.real_skills import default_subset, detect_and_crop
+from training.transfer import skills_root
 
 if TYPE_CHECKING:
     from functions.core.dataset.build import DataFile, Entry
@@ -115,10 +116,12 @@ def held_out_seen(lineage_file: Path, held_out: set[str]) -> int:
     """How many of the held-out crops the skill version of `lineage_file` trained on. Its validation
     crops are not counted: a parent trained by this procedure validates on one held-out crop a class
     for its progress lines only (the last epoch ships), and a `make skills` parent trained on the rest."""
+    from functions.core.dataset.extract import LineageRecord
+
     if not lineage_file.is_file():
         raise ValueError(f"{lineage_file} is missing: what that skill version trained on is unknown")
-    crop_ids = json.loads(lineage_file.read_text(encoding="utf-8")).get("crop_ids", {})
-    return len(held_out & set(crop_ids.get("train", [])))
+    lineage = LineageRecord.model_validate_json(lineage_file.read_text(encoding="utf-8"))
+    return len(held_out & set(lineage.crop_ids.get("train", [])))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--parent-skills",
         type=Path,
-        default=Path(os.environ.get("SKILLFORGE_SKILLS_DIR") or REPO / "out" / "skills"),
+        default=skills_root(),
         help="where `skill:<name>` starts come from (default: SKILLFORGE_SKILLS_DIR, else out/skills)",
     )
     parser.add_argument(

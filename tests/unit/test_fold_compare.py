@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from functions.core.dataset.build import ClassList, DataFile
+from functions.core.dataset.extract import LineageRecord
 from scripts.fold_compare import deal_folds, fold_data, held_out_seen, paired_result
 
 
@@ -92,10 +92,15 @@ def test_the_paired_result_counts_the_crops_only_one_arm_got_right() -> None:
 def test_a_start_skill_that_trained_on_held_out_crops_is_counted(tmp_path: Path) -> None:
     # GIVEN a skill version whose lineage trained on two held-out crops and validated on a third
     lineage = tmp_path / "lineage.json"
-    lineage.write_text(
-        json.dumps({"crop_ids": {"train": ["a-1", "a-2", "x"], "val": ["a-3"], "test": ["a-4"]}}),
-        encoding="utf-8",
+    record = LineageRecord(
+        skill="car-model",
+        skill_version=1,
+        dataset_version="v1",
+        crop_ids={"train": ["a-1", "a-2", "x"], "val": ["a-3"], "test": ["a-4"]},
+        image_ids={},
+        created_at="2026-12-06T00:00:00Z",
     )
+    lineage.write_text(record.model_dump_json(), encoding="utf-8")
     # WHEN the held-out crops a-1 … a-4 are checked against it
     seen = held_out_seen(lineage, {"a-1", "a-2", "a-3", "a-4"})
     # THEN the two it trained on count; its progress-only validation crop and its test crop do not
