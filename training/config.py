@@ -128,7 +128,9 @@ class NetworkConfig(BaseModel):
     pretrained: str | None = Field(
         default="yolov5n-coco-state-dict.pt",
         description=(
-            "start weights (state dict or Ultralytics .pt): a path, a name in the models folder, or "
+            "start weights (state dict, Ultralytics .pt, or an OpenVINO IR folder whose convolutions are "
+            "read back, batch norm calibrated on the training crops): a path, a name in the models folder, "
+            "or "
             "'skill:<name>' for the newest trained version of another skill (its classifier rows too, "
             "for the class names they share, when pretrained_layers reaches the head)"
         ),

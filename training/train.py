@@ -143,7 +143,12 @@ def train_skill(request: TrainRequest) -> SkillManifest:
     if cfg.network.model.endswith((".yaml", ".yml")):
         init = request.work_dir / "init.pt"
         report = build_initial_checkpoint(
-            cfg.network, sorted(request.dataset.classes), request.models_dir, init
+            cfg.network,
+            sorted(request.dataset.classes),
+            request.models_dir,
+            init,
+            calibration=calibration_sample(train_dir),
+            imgsz=cfg.training.imgsz,
         )
         transfer = report.model_dump()
         start_from = str(init)
@@ -286,6 +291,13 @@ def train_skill(request: TrainRequest) -> SkillManifest:
     (model_dir / SKILL_FILE).write_text(manifest.model_dump_json(indent=1), encoding="utf-8")
     emit("train_seconds", train_seconds)
     return manifest
+
+
+def calibration_sample(train_dir: Path, limit: int = 256) -> list[Path]:
+    """Up to `limit` training images, spread evenly over the sorted files of every class (deterministic)."""
+    files = sorted(path for path in train_dir.rglob("*") if path.is_file())
+    step = max(1, -(-len(files) // limit))
+    return files[::step][:limit]
 
 
 def shipped_checkpoint(rule: CheckpointRule, best: Path, last: Path) -> Path:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
 from training.config import NETWORKS_DIR, NetworkConfig
+from training.ir_weights import calibrate_batchnorm, folded_norms, ir_file, ir_state_dict
 
 PROBE_PREFIX = "model.0."
 
@@ -26,6 +28,7 @@ class TransferReport(BaseModel):
     probe_tensor: str | None = None
     probe_sum: float | None = None
     head_rows: int = 0  # classifier rows taken from a source with the same class names (a parent skill)
+    calibration_images: int = 0  # images that set the batch norms of weights recovered from an OpenVINO IR
 
 
 def resolve_network(model: str) -> str:
@@ -65,7 +68,7 @@ def resolve_weights(name: str, models_dir: Path | None) -> Path:
     if name.startswith(SKILL_PREFIX):
         return skill_weights(name.removeprefix(SKILL_PREFIX))[1]
     for candidate in ([models_dir / name] if models_dir else []) + [Path(name)]:
-        if candidate.is_file():
+        if candidate.is_file() or ir_file(candidate):
             return candidate
     looked = f"{models_dir} and the working folder" if models_dir else "the working folder"
     raise FileNotFoundError(
@@ -77,6 +80,10 @@ def resolve_weights(name: str, models_dir: Path | None) -> Path:
 def _state_dict(path: Path) -> tuple[dict[str, Any], list[str]]:
     """The tensors of `path`, and its class names when it is a trained classifier (else [])."""
     import torch
+
+    xml = ir_file(path)
+    if xml is not None:  # an OpenVINO IR: its convolutions, batch norm folded (training/ir_weights.py)
+        return ir_state_dict(xml), []
 
     loaded = torch.load(path, map_location="cpu", weights_only=False)
     names: list[str] = []
@@ -114,9 +121,16 @@ def _layer(key: str) -> int:
 
 
 def build_initial_checkpoint(
-    network: NetworkConfig, classes: list[str], models_dir: Path | None, out_path: Path
+    network: NetworkConfig,
+    classes: list[str],
+    models_dir: Path | None,
+    out_path: Path,
+    calibration: Sequence[Path] = (),
+    imgsz: int = 224,
 ) -> TransferReport:
-    """Save an Ultralytics checkpoint of the network for `classes`, pretrained layers copied in."""
+    """Save an Ultralytics checkpoint of the network for `classes`, pretrained layers copied in.
+    Weights from an OpenVINO IR come with batch norm folded: `calibration` images (the training crops)
+    at `imgsz` set those batch norms' statistics (training/ir_weights.py)."""
     import torch
     from ultralytics import __version__ as ultralytics_version
     from ultralytics.nn import tasks
@@ -147,8 +161,11 @@ def build_initial_checkpoint(
                 f"no tensor of {source} fits layers 0..{network.pretrained_layers - 1} of {network.model}"
             )
         model.load_state_dict({k: v.float() for k, v in wanted.items()}, strict=False)
+        norms = folded_norms(list(wanted)) if ir_file(source) else []
+        calibrated = calibrate_batchnorm(model, norms, calibration, imgsz) if norms else 0
         probe = next(
-            (k for k in wanted if k.startswith(PROBE_PREFIX) and k.endswith("weight")), next(iter(wanted))
+            (k for k in wanted if k.startswith(PROBE_PREFIX) and k.endswith("weight") and ".bn." not in k),
+            next(iter(wanted)),
         )
         report = TransferReport(
             source=str(source),
@@ -157,6 +174,7 @@ def build_initial_checkpoint(
             probe_tensor=probe,
             probe_sum=float(wanted[probe].float().abs().sum()),
             head_rows=len(classes) if rows else 0,
+            calibration_images=calibrated,
         )
     out_path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(
