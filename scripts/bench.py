@@ -342,9 +342,9 @@ def main(argv: list[str] | None = None) -> int:
     if not os.environ.get("SKILLFORGE_MODELS_DIR") and (REPO.parent / "shared" / "models").is_dir():
         os.environ["SKILLFORGE_MODELS_DIR"] = str(REPO.parent / "shared" / "models")
     os.environ.setdefault("YOLO_OFFLINE", "1")
-    models_dir = (
-        Path(os.environ["SKILLFORGE_MODELS_DIR"]) if os.environ.get("SKILLFORGE_MODELS_DIR") else None
-    )
+    from training.transfer import models_folder
+
+    models_dir = models_folder()
     context = BenchContext(
         photos=photo_set(),
         backends=[b.strip() for b in args.backends.split(",") if b.strip()],

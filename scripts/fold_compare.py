@@ -169,7 +169,7 @@ def compare(args: argparse.Namespace) -> dict[str, Any]:
     from training.config import load_config
     from training.evaluate import score_split
     from training.train import TrainRequest, train_skill
-    from training.transfer import SKILL_PREFIX, skill_weights
+    from training.transfer import SKILL_PREFIX, models_folder, skill_weights
 
     baseline, candidate = load_config(args.baseline), load_config(args.candidate)
     if baseline.dataset != candidate.dataset:
@@ -192,9 +192,7 @@ def compare(args: argparse.Namespace) -> dict[str, Any]:
                     "held-out crops, so they would leak into both arms: pass --parent-skills DIR with a "
                     "version trained without them, or --allow-parent-overlap"
                 )
-    models_dir = (
-        Path(os.environ["SKILLFORGE_MODELS_DIR"]) if os.environ.get("SKILLFORGE_MODELS_DIR") else None
-    )
+    models_dir = models_folder()
     right: dict[str, list[bool]] = {}
     seconds: dict[str, float] = {}
     for arm, recipe in (("baseline", baseline), ("candidate", candidate)):

@@ -96,11 +96,10 @@ def main(argv: list[str] | None = None) -> int:
 def make_skills(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """The run behind `main`, with stdout reserved for the results table."""
     from training.config import load_config
+    from training.transfer import models_folder
 
     args.results.mkdir(parents=True, exist_ok=True)
-    models_dir = (
-        Path(os.environ["SKILLFORGE_MODELS_DIR"]) if os.environ.get("SKILLFORGE_MODELS_DIR") else None
-    )
+    models_dir = models_folder()
     configs = [load_config(path) for path in args.configs]
     misordered = parents_after_children(configs)
     if misordered:

@@ -45,6 +45,12 @@ def skills_root() -> Path:
     return Path(os.environ.get("SKILLFORGE_SKILLS_DIR") or "out/skills")
 
 
+def models_folder() -> Path | None:
+    """Where pretrained weights named in a config are looked up: SKILLFORGE_MODELS_DIR, None when unset."""
+    folder = os.environ.get("SKILLFORGE_MODELS_DIR")
+    return Path(folder) if folder else None
+
+
 def skill_weights(skill: str, root: Path | None = None) -> tuple[int, Path]:
     """(version, weights file) of the newest version of `skill` under the skill version folders."""
     from functions.core.skills.model import read_manifest

@@ -41,14 +41,13 @@ def run(args: argparse.Namespace) -> int:
     from functions.core.dataset.wiring import build_extract_deps
     from functions.core.skills.registry import SkillRegistry
     from training.config import load_config
+    from training.transfer import models_folder
 
     config = load_config(args.config)
     settings = ExtractSettings()  # type: ignore[call-arg]
     extract_deps = build_extract_deps(settings)
     registry = SkillRegistry(resource("dynamodb", settings).Table(settings.catalog_table))
-    models_dir = (
-        Path(os.environ["SKILLFORGE_MODELS_DIR"]) if os.environ.get("SKILLFORGE_MODELS_DIR") else None
-    )
+    models_dir = models_folder()
     if args.local:
         from training.skill_maker import LocalMakerDeps, make_skill_local
 

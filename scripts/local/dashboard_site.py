@@ -4,7 +4,6 @@ runs) in a background thread."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,12 +38,11 @@ def local_runner(
         from functions.core.skills.settings import RegistrySettings
         from training.config import load_config
         from training.skill_maker import LocalMakerDeps, make_skill_local
+        from training.transfer import models_folder
 
         report("loading the config")
         config = load_config(configs_dir / f"{name}.json")
-        models = (
-            Path(os.environ["SKILLFORGE_MODELS_DIR"]) if os.environ.get("SKILLFORGE_MODELS_DIR") else None
-        )
+        models = models_folder()
         if config.network.pretrained and (
             models is None or not (models / config.network.pretrained).is_file()
         ):

@@ -111,3 +111,17 @@ def test_a_skill_start_without_a_trained_version_names_the_skill_and_what_to_do(
     # WHEN `skill:car-model` is resolved THEN the error names it and says to train it first
     with pytest.raises(FileNotFoundError, match=r"skill:car-model.*train car-model first"):
         resolve_weights("skill:car-model", None)
+
+
+def test_pretrained_names_resolve_in_the_models_folder_only_when_one_is_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from training.transfer import models_folder
+
+    # GIVEN SKILLFORGE_MODELS_DIR set, then unset
+    monkeypatch.setenv("SKILLFORGE_MODELS_DIR", str(tmp_path))
+    # WHEN the models folder is asked for
+    # THEN it is that folder, and none without it
+    assert models_folder() == tmp_path
+    monkeypatch.delenv("SKILLFORGE_MODELS_DIR")
+    assert models_folder() is None

@@ -114,6 +114,7 @@ def run(demo: DemoRun) -> None:
     from functions.core.skills.registry import SkillRegistry
     from training.config import load_config
     from training.skill_maker import LocalMakerDeps, make_skill_local
+    from training.transfer import models_folder
 
     table = demo.emulator.resource("dynamodb").Table(demo.emulator.names.catalog_table)
     catalog = DynamoCatalog(table)
@@ -128,9 +129,7 @@ def run(demo: DemoRun) -> None:
     demo.progress(f"training: review accepted hints: {dict(review)}")
 
     config = load_config(DEMO_CONFIG)
-    models_dir = (
-        Path(os.environ["SKILLFORGE_MODELS_DIR"]) if os.environ.get("SKILLFORGE_MODELS_DIR") else None
-    )
+    models_dir = models_folder()
     pretrained_found = models_dir is not None and (models_dir / str(config.network.pretrained)).is_file()
     if not pretrained_found:  # no offline weights here: train the tiny skill from scratch instead
         config = config.model_copy(
