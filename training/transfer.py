@@ -168,6 +168,11 @@ def build_initial_checkpoint(
             )
         model.load_state_dict({k: v.float() for k, v in wanted.items()}, strict=False)
         norms = folded_norms(list(wanted)) if ir_file(source) else []
+        if norms and not calibration:
+            raise ValueError(
+                f"{source}: weights read from an OpenVINO IR have batch norm folded in and need calibration "
+                "images (the skill's training crops) to train; none were given"
+            )
         calibrated = calibrate_batchnorm(model, norms, calibration, imgsz) if norms else 0
         probe = next(
             (k for k in wanted if k.startswith(PROBE_PREFIX) and k.endswith("weight") and ".bn." not in k),

@@ -36,7 +36,10 @@ class KnownModel:
 KNOWN_MODELS: tuple[KnownModel, ...] = (
     KnownModel(
         name="yolo11n_int8_openvino_model",
-        used_by="detect, classify, demo, gate (the default openvino detector backend)",
+        used_by=(
+            "detect, classify, demo, gate (the default openvino detector backend); a skill config may name "
+            "it as its pretrained start (training/ir_weights.py)"
+        ),
         required=True,
         produce=("{bin}/yolo export model=yolo11n.pt format=openvino int8=True imgsz=640 data=coco8.yaml"),
     ),

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 import torch
 
 from tests.conftest import shared_data, shared_models
@@ -144,6 +145,16 @@ def test_a_skill_starts_from_the_detector_folder_with_its_backbone_and_calibrate
     stem = folded_convolutions(_xml())["model.0.conv"][0]
     assert torch.equal(child.model[0].conv.weight, torch.from_numpy(stem))
     assert not torch.equal(child.model[0].bn.running_var, torch.ones(16) - 1e-3)
+
+
+def test_a_start_from_the_ir_without_calibration_images_is_refused_by_name(tmp_path: Path) -> None:
+    # GIVEN a config naming the detector's IR folder, and no training crops to calibrate on
+    network = NetworkConfig(model="yolo11n-cls.yaml", pretrained=IR, pretrained_layers=11)
+    # WHEN a skill is initialised from it
+    # THEN it is refused, naming what is missing, and no checkpoint is written
+    with pytest.raises(ValueError, match="need calibration images"):
+        build_initial_checkpoint(network, list("abcd"), shared_models(), tmp_path / "init.pt")
+    assert not (tmp_path / "init.pt").exists()
 
 
 def test_a_folder_without_the_ir_weights_file_is_not_taken_for_an_ir(tmp_path: Path) -> None:
