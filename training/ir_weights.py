@@ -100,16 +100,15 @@ def ir_state_dict(xml: Path) -> dict[str, Any]:
     tensors: dict[str, Any] = {}
     for conv, (weights, bias) in folded_convolutions(xml).items():
         channels = weights.shape[0]
-        shift = torch.from_numpy(bias) if bias is not None else torch.zeros(channels)
         path = conv.removesuffix(".conv")
         if path == conv or bias is None:  # a bare nn.Conv2d (the Detect head's last layers, its DFL)
             tensors[f"{conv}.weight"] = torch.from_numpy(weights)
             if bias is not None:
-                tensors[f"{conv}.bias"] = shift
+                tensors[f"{conv}.bias"] = torch.from_numpy(bias)
             continue
         tensors[f"{path}.conv.weight"] = torch.from_numpy(weights)
         tensors[f"{path}.bn.weight"] = torch.ones(channels)
-        tensors[f"{path}.bn.bias"] = shift
+        tensors[f"{path}.bn.bias"] = torch.from_numpy(bias)
         tensors[f"{path}.bn.running_mean"] = torch.zeros(channels)
         tensors[f"{path}.bn.running_var"] = torch.full((channels,), 1.0 - _BN_EPS)
     return tensors
@@ -122,11 +121,13 @@ def folded_norms(keys: Sequence[str]) -> list[str]:
 
 def calibrate_batchnorm(model: Any, norms: Sequence[str], images: Sequence[Path], imgsz: int) -> int:
     """Give each folded bn of `model` the per-channel mean and variance of its input over `images`
-    (resized to imgsz square, 0–1 RGB, as the classifier sees them), and the scale and shift that undo
+    (the classifier's input at imgsz: `classify_input`, as served), and the scale and shift that undo
     them: the same output in inference, and in training the batch statistics cancel instead of
     rescaling channels. Returns the number of images used (0: nothing changed)."""
     import torch
     from PIL import Image
+
+    from functions.core.detection.yolo_numpy import classify_input
 
     modules = dict(model.named_modules())
     targets = {name: modules[name] for name in norms if isinstance(modules.get(name), torch.nn.BatchNorm2d)}
@@ -150,11 +151,8 @@ def calibrate_batchnorm(model: Any, norms: Sequence[str], images: Sequence[Path]
     try:
         with torch.no_grad():
             for start in range(0, len(images), 16):
-                batch = [
-                    np.asarray(Image.open(path).convert("RGB").resize((imgsz, imgsz)), dtype=np.float32)
-                    for path in images[start : start + 16]
-                ]
-                model(torch.from_numpy(np.stack(batch)).permute(0, 3, 1, 2) / 255.0)
+                batch = [classify_input(Image.open(path), imgsz) for path in images[start : start + 16]]
+                model(torch.from_numpy(np.concatenate(batch)))
     finally:
         for handle in handles:
             handle.remove()

@@ -23,11 +23,16 @@ def _xml() -> Path:
     return xml
 
 
-def _photo(size: int) -> np.ndarray[Any, Any]:
+def _input(path: Path, size: int) -> np.ndarray[Any, Any]:
     from PIL import Image
 
-    image = Image.open(shared_data() / "samples" / "test3.jpg").convert("RGB").resize((size, size))
-    return np.asarray(image, dtype=np.float32).transpose(2, 0, 1)[None] / 255.0
+    from functions.core.detection.yolo_numpy import classify_input
+
+    return classify_input(Image.open(path), size)
+
+
+def _road(size: int) -> np.ndarray[Any, Any]:
+    return _input(shared_data() / "samples" / "test3.jpg", size)
 
 
 def _folded_classifier() -> tuple[Any, list[str]]:
@@ -66,7 +71,7 @@ def test_the_recovered_weights_detect_what_the_openvino_detector_detects() -> No
     assert {k for k in own if "num_batches" not in k} <= set(tensors)
     network.load_state_dict({k: v for k, v in tensors.items() if k in own}, strict=False)
     network.eval()
-    photo = _photo(640)
+    photo = _road(640)
     # WHEN both networks score the photo
     expected = ov.Core().compile_model(str(_xml()), "CPU")(photo)[0][0]
     with torch.no_grad():
@@ -84,7 +89,7 @@ def test_calibrated_batch_norms_keep_the_function_and_make_training_mode_agree()
     # GIVEN the classifier network with the detector's backbone, batch norm folded
     model, norms = _folded_classifier()
     photos = sorted((shared_data() / "cars").glob("*.jpg"))
-    batch = torch.from_numpy(np.concatenate([_photo(256)] * 2))
+    batch = torch.from_numpy(np.concatenate([_road(256)] * 2))
     model.eval()
     with torch.no_grad():
         before = model.model[:11](batch)
@@ -98,25 +103,18 @@ def test_calibrated_batch_norms_keep_the_function_and_make_training_mode_agree()
         assert float((after - before).abs().max()) < 1e-2 * float(before.abs().max())
         # AND training mode (batch statistics) stays close to it: the channels are not rescaled
         model.train()
-        cars = torch.from_numpy(np.concatenate([_photo(256)] + [_car(p) for p in photos[:15]]))
+        cars = torch.from_numpy(np.concatenate([_road(256)] + [_input(p, 256) for p in photos[:15]]))
         trained = model.model[:11](cars)
         model.eval()
         served = model.model[:11](cars)
     assert float((trained - served).norm() / served.norm()) < 0.2
 
 
-def _car(path: Path) -> np.ndarray[Any, Any]:
-    from PIL import Image
-
-    image = Image.open(path).convert("RGB").resize((256, 256))
-    return np.asarray(image, dtype=np.float32).transpose(2, 0, 1)[None] / 255.0
-
-
 def test_without_calibration_training_mode_would_rescale_the_channels() -> None:
     # GIVEN the same network, batch norm folded and not calibrated (the reason calibration exists)
     model, _ = _folded_classifier()
     cars = torch.from_numpy(
-        np.concatenate([_car(p) for p in sorted((shared_data() / "cars").glob("*.jpg"))[:16]])
+        np.concatenate([_input(p, 256) for p in sorted((shared_data() / "cars").glob("*.jpg"))[:16]])
     )
     # WHEN it runs in training and in inference mode
     with torch.no_grad():
