@@ -3,8 +3,10 @@
 Measured side by side in one run, on the real photos:
   1. classification ms per crop with the make skill on ONNX Runtime: the network, served input size and
      test-time augmentation of training/configs/car-make.json (yolov5n-cls, 4 makes, 320 px, flip TTA:
-     two forward passes a crop) exported to ONNX as training does; the weights are the untrained
-     network's (timing does not depend on them); crops are the real detector's square crops of the photos;
+     two forward passes a crop, fewer with a flip confidence) exported to ONNX as training does; the
+     weights are the untrained network's unless `--skill` names a trained version folder (timing depends
+     on them only through the flip confidence: an untrained network is never confident, so every crop
+     runs twice, the upper bound); crops are the real detector's square crops of the photos;
   2. the whole upload (S3 event → queue → detect handler → detect + serve + crops + records, on the
      embedded emulator) in ms/image, divided by the detector's own ms/image inside the same run,
      with serving on (the make skill deployed) and off.
@@ -67,6 +69,7 @@ def make_skill_folder(folder: Path) -> Path:
         weights="weights.pt",
         onnx="model.onnx",
         tta=config.training.tta,
+        tta_confidence=config.training.tta_confidence,
     )
     (folder / MANIFEST_FILE).write_text(manifest.model_dump_json(indent=1), encoding="utf-8")
     return folder
@@ -97,6 +100,7 @@ def classify_ms(folder: Path, crops: list[Image.Image], rounds: int = 3) -> dict
     skill = load_classifier(folder, backend="onnx")
     for image in crops[:3]:
         skill.classify(image)  # warm-up
+    skill.runs = 0
     times: list[float] = []
     for _ in range(rounds):
         for image in crops:
@@ -110,6 +114,10 @@ def classify_ms(folder: Path, crops: list[Image.Image], rounds: int = 3) -> dict
         "classes": len(skill.manifest.classes),
         "model_mb": skill.model_megabytes(),
         "crops": len(crops),
+        "weights": f"v{skill.manifest.skill_version} ({skill.manifest.dataset_version})",
+        "tta": skill.manifest.tta,
+        "tta_confidence": skill.manifest.tta_confidence,
+        "network_runs_per_crop": round(skill.runs / len(times), 3) if times else None,
         "ms_per_crop_median": round(statistics.median(times), 2),
         "ms_per_crop_p95": round(times[int(0.95 * (len(times) - 1))], 2),
         "target_ms": TARGET_MS_PER_CROP,
@@ -157,7 +165,11 @@ def upload_ratio(photos: list[Path], skill_folder: Path) -> dict[str, Any]:
         registry = SkillRegistry(table)
         registry.register(manifest, uri)
         promote(
-            registry, DeploymentStore(emulator.client("ssm"), names.stage), manifest.skill, 1, actor="bench"
+            registry,
+            DeploymentStore(emulator.client("ssm"), names.stage),
+            manifest.skill,
+            manifest.skill_version,
+            actor="bench",
         )
         detector_settings = DetectorSettings()
         detector = TimedDetector(build_detector(detector_settings))
@@ -236,9 +248,10 @@ def _probe_image() -> Any:
     )
 
 
-def measure(photos: list[Path]) -> dict[str, Any]:
+def measure(photos: list[Path], skill: Path | None = None) -> dict[str, Any]:
+    """Both measurements with the make skill version in `skill`, or the configured network untrained."""
     with tempfile.TemporaryDirectory() as tmp:
-        folder = make_skill_folder(Path(tmp) / "car-make")
+        folder = skill or make_skill_folder(Path(tmp) / "car-make")
         crops, detector_ms = car_crops(photos)
         classification = classify_ms(folder, crops)
         classification["detector_ms_per_image_median"] = round(detector_ms, 1)
@@ -260,12 +273,29 @@ def run(context: Any) -> dict[str, Any]:
     }
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
     from scripts.bench import photo_set
     from scripts.commands.output import results_on_stdout
 
+    parser = argparse.ArgumentParser(prog="bench_serving", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--skill",
+        type=Path,
+        help="a trained car-make version folder (skill.json + model.onnx), e.g. out/skills/car-make/v000001; "
+        "default: the configured network, untrained",
+    )
+    args = parser.parse_args(argv)
+    if args.skill is not None:
+        from functions.core.skills.model import read_manifest
+
+        try:
+            read_manifest(args.skill)
+        except (OSError, ValueError) as error:  # pydantic's ValidationError is a ValueError
+            parser.error(f"--skill {args.skill}: {error}")
     with results_on_stdout():  # export banners and handler logs on stderr, the figures alone on stdout
-        figures = measure(photo_set())
+        figures = measure(photo_set(), args.skill)
     print(json.dumps(figures, indent=1))
     return 0
 

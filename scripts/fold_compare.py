@@ -216,7 +216,8 @@ def compare(args: argparse.Namespace) -> dict[str, Any]:
         )
         test = config.training
         scores = score_split(run / "model" / "weights.pt", run / "work" / "data" / "test", test.served_imgsz)
-        right[arm] = [bool(r) for r in scores.probabilities(test.tta).argmax(1) == scores.true]
+        answers = scores.probabilities(test.tta, test.tta_confidence).argmax(1)
+        right[arm] = [bool(r) for r in answers == scores.true]
         seconds[arm] = json.loads((run / "model" / "metrics.json").read_text(encoding="utf-8"))[
             "train_seconds"
         ]

@@ -16,7 +16,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from functions.core.dataset.spec import DatasetSpec
-from functions.core.skills.manifest import TestTimeAugmentation, validate_skill_name
+from functions.core.skills.manifest import (
+    TTA_CONFIDENCE_DESCRIPTION,
+    TestTimeAugmentation,
+    check_tta,
+    validate_skill_name,
+)
 
 SCHEMA_PATH = Path(__file__).with_name("skill-config.schema.json")
 NETWORKS_DIR = Path(__file__).with_name("networks")
@@ -200,6 +205,7 @@ class TrainingConfig(BaseModel):
         description="test-time augmentation of the trained version (evaluation and serving): "
         "'hflip' averages the crop and its mirror image",
     )
+    tta_confidence: float | None = Field(default=None, gt=0.0, le=1.0, description=TTA_CONFIDENCE_DESCRIPTION)
 
     @field_validator("imgsz", "test_imgsz")
     @classmethod
@@ -207,6 +213,11 @@ class TrainingConfig(BaseModel):
         if value is not None and value % 32:
             raise ValueError(f"{value} must be a multiple of 32")
         return value
+
+    @model_validator(mode="after")
+    def _tta_confidence_needs_hflip(self) -> TrainingConfig:
+        check_tta(self.tta, self.tta_confidence)
+        return self
 
     @property
     def served_imgsz(self) -> int:

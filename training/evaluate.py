@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
-from functions.core.skills.manifest import TestTimeAugmentation
+from functions.core.skills.manifest import TestTimeAugmentation, mirror_needed
 
 
 class ClassMetrics(BaseModel):
@@ -75,15 +75,28 @@ class SplitScores(BaseModel):
     plain: npt.NDArray[np.float32]
     mirrored: npt.NDArray[np.float32]
 
-    def probabilities(self, tta: TestTimeAugmentation) -> npt.NDArray[np.float32]:
-        """What the served skill gives each image: with `hflip`, the mean of the image and its mirror."""
-        if tta == "hflip":
-            mean: npt.NDArray[np.float32] = ((self.plain + self.mirrored) / 2).astype(np.float32)
-            return mean
-        return self.plain
+    def probabilities(
+        self, tta: TestTimeAugmentation, confidence: float | None = None
+    ) -> npt.NDArray[np.float32]:
+        """What the served skill gives each image: with `hflip`, the mean of the image and its mirror
+        (with a confidence, only for images whose plain top probability is below it)."""
+        needed = self.mirror_needed(tta, confidence)
+        mean = (self.plain + self.mirrored) / 2
+        chosen: npt.NDArray[np.float32] = np.where(needed[:, None], mean, self.plain).astype(np.float32)
+        return chosen
 
-    def evaluate(self, tta: TestTimeAugmentation) -> Evaluation:
-        return score(self.true, self.probabilities(tta), self.classes, self.split)
+    def mirror_needed(
+        self, tta: TestTimeAugmentation, confidence: float | None = None
+    ) -> npt.NDArray[np.bool_]:
+        """Which images the served skill runs twice (plain and mirror)."""
+        return mirror_needed(tta, confidence, self.plain.max(axis=1))
+
+    def mirror_share(self, tta: TestTimeAugmentation, confidence: float | None = None) -> float:
+        needed = self.mirror_needed(tta, confidence)
+        return round(float(needed.mean()), 4) if len(needed) else 0.0
+
+    def evaluate(self, tta: TestTimeAugmentation, confidence: float | None = None) -> Evaluation:
+        return score(self.true, self.probabilities(tta, confidence), self.classes, self.split)
 
 
 def score_split(

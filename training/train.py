@@ -226,7 +226,7 @@ def train_skill(request: TrainRequest) -> SkillManifest:
         for split in (Split.VAL, Split.TEST)
         if (data_root / split.value).is_dir()
     }
-    evaluation = scored[Split.TEST].evaluate(t.tta)
+    evaluation = scored[Split.TEST].evaluate(t.tta, t.tta_confidence)
     csvs = write_csvs(evaluation, model_dir)
     # held-out figures for tuning (validation, never test), with and without test-time augmentation
     tuning: dict[str, float] = {
@@ -257,6 +257,9 @@ def train_skill(request: TrainRequest) -> SkillManifest:
         "time_budget_minutes": t.time_budget_minutes,
         "budget_cuts": budget_cuts,
         "tta": t.tta,
+        "tta_confidence": t.tta_confidence,
+        # test crops the served version runs twice (plain and mirror)
+        "tta_mirror_share": scored[Split.TEST].mirror_share(t.tta, t.tta_confidence),
         "tta_comparison": tuning,
         "val_source": laid_out.val_source,
         "examples": laid_out.counts,
@@ -277,6 +280,7 @@ def train_skill(request: TrainRequest) -> SkillManifest:
         weights=WEIGHTS_FILE,
         onnx=ONNX_FILE,
         tta=t.tta,
+        tta_confidence=t.tta_confidence,
         metrics={
             "top1": evaluation.top1,
             "top5": evaluation.top5,

@@ -153,6 +153,30 @@ def test_flip_test_time_augmentation_averages_the_crop_and_its_mirror_on_both_ba
         assert got != pytest.approx(plain.probabilities(photo), abs=1e-5), backend
 
 
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_a_confident_crop_runs_once_and_an_uncertain_one_also_runs_its_mirror(
+    test_classifier: Path, backend: str
+) -> None:
+    from functions.core.skills.model import load_classifier
+
+    # GIVEN the skill version with flip TTA, and a photo whose plain top probability is p
+    photo = _open(sorted((shared_data() / "cars").iterdir())[0])
+    mirror = photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    plain = load_classifier(test_classifier, backend)  # type: ignore[arg-type]
+    alone, mirrored = plain.probabilities(photo), plain.probabilities(mirror)
+    top = max(alone)
+    mean = [(a + b) / 2 for a, b in zip(alone, mirrored, strict=True)]
+    for confidence, expected, runs in ((top - 0.01, alone, 1), (min(1.0, top + 0.01), mean, 2)):
+        skill = load_classifier(test_classifier, backend)  # type: ignore[arg-type]
+        skill.manifest = skill.manifest.model_copy(update={"tta": "hflip", "tta_confidence": confidence})
+        # WHEN it is served with a confidence just below p, then just above p
+        got = skill.probabilities(photo)
+        # THEN below p the plain answer is kept after one run; above p it is the mean with the mirror's
+        assert got == pytest.approx(expected, abs=1e-5), (backend, confidence)
+        assert skill.runs == runs, (backend, confidence)
+    assert mean != pytest.approx(alone, abs=1e-5)  # the two answers differ: the test can tell them apart
+
+
 def test_light_backends_never_import_torch_or_ultralytics(test_classifier: Path) -> None:
     # GIVEN a fresh interpreter with the detect and reprocess handlers (serving), the default detector
     # backend and the ONNX classifier

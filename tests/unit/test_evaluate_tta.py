@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
 from functions.core.skills.model import load_classifier
 from tests.support.tiny_skill import build_tiny_skill, synthetic_image
-from training.evaluate import score_split
+from training.evaluate import SplitScores, score_split
 
 
 def _lopsided_split(folder: Path, classes: list[str]) -> None:
@@ -37,3 +38,46 @@ def test_flip_tta_evaluation_scores_each_image_as_the_served_skill_does(tmp_path
         assert served.probabilities(Image.open(path).convert("RGB")) == pytest.approx(row.tolist(), abs=2e-3)
     # AND they differ from the scores without TTA (the mirror image really is scored)
     assert abs(tta - plain).max() > 1e-3
+
+
+def test_a_confident_image_keeps_its_plain_scores_and_the_others_average_with_their_mirror() -> None:
+    # GIVEN two images scored plain and mirrored: one confident (top 0.8), one not (top 0.5)
+    plain = np.array([[0.8, 0.1, 0.1], [0.5, 0.3, 0.2]], dtype=np.float32)
+    mirrored = np.array([[0.2, 0.7, 0.1], [0.1, 0.8, 0.1]], dtype=np.float32)
+    scores = SplitScores(
+        split="test",
+        classes=["a", "b", "c"],
+        files=[Path("1"), Path("2")],
+        true=np.array([0, 1]),
+        plain=plain,
+        mirrored=mirrored,
+    )
+    # WHEN flip TTA is evaluated with a confidence of 0.7
+    chosen = scores.probabilities("hflip", 0.7)
+    # THEN the confident image keeps its plain scores, the other is the mean of both views
+    assert chosen[0].tolist() == pytest.approx([0.8, 0.1, 0.1])
+    assert chosen[1].tolist() == pytest.approx([0.3, 0.55, 0.15])
+    # AND half of the images run the mirror image; without a confidence every one does, without TTA none
+    assert scores.mirror_share("hflip", 0.7) == 0.5
+    assert scores.mirror_share("hflip") == 1.0
+    assert scores.mirror_share("none") == 0.0
+
+
+def test_evaluation_with_a_flip_confidence_scores_each_image_as_the_served_skill_does(tmp_path: Path) -> None:
+    # GIVEN a trained skill version served with flip TTA and a confidence between its images' plain top
+    # probabilities (some images are confident, some not), and a held-out split of lopsided images
+    classes = ["red", "green", "blue"]
+    build_tiny_skill(tmp_path / "skill", "colour", 1, classes=classes)
+    _lopsided_split(tmp_path / "test", classes)
+    scores = score_split(tmp_path / "skill" / "weights.pt", tmp_path / "test", 64)
+    confidence = float(np.median(scores.plain.max(axis=1)))
+    served = load_classifier(tmp_path / "skill")
+    served.manifest = served.manifest.model_copy(update={"tta": "hflip", "tta_confidence": confidence})
+    # WHEN the split is evaluated with that confidence
+    chosen = scores.probabilities("hflip", confidence)
+    # THEN each image's scores are those the served version gives it
+    for path, row in zip(scores.files, chosen, strict=True):
+        assert served.probabilities(Image.open(path).convert("RGB")) == pytest.approx(row.tolist(), abs=2e-3)
+    # AND the served version ran the mirror image for exactly the images evaluation averaged
+    assert served.runs == len(scores.files) + int(scores.mirror_needed("hflip", confidence).sum())
+    assert 0 < scores.mirror_share("hflip", confidence) < 1

@@ -86,6 +86,16 @@ def test_copy_paste_occlusion_without_an_occluder_folder_is_refused():
         parse_config({"skill": "s", "augment": {"copy_paste_occlusion": True}})
 
 
+def test_a_flip_confidence_without_flip_tta_is_refused_by_name():
+    # GIVEN a confidence above which the mirror image is skipped, but no flip test-time augmentation
+    # WHEN the config is parsed THEN it is refused, naming the field and the missing setting
+    with pytest.raises(ConfigError, match=r"tta_confidence 0\.7 needs tta 'hflip'"):
+        parse_config({"skill": "s", "training": {"tta": "none", "tta_confidence": 0.7}})
+    # AND a confidence outside (0, 1] is refused too
+    with pytest.raises(ConfigError, match=r"training\.tta_confidence"):
+        parse_config({"skill": "s", "training": {"tta": "hflip", "tta_confidence": 1.5}})
+
+
 def test_trainer_arguments_carry_the_recipe_and_a_sane_warm_up(tmp_path):
     # GIVEN the make skill's config
     config = load_config(Path(__file__).parents[2] / "training" / "configs" / "car-make.json")

@@ -91,8 +91,11 @@ def test_tiny_training_run_produces_a_versioned_skill(tmp_path):
     # AND the version is served as it was tested: with flip test-time augmentation, at the test input size
     assert skill["tta"] == "hflip"
     assert skill["imgsz"] == 64
+    # AND with no confidence set, every test crop ran its mirror image too
+    assert skill["tta_confidence"] is None
     metrics = json.loads((model_dir / "metrics.json").read_text())
     assert metrics["train_imgsz"] == 32
+    assert metrics["tta_mirror_share"] == 1.0
     assert 0.0 <= metrics["test"]["top1"] <= 1.0
     assert len(metrics["test"]["confusion_matrix"]) == 3
     # AND held-out figures with and without TTA are recorded for tuning (test's TTA figure = its top-1)

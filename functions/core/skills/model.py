@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 from PIL import Image
 
 from functions.core.base.offline import configure_offline
@@ -26,7 +27,7 @@ from functions.core.detection.yolo_numpy import (
     mirror_is_flipped_input,
     mirrored_classify_input,
 )
-from functions.core.skills.manifest import SkillManifest
+from functions.core.skills.manifest import SkillManifest, mirror_needed
 
 MANIFEST_FILE = "skill.json"
 # Pictures of the training run in the skill version's folder (written by training/charts.py)
@@ -57,6 +58,7 @@ class ClassifierSkill:
     module: Any = None  # torch: ultralytics ClassificationModel (torch.nn.Module), eval mode, float32
     transform: Any = None  # torch: PIL image → normalised CHW tensor
     session: Any = None  # onnx: onnxruntime.InferenceSession
+    runs: int = 0  # network runs so far (a crop's mirror image counts as one)
 
     @property
     def ref(self) -> SkillRef:
@@ -84,28 +86,43 @@ class ClassifierSkill:
 
     def probabilities(self, image: Image.Image) -> list[float]:
         """Every class's probability, in the manifest's class order (averaged with the mirror image's
-        when the version was evaluated with flip test-time augmentation)."""
-        mirror = self.manifest.tta == "hflip"
+        when the version is served with flip test-time augmentation and the crop needs it)."""
+        plain = self._input(image)
+        rows = [self._forward(plain)]
+        if mirror_needed(self.manifest.tta, self.manifest.tta_confidence, rows[0].max()):
+            rows.append(self._forward(self._mirror_input(image, plain)))
+        self.runs += len(rows)
+        mean = np.mean(np.asarray(rows, dtype=np.float32), axis=0)
+        return [float(p) for p in mean]
+
+    def _input(self, image: Image.Image) -> Any:
         if self.backend == "onnx":
-            name = self.session.get_inputs()[0].name
-            inputs = [classify_input(image, self.manifest.imgsz)]
-            if mirror:
-                inputs.append(mirrored_classify_input(image, inputs[0], self.manifest.imgsz))
-            rows = [np.asarray(self.session.run(None, {name: tensor})[0])[0] for tensor in inputs]
-            mean = np.mean(np.asarray(rows, dtype=np.float32), axis=0)
-            return [float(p) for p in mean]
+            return classify_input(image, self.manifest.imgsz)
+        return self.tensor(image)
+
+    def _mirror_input(self, image: Image.Image, plain: Any) -> Any:
+        """The mirror image's prepared input, from the crop's own (as `mirrored_classify_input`)."""
+        if self.backend == "onnx":
+            return mirrored_classify_input(image, plain, self.manifest.imgsz)
         import torch
 
-        tensors = [self.tensor(image)]
-        if mirror and mirror_is_flipped_input(image):
-            tensors.append(torch.flip(tensors[0], dims=[3]))
-        elif mirror:
-            tensors.append(self.tensor(image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)))
-        batch = torch.cat(tensors)
+        if mirror_is_flipped_input(image):
+            return torch.flip(plain, dims=[3])
+        return self.tensor(image.transpose(Image.Transpose.FLIP_LEFT_RIGHT))
+
+    def _forward(self, batch: Any) -> npt.NDArray[np.float32]:
+        """One network run on a prepared input of one image: its class probabilities."""
+        if self.backend == "onnx":
+            name = self.session.get_inputs()[0].name
+            output = self.session.run(None, {name: batch})[0]
+            row: npt.NDArray[np.float32] = np.asarray(output, dtype=np.float32)[0]
+            return row
+        import torch
+
         with torch.inference_mode():
             output = self.module(batch)
         probs = output[0] if isinstance(output, tuple | list) else output.softmax(1)
-        return [float(p) for p in probs.mean(0).tolist()]
+        return np.asarray(probs[0].tolist(), dtype=np.float32)
 
     def embedding(self, image: Image.Image) -> list[float]:
         """The skill's own features of `image`: what the classification head's last (linear) layer reads,
