@@ -58,7 +58,7 @@ class ClassifierSkill:
     module: Any = None  # torch: ultralytics ClassificationModel (torch.nn.Module), eval mode, float32
     transform: Any = None  # torch: PIL image → normalised CHW tensor
     session: Any = None  # onnx: onnxruntime.InferenceSession
-    runs: int = 0  # network runs so far (a crop's mirror image counts as one)
+    runs: int = 0  # network runs so far, the mirror image counting as one (a diagnostic: not locked)
 
     @property
     def ref(self) -> SkillRef:
