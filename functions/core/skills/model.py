@@ -10,8 +10,9 @@ One classifier abstraction, `ClassifierSkill`, with two backends:
 
 from __future__ import annotations
 
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -58,7 +59,8 @@ class ClassifierSkill:
     module: Any = None  # torch: ultralytics ClassificationModel (torch.nn.Module), eval mode, float32
     transform: Any = None  # torch: PIL image → normalised CHW tensor
     session: Any = None  # onnx: onnxruntime.InferenceSession
-    runs: int = 0  # network runs so far, the mirror image counting as one (a diagnostic: not locked)
+    runs: int = 0  # network runs so far, the mirror image counting as one (serving answers on threads)
+    _runs_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def ref(self) -> SkillRef:
@@ -91,7 +93,8 @@ class ClassifierSkill:
         rows = [self._forward(plain)]
         if mirror_needed(self.manifest.tta, self.manifest.tta_confidence, rows[0].max()):
             rows.append(self._forward(self._mirror_input(image, plain)))
-        self.runs += len(rows)
+        with self._runs_lock:
+            self.runs += len(rows)
         mean = np.mean(np.asarray(rows, dtype=np.float32), axis=0)
         return [float(p) for p in mean]
 
