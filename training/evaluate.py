@@ -99,6 +99,48 @@ class SplitScores(BaseModel):
         return score(self.true, self.probabilities(tta, confidence), self.classes, self.split)
 
 
+class ServedCheck(BaseModel):
+    """A trained version loaded as serving loads it, against its published test figure, crop by crop."""
+
+    backend: str
+    crops: int
+    same_answer: int  # crops whose served top class is the one the published figure counted
+    max_probability_difference: float
+
+    @classmethod
+    def of(
+        cls, published: npt.NDArray[np.float32], served: npt.NDArray[np.float32], backend: str
+    ) -> ServedCheck:
+        if published.shape != served.shape:
+            raise ValueError(f"served scores {served.shape} do not match the published {published.shape}")
+        return cls(
+            backend=backend,
+            crops=len(published),
+            same_answer=int((published.argmax(axis=1) == served.argmax(axis=1)).sum()),
+            max_probability_difference=float(np.abs(published - served).max()) if len(published) else 0.0,
+        )
+
+
+def check_served(
+    model_dir: Path, scores: SplitScores, tta: TestTimeAugmentation, confidence: float | None
+) -> ServedCheck:
+    """Serve every image of a scored split through the version in `model_dir` on the light runtime
+    (ONNX, as the upload handler does) and compare with the probabilities its figure was computed from."""
+    from PIL import Image
+
+    from functions.core.skills.model import load_classifier
+
+    skill = load_classifier(model_dir, "onnx")
+    if skill.classes != scores.classes:
+        raise ValueError(f"{model_dir}: skill.json's classes are not the evaluated model's")
+    rows: list[list[float]] = []
+    for path in scores.files:
+        with Image.open(path) as image:
+            rows.append(skill.probabilities(image))
+    served = np.asarray(rows, dtype=np.float32).reshape(len(rows), len(scores.classes))
+    return ServedCheck.of(scores.probabilities(tta, confidence), served, skill.backend)
+
+
 def score_split(
     weights: Path, split_dir: Path, imgsz: int, device: str = "cpu", batch: int = 32
 ) -> SplitScores:

@@ -116,7 +116,7 @@ def train_skill(request: TrainRequest) -> SkillManifest:
     from ultralytics import YOLO  # type: ignore[attr-defined]
 
     from training.augment import Augmenter, occluder_files, write_contact_sheet
-    from training.evaluate import score_split, write_csvs
+    from training.evaluate import check_served, score_split, write_csvs
     from training.materialise import materialise
     from training.transfer import build_initial_checkpoint, fingerprint
 
@@ -265,7 +265,6 @@ def train_skill(request: TrainRequest) -> SkillManifest:
         "examples": laid_out.counts,
         "files": {**{k: v.name for k, v in csvs.items()}, **charts},
     }
-    (model_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=1), encoding="utf-8")
     lineage = lineage_record(request.dataset, cfg.skill, request.skill_version)
     (model_dir / LINEAGE_FILE).write_text(lineage.model_dump_json(indent=1), encoding="utf-8")
     manifest = SkillManifest(
@@ -293,6 +292,17 @@ def train_skill(request: TrainRequest) -> SkillManifest:
         epochs_run=len(history),
     )
     (model_dir / SKILL_FILE).write_text(manifest.model_dump_json(indent=1), encoding="utf-8")
+    # what ships is what was scored: the exported version, served, gives the counted answer per test crop
+    served = check_served(model_dir, scored[Split.TEST], t.tta, t.tta_confidence)
+    metrics["served_check"] = served.model_dump()
+    (model_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=1), encoding="utf-8")
+    if served.same_answer < served.crops:
+        print(
+            f"warning: served {cfg.skill} v{request.skill_version} ({served.backend}) answers "
+            f"{served.crops - served.same_answer} of {served.crops} test crops differently from its figure",
+            file=sys.stderr,
+        )
+    emit("served_same_answer", served.same_answer / served.crops if served.crops else 1.0)
     emit("train_seconds", train_seconds)
     return manifest
 

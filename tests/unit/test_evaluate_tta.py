@@ -9,8 +9,9 @@ import pytest
 from PIL import Image, ImageDraw
 
 from functions.core.skills.model import load_classifier
+from tests.support.serving import export_onnx
 from tests.support.tiny_skill import build_tiny_skill, synthetic_image
-from training.evaluate import SplitScores, score_split
+from training.evaluate import ServedCheck, SplitScores, check_served, score_split
 
 
 def _lopsided_split(folder: Path, classes: list[str]) -> None:
@@ -84,3 +85,31 @@ def test_evaluation_with_a_flip_confidence_scores_each_image_as_the_served_skill
     # AND the served version ran the mirror image for exactly the images evaluation averaged
     assert served.runs == len(scores.files) + int(scores.mirror_needed("hflip", confidence).sum())
     assert 0 < scores.mirror_share("hflip", confidence) < 1
+
+
+def test_the_served_check_counts_a_crop_whose_served_answer_is_not_the_published_one() -> None:
+    # GIVEN the published probabilities of three crops and served ones that disagree on the last crop
+    published = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]], dtype=np.float32)
+    served = np.array([[0.9, 0.1], [0.2, 0.8], [0.4, 0.6]], dtype=np.float32)
+    # WHEN they are compared
+    check = ServedCheck.of(published, served, "onnx")
+    # THEN two of three crops have the same answer, and the largest difference is the last crop's
+    assert (check.crops, check.same_answer) == (3, 2)
+    assert check.max_probability_difference == pytest.approx(0.2)
+
+
+def test_the_served_check_serves_each_crop_through_the_exported_version(tmp_path: Path) -> None:
+    # GIVEN a skill version exported to ONNX, served plain, and a held-out split of lopsided images
+    classes = ["red", "green", "blue"]
+    build_tiny_skill(tmp_path / "skill", "colour", 1, classes=classes)
+    export_onnx(tmp_path / "skill")
+    _lopsided_split(tmp_path / "test", classes)
+    scores = score_split(tmp_path / "skill" / "weights.pt", tmp_path / "test", 64)
+    # WHEN the check compares it with the figure computed as it is served, and with one computed with flip TTA
+    same = check_served(tmp_path / "skill", scores, "none", None)
+    flipped = check_served(tmp_path / "skill", scores, "hflip", None)
+    # THEN every crop is served with the published scores, on the light runtime
+    assert (same.backend, same.crops, same.same_answer) == ("onnx", len(scores.files), len(scores.files))
+    assert same.max_probability_difference < 1e-4
+    # AND a figure computed another way than the version is served shows in the difference
+    assert flipped.max_probability_difference > 1e-3

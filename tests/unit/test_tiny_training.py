@@ -96,6 +96,11 @@ def test_tiny_training_run_produces_a_versioned_skill(tmp_path):
     metrics = json.loads((model_dir / "metrics.json").read_text())
     assert metrics["train_imgsz"] == 32
     assert metrics["tta_mirror_share"] == 1.0
+    # AND the exported version, served on the light runtime, gives every test crop its counted answer
+    served = metrics["served_check"]
+    assert (served["backend"], served["crops"]) == ("onnx", metrics["test"]["images"])
+    assert served["same_answer"] == served["crops"]
+    assert served["max_probability_difference"] < 1e-4
     assert 0.0 <= metrics["test"]["top1"] <= 1.0
     assert len(metrics["test"]["confusion_matrix"]) == 3
     # AND held-out figures with and without TTA are recorded for tuning (test's TTA figure = its top-1)
