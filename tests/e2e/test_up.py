@@ -53,7 +53,18 @@ def stack_up(state: Path, log: Path, *options: str) -> Iterator[dict[str, Any]]:
         finally:
             if process.poll() is None:
                 process.send_signal(signal.SIGINT)
-            process.wait(timeout=120)
+            stopped(process, log)
+
+
+def stopped(process: subprocess.Popen[str], log: Path, timeout_s: float = 120) -> int:
+    """The exit status of `up` after Ctrl-C; if it does not stop in time, its stderr says where it was."""
+    try:
+        return process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=30)
+        stderr = log.read_text()
+        raise AssertionError(f"up did not stop within {timeout_s} s of Ctrl-C; stderr:\n{stderr}") from None
 
 
 def outside_client(service: str, info: dict[str, Any]) -> Any:
@@ -116,7 +127,7 @@ def test_the_labelling_handoff_runs_on_its_schedule(tmp_path: Path) -> None:
         assert {c["crop_id"]["S"] for c in crops} <= sent
         # AND the drift monitor ran on its schedule too; both are logged on stderr
         running["process"].send_signal(signal.SIGINT)
-        assert running["process"].wait(timeout=120) == 0
+        assert stopped(running["process"], log) == 0
     logged = log.read_text()
     assert "schedule labelling-handoff: ran" in logged and "schedule drift-monitor: ran" in logged, logged
 
@@ -164,7 +175,7 @@ def test_an_upload_from_another_process_is_catalogued_and_kept(tmp_path: Path) -
         assert [row["image"]["image_id"] for row in shown] == [image_id], shown
         # AND Ctrl-C stops it cleanly
         running["process"].send_signal(signal.SIGINT)
-        assert running["process"].wait(timeout=120) == 0
+        assert stopped(running["process"], log) == 0
     assert (state / "stack" / "catalog.jsonl").is_file()
 
     # WHEN it is started again
