@@ -388,7 +388,14 @@ def _row(skill: str, start: str, made: Any, metrics: dict[str, Any]) -> dict[str
         "train_cpu_seconds": metrics.get("train_cpu_seconds"),
         "pretrained_tensors": metrics["transfer"].get("tensors_loaded", 0),
         "transfer_verified": metrics["transfer"].get("verified_at_train_start", False),
+        "served_same_answer": _served(metrics),
     }
+
+
+def _served(metrics: dict[str, Any]) -> str | None:
+    """'same/crops': test crops the exported version, served as uploads are, answers as the figure counted."""
+    check = metrics.get("served_check")
+    return None if check is None else f"{check['same_answer']}/{check['crops']}"
 
 
 def _publish(model_dir: Path, target: Path) -> None:
@@ -452,18 +459,21 @@ def results_table(
         "for training or checkpoint selection, cropped by the detector exactly as uploads are.",
         "*Full stack*: the same over every test-side photo of the skill's classes, photo → detector → main",
         "car → skill, where a photo the detector finds no car in counts as wrong.",
+        "*Served*: test crops that the exported version, loaded as serving loads it, answers as the figure",
+        "counted (– where the run predates the check).",
         f"Photos: {ingest['photos']} uploaded; images by status: {ingest['images']};",
         f"review (main car verified, other cars rejected): {ingest['review']}.",
         "",
         "| skill | start | classes | train crops | test crops | top-1 | test photos without a car "
-        "| full stack | epochs | wall s | CPU s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| full stack | served | epochs | wall s | CPU s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         full = f"{r['full_stack_top1']:.3f}" if "full_stack_top1" in r else "–"
         lines.append(
             f"| {r['skill']} | {r['start']} | {r['classes']} | {r['train_examples']} | {r['test_images']} "
-            f"| **{r['top1']:.3f}** | {r.get('test_photos_no_car', '–')} | {full} | {r['epochs']} "
+            f"| **{r['top1']:.3f}** | {r.get('test_photos_no_car', '–')} | {full} "
+            f"| {r.get('served_same_answer') or '–'} | {r['epochs']} "
             f"| {r['train_seconds']} | {r['train_cpu_seconds']} |"
         )
     for key, classes in per_class.items():
