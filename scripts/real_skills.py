@@ -429,18 +429,21 @@ def _write_results(
     datasets: dict[str, Any],
 ) -> int:
     """summary.csv and the README table of the results folder; the table is also the command's output."""
-    _write_summary_csv(results_dir / "summary.csv", results)
+    write_summary_csv(results_dir / "summary.csv", results)
     text = results_table(ingest, results, per_class, datasets)
     (results_dir / "README.md").write_text(text, encoding="utf-8")
     emit(text.rstrip("\n"))
     return 0
 
 
-def _write_summary_csv(path: Path, results: list[dict[str, Any]]) -> None:
+def write_summary_csv(path: Path, results: list[dict[str, Any]]) -> None:
     if not results:
         return
+    fields = list(
+        dict.fromkeys(key for row in results for key in row)
+    )  # rows kept by --update may lack new ones
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(results[0]))
+        writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
         writer.writerows(results)
 

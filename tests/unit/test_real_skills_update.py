@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.real_skills import merge_run, previous_results
+from scripts.real_skills import merge_run, previous_results, write_summary_csv
 
 INGEST = {
     "photos": 3,
@@ -72,3 +72,18 @@ def test_an_update_without_earlier_results_says_to_run_every_skill(tmp_path: Pat
     # GIVEN an empty results folder WHEN read for an update THEN the error names the file and the fix
     with pytest.raises(ValueError, match=r"summary\.json.*make skills"):
         previous_results(tmp_path, INGEST)
+
+
+def test_the_summary_csv_has_every_column_when_a_kept_row_lacks_a_newer_one(tmp_path: Path) -> None:
+    # GIVEN a row kept from an earlier run and a new row with a column the earlier code did not write
+    kept = _run("make", "pretrained", 0.9)
+    new = {**_run("variant", "pretrained", 0.7), "served_same_answer": "9/9"}
+    # WHEN the summary CSV is written
+    write_summary_csv(tmp_path / "summary.csv", [kept, new])
+    # THEN it has the new column, empty for the kept row
+    lines = (tmp_path / "summary.csv").read_text(encoding="utf-8").splitlines()
+    assert lines == [
+        "skill,start,top1,served_same_answer",
+        "make,pretrained,0.9,",
+        "variant,pretrained,0.7,9/9",
+    ]
