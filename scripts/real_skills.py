@@ -439,9 +439,8 @@ def _write_results(
 def write_summary_csv(path: Path, results: list[dict[str, Any]]) -> None:
     if not results:
         return
-    fields = list(
-        dict.fromkeys(key for row in results for key in row)
-    )  # rows kept by --update may lack new ones
+    # every row's columns, in order: rows kept by --update may lack columns added since
+    fields = list(dict.fromkeys(key for row in results for key in row))
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()

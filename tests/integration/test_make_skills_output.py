@@ -45,7 +45,8 @@ def test_make_skills_prints_the_results_table_alone_and_training_progress_on_std
     assert stdout == (results / "README.md").read_text(encoding="utf-8")
     assert stdout.startswith("# Training results")
     row = next(line for line in stdout.splitlines() if line.startswith("| car-make | pretrained | 4 |"))
-    test_crops, served = row.split(" | ")[4], row.split(" | ")[8]
+    cells = row.split(" | ")
+    test_crops, served = cells[4], cells[8]
     assert served == f"{test_crops}/{test_crops}"  # the exported version answers every test crop as scored
     assert "epoch=1;" in stderr
     assert (out / "car-make" / "v000001" / "model.onnx").is_file()
