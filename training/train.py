@@ -149,6 +149,7 @@ def train_skill(request: TrainRequest) -> SkillManifest:
             init,
             calibration=calibration_sample(train_dir),
             imgsz=cfg.training.imgsz,
+            seed=cfg.training.seed,
         )
         transfer = report.model_dump()
         start_from = str(init)

@@ -133,16 +133,23 @@ def build_initial_checkpoint(
     out_path: Path,
     calibration: Sequence[Path] = (),
     imgsz: int = 224,
+    seed: int = 0,
 ) -> TransferReport:
     """Save an Ultralytics checkpoint of the network for `classes`, pretrained layers copied in.
     Weights from an OpenVINO IR come with batch norm folded: `calibration` images (the training crops)
-    at `imgsz` set those batch norms' statistics (training/ir_weights.py)."""
+    at `imgsz` set those batch norms' statistics (training/ir_weights.py).
+
+    The layers that start fresh (a new head, or every layer from scratch) are drawn from `seed` (the
+    config's training seed) on a generator of their own: the same config, data and code give the same
+    start, whatever ran before in the process (Ultralytics seeds only once training starts)."""
     import torch
     from ultralytics import __version__ as ultralytics_version
     from ultralytics.nn import tasks
 
     classification_model: Any = tasks.ClassificationModel
-    model = classification_model(resolve_network(network.model), nc=len(classes), verbose=False)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = classification_model(resolve_network(network.model), nc=len(classes), verbose=False)
     model.names = dict(enumerate(classes))
     report = TransferReport(source=None, tensors_loaded=0, layers=0)
     if network.pretrained is not None and network.pretrained_layers > 0:

@@ -72,6 +72,38 @@ def test_a_classifier_with_other_class_names_gives_no_rows_even_when_the_shape_f
     assert not torch.equal(child.model[-1].linear.weight, parent.model[-1].linear.weight)
 
 
+def _fresh_head(tmp_path: Path, name: str, seed: int) -> Any:
+    parent = tmp_path / "parent.pt"
+    if not parent.exists():
+        _trained_skill_checkpoint(parent, classes=4)
+    network = NetworkConfig(model="yolov5n-cls.yaml", pretrained=str(parent), pretrained_layers=10)
+    build_initial_checkpoint(network, ["audi", "bmw", "chevrolet"], None, tmp_path / name, seed=seed)
+    return torch.load(tmp_path / name, weights_only=False)["model"].model[-1]
+
+
+def test_a_new_head_starts_the_same_for_the_same_seed_whatever_ran_before(tmp_path: Path) -> None:
+    # GIVEN a skill whose backbone comes from a parent and whose 3-class head starts fresh
+    torch.manual_seed(1)
+    first = _fresh_head(tmp_path, "a.pt", seed=0)
+    # WHEN it is built again with the same seed after other code drew from the global generator
+    torch.rand(1000)
+    before = torch.get_rng_state()
+    second = _fresh_head(tmp_path, "b.pt", seed=0)
+    # THEN the head starts with the same weights (a rerun of a config trains from the same start)
+    assert torch.equal(first.linear.weight, second.linear.weight)
+    assert torch.equal(first.conv.conv.weight, second.conv.conv.weight)
+    # AND the global generator is left as it was
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_another_seed_starts_the_new_head_elsewhere(tmp_path: Path) -> None:
+    # GIVEN the same skill
+    # WHEN it is built with seeds 0 and 1
+    zero, one = _fresh_head(tmp_path, "a.pt", seed=0), _fresh_head(tmp_path, "b.pt", seed=1)
+    # THEN the fresh heads differ: the seed, not the process, decides the start
+    assert not torch.equal(zero.linear.weight, one.linear.weight)
+
+
 def test_a_skill_start_resolves_to_the_newest_version_of_that_skill(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
