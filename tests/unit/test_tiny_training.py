@@ -141,3 +141,30 @@ def test_a_time_budget_cuts_the_planned_epochs(tmp_path):
     [cut] = metrics["budget_cuts"]
     assert (cut["after_epoch"], cut["planned"], cut["epochs"]) == (1, 3, 1)
     assert cut["elapsed_s"] > cut["budget_s"] == 0.1
+
+
+@pytest.mark.slow
+def test_the_same_config_and_data_train_the_same_weights(tmp_path):
+    import torch
+
+    # GIVEN a tiny config trained once (its new head started from the config's seed)
+    (tmp_path / "a").mkdir()
+    _train_tiny(tmp_path / "a", {"imgsz": 32, "epochs": 1, "batch": 8})
+    # WHEN the same config trains again on the same data, in a process whose generators the first run moved
+    (tmp_path / "b").mkdir()
+    _train_tiny(tmp_path / "b", {"imgsz": 32, "epochs": 1, "batch": 8})
+
+    # THEN both runs shipped the same weights, tensor for tensor
+    def weights(run: str) -> dict[str, Any]:
+        checkpoint = torch.load(tmp_path / run / "model" / "weights.pt", weights_only=False)
+        return dict((checkpoint.get("ema") or checkpoint["model"]).state_dict())
+
+    first, second = weights("a"), weights("b")
+    assert first.keys() == second.keys()
+    assert [k for k in first if not torch.equal(first[k], second[k])] == []
+    # AND the same training loss
+    losses = [
+        [e["train_loss"] for e in json.loads((tmp_path / r / "model" / "metrics.json").read_text())["epochs"]]
+        for r in ("a", "b")
+    ]
+    assert losses[0] == losses[1]
