@@ -14,6 +14,7 @@ from functions.core.dataset.build import RecordTable, extract
 from tests.conftest import MODELS
 from training.config import parse_config
 from training.synthetic import write_synthetic_set
+from training.transfer import _state_dict
 
 PRETRAINED = MODELS / "yolov5n-coco-state-dict.pt"
 
@@ -155,11 +156,7 @@ def test_the_same_config_and_data_train_the_same_weights(tmp_path):
     _train_tiny(tmp_path / "b", {"imgsz": 32, "epochs": 1, "batch": 8})
 
     # THEN both runs shipped the same weights, tensor for tensor
-    def weights(run: str) -> dict[str, Any]:
-        checkpoint = torch.load(tmp_path / run / "model" / "weights.pt", weights_only=False)
-        return dict((checkpoint.get("ema") or checkpoint["model"]).state_dict())
-
-    first, second = weights("a"), weights("b")
+    first, second = (_state_dict(tmp_path / run / "model" / "weights.pt")[0] for run in ("a", "b"))
     assert first.keys() == second.keys()
     assert [k for k in first if not torch.equal(first[k], second[k])] == []
     # AND the same training loss

@@ -41,10 +41,12 @@ def test_a_skill_checkpoint_saved_mid_training_gives_its_backbone_to_a_new_skill
     assert child.model[-1].linear.out_features == 14
 
 
-def _child(tmp_path: Path, parent: Path, classes: list[str]) -> tuple[Any, Any]:
-    network = NetworkConfig(model="yolov5n-cls.yaml", pretrained=str(parent), pretrained_layers=11)
-    report = build_initial_checkpoint(network, classes, None, tmp_path / "init.pt")
-    return report, torch.load(tmp_path / "init.pt", weights_only=False)["model"]
+def _child(
+    tmp_path: Path, parent: Path, classes: list[str], layers: int = 11, seed: int = 0, name: str = "init.pt"
+) -> tuple[Any, Any]:
+    network = NetworkConfig(model="yolov5n-cls.yaml", pretrained=str(parent), pretrained_layers=layers)
+    report = build_initial_checkpoint(network, classes, None, tmp_path / name, seed=seed)
+    return report, torch.load(tmp_path / name, weights_only=False)["model"]
 
 
 def test_a_child_skill_starts_with_its_parents_classifier_rows_for_the_same_classes(tmp_path: Path) -> None:
@@ -76,9 +78,8 @@ def _fresh_head(tmp_path: Path, name: str, seed: int) -> Any:
     parent = tmp_path / "parent.pt"
     if not parent.exists():
         _trained_skill_checkpoint(parent, classes=4)
-    network = NetworkConfig(model="yolov5n-cls.yaml", pretrained=str(parent), pretrained_layers=10)
-    build_initial_checkpoint(network, ["audi", "bmw", "chevrolet"], None, tmp_path / name, seed=seed)
-    return torch.load(tmp_path / name, weights_only=False)["model"].model[-1]
+    _, child = _child(tmp_path, parent, ["audi", "bmw", "chevrolet"], layers=10, seed=seed, name=name)
+    return child.model[-1]
 
 
 def test_a_new_head_starts_the_same_for_the_same_seed_whatever_ran_before(tmp_path: Path) -> None:
